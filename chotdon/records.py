@@ -1,0 +1,134 @@
+"""The records that flow between stages, each defined once and serialised one way (JSON).
+
+Every record carries `type` (its tag) and `v` (the schema version), so a consumer can tell a
+record it does not understand from a malformed one. Encode with `encode`, decode with `decode`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+IntentKind = Literal["order", "change", "cancel", "question", "contact", "other"]
+INTENT_KINDS: tuple[IntentKind, ...] = ("order", "change", "cancel", "question", "contact", "other")
+
+OrderEventKind = Literal["confirmed", "updated", "waitlisted", "needs_review", "cancelled"]
+LineStatus = Literal["confirmed", "waitlisted", "review"]
+
+
+class Record(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    v: int = SCHEMA_VERSION
+
+
+class Comment(Record, tag="comment"):
+    """A viewer's comment as the platform reported it."""
+
+    stream: str
+    comment_id: str
+    user_id: str
+    text: str
+    ts: float  # unix seconds, platform clock
+    platform: str = "file"
+    user_name: str = ""
+    deleted: bool = False  # the platform reports this comment deleted: undo what it did
+    history: bool = False  # backlog replayed when a connector (re)joins the stream
+
+
+class ViewerCount(Record, tag="viewers"):
+    stream: str
+    viewers: int
+    ts: float
+    platform: str = "file"
+
+
+class Item(msgspec.Struct, frozen=True):
+    """One thing a comment orders, changes or cancels. `qty` is in the product's unit; None
+    means the comment did not state it (a cancel, or a variant change)."""
+
+    sku: str
+    qty: int | float | None
+    variant: str | None = None
+
+
+class Match(msgspec.Struct, frozen=True):
+    """Which parser rule matched which span of the normalised text (for --explain)."""
+
+    rule: str
+    start: int
+    end: int
+    text: str
+
+
+class Intent(Record, tag="intent"):
+    """What a comment means: the parser's output, with the comment it came from attached by
+    the shell that ran the parser (the pure parser leaves `comment` empty)."""
+
+    intent: IntentKind
+    items: list[Item] = []
+    phone: str | None = None
+    confidence: float = 0.0
+    explanation: list[Match] = []
+    parser_version: str = ""
+    comment: Comment | None = None
+
+
+class OrderLine(msgspec.Struct, frozen=True):
+    sku: str
+    variant: str | None
+    qty: int | float
+    unit_price: int  # VND
+    status: LineStatus = "confirmed"
+
+
+class OrderEvent(Record, tag="order"):
+    """A change to one customer's order in one stream, with the order as it now stands."""
+
+    kind: OrderEventKind
+    stream: str
+    order_id: str
+    customer: str  # platform:user_id
+    customer_name: str
+    lines: list[OrderLine]
+    total: int  # VND, confirmed lines only
+    phone: str | None  # full number: sinks mask it before anything public
+    comment_id: str  # the comment that caused this event
+    ts: float
+
+
+class MetricsSnapshot(Record, tag="metrics"):
+    """Aggregates of one stream over one tumbling window starting at `window_start`."""
+
+    stream: str
+    window_start: float
+    window_s: int
+    comments: int = 0
+    commenters: int = 0
+    intents: dict[str, int] = {}
+    orders: int = 0
+    revenue: int = 0  # VND
+    viewers: int = 0  # last reported in the window
+    viewers_peak: int = 0
+
+
+AnyRecord = Comment | ViewerCount | Intent | OrderEvent | MetricsSnapshot
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(AnyRecord)
+
+
+class RecordError(ValueError):
+    """Bytes that are not a valid record: bad JSON, unknown type or a field of the wrong shape."""
+
+
+def encode(record: Record) -> bytes:
+    return _encoder.encode(record)
+
+
+def decode(data: bytes | str) -> AnyRecord:
+    try:
+        return _decoder.decode(data)
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
+        raise RecordError(str(exc)) from exc

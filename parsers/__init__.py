@@ -1,0 +1,13 @@
+"""Vietnamese order-pattern parsers: comment text + catalog + current product -> Intent.
+
+Pure and deterministic: nothing here does I/O, reads the clock or the environment.
+
+    >>> from chotdon.catalog import load_catalog
+    >>> from parsers import Parser
+    >>> Parser(load_catalog("kim-an")).parse("chốt 2 hộp", current="A1").items
+    [Item(sku='OI-HOP', qty=2, variant=None)]
+"""
+
+from .parser import PARSER_VERSION, Parser
+
+__all__ = ["PARSER_VERSION", "Parser"]

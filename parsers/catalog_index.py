@@ -1,0 +1,98 @@
+"""What the parser needs from a catalog, precomputed once per catalog: codes, alias phrases as
+canonical word sequences, each product's vocabulary, and variant values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chotdon.catalog import Catalog, Product
+
+from .lexicon import (
+    ADDRESSEES, CANCEL_VERBS, CHANGE_TARGETS, CHANGE_VERBS, DIRECTIONS, NUMBER_WORDS, ORDER_VERBS,
+    PAST_ADVERBS, REQUEST_PARTICLES, SELF, UNIT_WORDS, VOCATIVE_PARTICLE,
+)
+from .text import fold, normalise
+from .vocab import canon
+
+# Folded forms that are also everyday words: a product word typed without diacritics in one of
+# these forms ("tui", "oi", "ao") only counts as the product where the context says so.
+_COMMON_PLAIN = frozenset(
+    fold(w)
+    for group in (ADDRESSEES, CANCEL_VERBS, CHANGE_TARGETS, CHANGE_VERBS, DIRECTIONS, NUMBER_WORDS,
+                  ORDER_VERBS, PAST_ADVERBS, REQUEST_PARTICLES, SELF)
+    for w in group
+) | {"oi", "ao", "giay", "keo", "dong", "qua", "hop", "la", "da", "do", "den", "nau", "go", "bo",
+     "lac", "tui", "ca", "mo", "xa", "xanh"} | {fold(VOCATIVE_PARTICLE)}
+
+Words = tuple[str, ...]
+
+
+def words_of(text: str) -> Words:
+    """Canonical words of a catalog string, the same way a comment's words are made."""
+    out: list[str] = []
+    for raw in normalise(text).replace("(", " ").replace(")", " ").split():
+        for piece in raw.strip(",.;:-").split("-"):
+            if piece:
+                out.extend(canon(piece))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    words: Words
+    plain: Words
+    product: Product
+    weak: bool  # a single everyday word, or a distinctive word that is not a whole alias
+
+
+@dataclass(slots=True)
+class CatalogIndex:
+    catalog: Catalog
+    codes: dict[str, Product] = field(default_factory=dict)
+    phrases: dict[str, list[Phrase]] = field(default_factory=dict)  # by first word, folded
+    vocab: dict[str, set[str]] = field(default_factory=dict)  # sku -> folded words
+    variants: dict[str, list[tuple[Product, str]]] = field(default_factory=dict)  # folded value
+    variant_norm: dict[tuple[str, str], str] = field(default_factory=dict)  # (sku, value) -> norm
+
+    @classmethod
+    def build(cls, catalog: Catalog) -> CatalogIndex:
+        index = cls(catalog)
+        all_phrases: list[Phrase] = []
+        for product in catalog.products:
+            index.codes[product.code.lower()] = product
+            names = {words_of(a) for a in (product.name, *product.aliases)}
+            vocab = {fold(w) for ws in names for w in ws}
+            index.vocab[product.sku] = vocab
+            for ws in names:
+                if ws:
+                    plain = tuple(fold(w) for w in ws)
+                    weak = len(ws) == 1 and plain[0] in _COMMON_PLAIN
+                    all_phrases.append(Phrase(ws, plain, product, weak))
+            for value in product.variants:
+                v = normalise(value).strip()
+                index.variants.setdefault(fold(v), []).append((product, value))
+                index.variant_norm[(product.sku, value)] = v
+        # Distinctive words: in exactly one product's vocabulary, not a unit, not a number.
+        counts: dict[str, int] = {}
+        for vocab in index.vocab.values():
+            for w in vocab:
+                counts[w] = counts.get(w, 0) + 1
+        known = {p.plain for p in all_phrases if len(p.plain) == 1}
+        units = {fold(u) for u in UNIT_WORDS}
+        for product in catalog.products:
+            for ws in {words_of(a) for a in (product.name, *product.aliases)}:
+                for w in ws:
+                    pw = fold(w)
+                    if (counts.get(pw) == 1 and (pw,) not in known and pw not in units
+                            and not pw.isdigit() and len(pw) > 1):
+                        known.add((pw,))
+                        all_phrases.append(Phrase((w,), (pw,), product, True))
+        for phrase in all_phrases:
+            index.phrases.setdefault(phrase.plain[0], []).append(phrase)
+        for group in index.phrases.values():
+            group.sort(key=lambda p: (-len(p.words), p.weak))
+        return index
+
+    def products_with(self, words: Words) -> list[Product]:
+        """Products whose vocabulary holds all these (folded) words: "ổi" -> every guava product."""
+        return [p for p in self.catalog.products if all(w in self.vocab[p.sku] for w in words)]

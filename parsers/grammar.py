@@ -1,0 +1,483 @@
+"""The item grammar: product references, quantities, units and variants found in a comment.
+
+`read_elements` turns the tokens of a comment into a sequence of elements, in text order:
+
+    Qty      a quantity, with its unit when one was written ("2 hộp", "cân rưỡi", "x2", "+1")
+    Ref      a product reference: a code ("A2"), an alias ("nước ép"), or a weaker word
+    Variant  a size or colour of the catalog ("size 41", "màu đen", "XL")
+    Sep      a separator between items ("và", "với", ",")
+
+The intent stage reads cue words from the same tokens; the item builder assembles elements
+into items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chotdon.catalog import Product
+
+from .catalog_index import CatalogIndex, Phrase
+from .lexicon import (
+    ADDRESSEES, AND_A_HALF, CHANGE_TARGETS, COLOUR_MARKERS, COMPOUND_DIGITS, DIRECTIONS, HALF,
+    MORE, NEGATIONS, NOT_QUANTITY_AFTER, NUMBER_WORDS, ORDER_VERBS, PAST_AFTER, REQUEST_PARTICLES,
+    SELF, SEPARATORS, SIZE_MARKERS, TENS_WORD, UNIT_WORDS, VOCATIVE_PARTICLE,
+)
+from .text import Token, fold
+from .vocab import canon, same
+
+MAX_QTY = 999  # a bare number above this is a year, a price or a count of something else
+
+
+@dataclass(slots=True)
+class Word:
+    """A canonical word of the comment (teencode expanded), pointing back to its token."""
+
+    norm: str
+    plain: str
+    raw: str  # as typed (normalised), before teencode
+    tok: Token
+    clause: int
+
+    @property
+    def accented(self) -> bool:
+        return self.norm != self.plain
+
+    def is_(self, word: str) -> bool:
+        return same(self.norm, self.plain, word, fold(word))
+
+    def in_(self, words: frozenset[str]) -> bool:
+        return self.norm in words or (self.norm == self.plain and self.plain in _plain_of(words))
+
+
+_PLAIN_CACHE: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _plain_of(words: frozenset[str]) -> frozenset[str]:
+    cached = _PLAIN_CACHE.get(words)
+    if cached is None:
+        cached = _PLAIN_CACHE[words] = frozenset(fold(w) for w in words)
+    return cached
+
+
+def canonical_words(tokens: list[Token]) -> list[Word]:
+    words: list[Word] = []
+    prev: Token | None = None
+    for tok in tokens:
+        glued_to_number = tok.glued and prev is not None and prev.kind == "num"
+        if tok.kind == "word" and not glued_to_number:
+            for w in canon(tok.norm):
+                words.append(Word(w, fold(w), tok.norm, tok, tok.clause))
+        else:
+            words.append(Word(tok.norm, tok.plain, tok.norm, tok, tok.clause))
+        prev = tok
+    return words
+
+
+@dataclass(slots=True)
+class Qty:
+    value: float
+    unit: str | None  # canonical unit, or None for a bare count
+    start: int  # word indices [start, end)
+    end: int
+    rule: str
+    postfix: bool = False  # "x2", "sl 3": belongs to the product before it
+    foreign: bool = False  # "1 chai Tommy": counts a thing the catalog does not name
+
+
+@dataclass(slots=True)
+class Ref:
+    product: Product
+    candidates: list[Product]  # products the same words could mean, for the unit to choose
+    start: int
+    end: int
+    rule: str  # "code", "alias", "weak"
+
+
+@dataclass(slots=True)
+class Variant:
+    value_plain: str
+    options: list[tuple[Product, str]]
+    start: int
+    end: int
+    explicit: bool  # after "size"/"màu"
+
+
+@dataclass(slots=True)
+class Sep:
+    start: int
+    end: int
+    each: bool = False  # "mỗi loại 2": the following quantity applies to every item so far
+
+
+Element = Qty | Ref | Variant | Sep
+
+
+@dataclass(slots=True)
+class Reading:
+    words: list[Word]
+    elements: list[Element] = field(default_factory=list)
+    consumed: set[int] = field(default_factory=set)
+
+
+def _unit_at(words: list[Word], i: int) -> tuple[str, float] | None:
+    if i >= len(words) or words[i].tok.kind != "word":
+        return None
+    w = words[i]
+    hit = UNIT_WORDS.get(w.norm)
+    if hit is None and w.norm == w.plain:
+        hit = _PLAIN_UNITS.get(w.plain)
+    return hit
+
+
+_PLAIN_UNITS = {fold(k): v for k, v in reversed(list(UNIT_WORDS.items()))}
+_NUMBER_PLAIN = {fold(k): v for k, v in NUMBER_WORDS.items()}
+_COMPOUND_PLAIN = {fold(k): v for k, v in COMPOUND_DIGITS.items()}
+
+
+def _number_word(w: Word) -> int | None:
+    if w.tok.kind != "word":
+        return None
+    if w.norm in NUMBER_WORDS:
+        return NUMBER_WORDS[w.norm]
+    if w.norm == w.plain:
+        return _NUMBER_PLAIN.get(w.plain)
+    return None
+
+
+def _number_words(words: list[Word], i: int) -> tuple[float, int] | None:
+    """Read "mười hai", "hai mươi lăm", "một chục", "ba" at i: (value, next index)."""
+    first = _number_word(words[i])
+    if first is None:
+        return None
+    value, j = float(first), i + 1
+    if j < len(words) and first < 10 and words[j].is_(TENS_WORD):
+        value, j = first * 10.0, j + 1
+    if value >= 10 and j < len(words):
+        unit_digit = _number_word(words[j])
+        if unit_digit is None and words[j].tok.kind == "word":
+            key = words[j].norm if words[j].norm in COMPOUND_DIGITS else words[j].plain
+            unit_digit = COMPOUND_DIGITS.get(key) or _COMPOUND_PLAIN.get(key)
+        if unit_digit is not None and unit_digit < 10:
+            value, j = value + unit_digit, j + 1
+    if first < 10 and j < len(words) and words[j].is_("chục"):
+        value, j = first * 10.0, j + 1
+    return value, j
+
+
+class Grammar:
+    def __init__(self, index: CatalogIndex) -> None:
+        self.index = index
+
+    def read(self, words: list[Word]) -> Reading:
+        reading = Reading(words)
+        i, n = 0, len(words)
+        while i < n:
+            j = (
+                self._code(reading, i)
+                or self._phrase(reading, i)
+                or self._variant(reading, i)
+                or self._quantity(reading, i)
+                or self._separator(reading, i)
+            )
+            i = j if j else i + 1
+        return reading
+
+    # -- product references ----------------------------------------------------------------
+
+    def _code(self, r: Reading, i: int) -> int:
+        w = r.words[i]
+        if w.tok.kind != "word":
+            return 0
+        raw = w.raw
+        product = None
+        j = i + 1
+        if j < len(r.words) and r.words[j].tok.kind == "num" and r.words[j].tok.glued:
+            product = self.index.codes.get(raw + r.words[j].raw)
+            j += 1
+        if product is None:
+            # letter-only codes ("AT"), which must not also be an everyday word
+            j = i + 1
+            product = self.index.codes.get(raw) if len(raw) >= 2 else None
+            if product is not None and w.norm != raw:
+                product = None
+        if product is None:
+            return 0
+        r.elements.append(Ref(product, [product], i, j, "code"))
+        r.consumed.update(range(i, j))
+        return j
+
+    def _match_phrase(self, words: list[Word], i: int) -> Phrase | None:
+        for phrase in self.index.phrases.get(words[i].plain, ()):
+            k = len(phrase.words)
+            if i + k > len(words):
+                continue
+            ok = True
+            for off in range(k):
+                w = words[i + off]
+                if w.tok.kind != "word" or w.plain != phrase.plain[off]:
+                    ok = False
+                    break
+                # Typed with diacritics, a single word must be exact ("tùi" is not "túi");
+                # inside a longer phrase the other words vouch for it ("hôp ổi").
+                if k == 1 and w.norm != w.plain and w.norm != phrase.words[off]:
+                    ok = False
+                    break
+            if ok:
+                return phrase
+        return None
+
+    def _phrase(self, r: Reading, i: int) -> int:
+        phrase = self._match_phrase(r.words, i)
+        if phrase is None:
+            return 0
+        j = i + len(phrase.words)
+        w = r.words[i]
+        accented_exact = len(phrase.words) > 1 or w.norm != w.plain
+        if phrase.weak and not accented_exact and not self._product_context(r, i, j):
+            return 0
+        if phrase.weak and len(phrase.words) == 1 and w.norm == w.plain:
+            # an unaccented everyday word right after someone addressed: "e oi" is "em ơi"
+            if fold(VOCATIVE_PARTICLE) == w.plain and i > 0 and not self._after_quantity(r, i):
+                return 0
+        rule = "weak" if phrase.weak else "alias"
+        if phrase.weak and self._distinctive(phrase) and not self._after_quantity(r, i):
+            return 0
+        candidates = self.index.products_with(phrase.plain)
+        if phrase.product not in candidates:
+            candidates.insert(0, phrase.product)
+        r.elements.append(Ref(phrase.product, candidates, i, j, rule))
+        r.consumed.update(range(i, j))
+        return j
+
+    def _distinctive(self, phrase: Phrase) -> bool:
+        return all(p.plain != phrase.plain or p.weak for p in self.index.phrases[phrase.plain[0]]) \
+            and not any(fold(a) == phrase.plain[0] for a in phrase.product.aliases)
+
+    def _after_quantity(self, r: Reading, i: int) -> bool:
+        if not r.elements:
+            return False
+        last = r.elements[-1]
+        return isinstance(last, Qty) and last.end == i and not last.postfix
+
+    def _product_context(self, r: Reading, i: int, j: int) -> bool:
+        """An everyday word counts as the product after a quantity or unit, before a variant,
+        or right after an order verb or a cancel verb."""
+        if self._after_quantity(r, i):
+            return True
+        if i > 0 and _unit_at(r.words, i - 1) is not None and i - 1 not in r.consumed:
+            return True
+        if j < len(r.words):
+            nxt = r.words[j]
+            if nxt.in_(SIZE_MARKERS | COLOUR_MARKERS) or nxt.plain in self.index.variants:
+                return True
+            if nxt.raw in ("x", "×") or _unit_at(r.words, j) is not None:
+                return True
+            if nxt.tok.kind == "num" and (nxt.tok.glued or j + 1 == len(r.words)):
+                return True
+        if i > 0:
+            prev = r.words[i - 1]
+            if prev.norm in ("chốt", "lấy", "bỏ", "huỷ", "đổi", "sửa") and prev.norm != prev.plain:
+                return True
+            if prev.plain in ("chot", "lay", "huy") and i - 1 > 0:
+                return True
+        return False
+
+    # -- quantities ---------------------------------------------------------------------------
+
+    def _quantity(self, r: Reading, i: int) -> int:
+        words = r.words
+        w = words[i]
+        n = len(words)
+        postfix = False
+        rule = "number"
+        if w.tok.kind == "sym" and w.raw in ("x", "×", "*", "+") or (
+            w.tok.kind == "word" and w.raw == "x"
+        ):
+            if i + 1 < n and words[i + 1].tok.kind == "num":
+                value = words[i + 1].tok.value
+                if w.raw == "+":
+                    if any(x.clause == w.clause for x in words[:i] if x.tok.kind != "sym"):
+                        return 0
+                    rule, postfix = "plus", False
+                else:
+                    rule, postfix = "times", True
+                if 0 < value <= MAX_QTY:
+                    r.elements.append(Qty(value, None, i, i + 2, rule, postfix))
+                    r.consumed.update((i, i + 1))
+                    return i + 2
+            return 0
+        if w.is_("số") and i + 2 < n and words[i + 1].is_("lượng") and words[i + 2].tok.kind == "num":
+            value = words[i + 2].tok.value
+            if 0 < value <= MAX_QTY:
+                r.elements.append(Qty(value, None, i, i + 3, "sl", True))
+                return i + 3
+            return 0
+        if w.tok.kind == "num":
+            value, j = w.tok.value, i + 1
+            if w.tok.glued and i > 0 and words[i - 1].tok.kind == "word":
+                return 0  # a model number: "a50s", "ip11", "đặt40"
+            if i > 0 and words[i - 1].in_(NOT_QUANTITY_AFTER) and not words[i - 1].is_("số"):
+                return 0
+            if i > 0 and words[i - 1].is_("số") and not (i > 1 and words[i - 2].is_("lượng")):
+                return 0
+        elif w.is_(HALF):
+            unit = _unit_at(words, i + 1)
+            if unit is None:
+                return 0
+            r.elements.append(Qty(0.5 * unit[1], unit[0], i, i + 2, "half"))
+            return i + 2
+        elif (unit := _unit_at(words, i)) is not None and i + 1 < n and words[i + 1].is_(AND_A_HALF):
+            r.elements.append(Qty(1.5 * unit[1], unit[0], i, i + 2, "unit-and-a-half"))
+            return i + 2
+        elif (parsed := _number_words(words, i)) is not None:
+            value, j = parsed
+            rule = "number-word"
+            if not self._counts_something(r, j, word_number=True):
+                return 0
+        else:
+            return 0
+        if j < n and words[j].is_("chục") and value < 10:
+            value, j = value * 10, j + 1
+        unit_info = _unit_at(words, j)
+        if j < n and words[j].tok.glued and words[j].raw == "c" and w.tok.kind == "num":
+            unit_info, rule = ("cái", 1.0), "count-c"
+        # the unit word may start an alias ("1 hộp quà"): then the alias names the product
+        if unit_info is not None and words[j].raw != "c" and self._match_phrase(words, j) is not None:
+            phrase = self._match_phrase(words, j)
+            if phrase is not None and len(phrase.words) > 1:
+                unit_info = None
+        unit: str | None = None
+        if unit_info is not None:
+            unit, factor = unit_info
+            value *= factor
+            j += 1
+            if j < n and words[j].is_(AND_A_HALF):
+                value += 0.5 * factor
+                j += 1
+            elif (
+                unit == "kg" and factor == 1.0 and j < n and words[j].tok.kind == "num"
+                and len(words[j].raw) == 1
+                and (words[j].tok.glued or _unit_at(words, j + 1) is None)
+            ):
+                value += words[j].tok.value / 10  # "1kg2", "1 cân 2": 1.2 kg
+                j += 1
+        elif w.tok.kind == "num":
+            if not 0 < value <= MAX_QTY or not self._counts_something(r, j, word_number=False):
+                return 0
+        if unit == "kg" and self._body_weight(words, i, j):
+            r.consumed.update(range(i, j))
+            return j
+        if value <= 0:
+            return 0
+        foreign = unit is not None and self._names_other_thing(r, j)
+        r.elements.append(Qty(round(value, 3), unit, i, j, rule, postfix, foreign))
+        r.consumed.update(range(i, j))
+        return j
+
+    def _starts_ref(self, words: list[Word], j: int) -> bool:
+        return j < len(words) and self._match_phrase(words, j) is not None
+
+    def _counts_something(self, r: Reading, j: int, word_number: bool) -> bool:
+        """A bare number is our quantity only if what follows is ours: a unit, a product, a
+        variant, the end, or words that are not a noun of something else ("10 điểm")."""
+        words = r.words
+        if j >= len(words):
+            return not word_number or len(words) > 1
+        nxt = words[j]
+        if nxt.clause != words[j - 1].clause:
+            return not word_number
+        if _unit_at(words, j) is not None or self._starts_ref(words, j):
+            return True
+        if nxt.tok.kind == "word" and self.index.codes.get(nxt.raw + (
+                words[j + 1].raw if j + 1 < len(words) else "")):
+            return True
+        if nxt.in_(SIZE_MARKERS | COLOUR_MARKERS) or nxt.plain in self.index.variants:
+            return True
+        if word_number:
+            return False
+        return nxt.tok.kind in ("phone", "money") or nxt.in_(_AFTER_BARE_QTY)
+
+    def _names_other_thing(self, r: Reading, j: int) -> bool:
+        """After "2 hộp", a word that is not ours names another product ("10 hộp khô gà")."""
+        words = r.words
+        if j >= len(words) or words[j].clause != words[j - 1].clause:
+            return False
+        nxt = words[j]
+        if nxt.tok.kind != "word" or self._starts_ref(words, j) or nxt.plain in self.index.variants:
+            return False
+        if self.index.codes.get(nxt.raw + (words[j + 1].raw if j + 1 < len(words) else "")):
+            return False
+        return not nxt.in_(_KNOWN_AFTER_UNIT)
+
+    def _body_weight(self, words: list[Word], i: int, j: int) -> bool:
+        """"55kg mặc size gì", "mình 55kg", "nặng 74kg": a person's weight."""
+        if i > 0 and words[i - 1].norm in ("nặng", "cân"):
+            return True
+        if j < len(words) and words[j].norm in ("mặc", "mang", "cao", "thì"):
+            return True
+        # "mik 55kg lấy áo": the speaker's own weight, said as the subject
+        return i > 0 and words[i - 1].in_(SELF) and (i == 1 or words[i - 2].clause != words[i].clause)
+
+    # -- variants and separators ------------------------------------------------------------
+
+    def _variant(self, r: Reading, i: int) -> int:
+        words = r.words
+        w = words[i]
+        explicit = False
+        j = i
+        if w.in_(SIZE_MARKERS | COLOUR_MARKERS) and i + 1 < len(words):
+            explicit, j = True, i + 1
+        v = words[j]
+        options = self.index.variants.get(v.raw) or self.index.variants.get(v.plain)
+        if not options:
+            return 0
+        if v.norm != v.plain and v.tok.kind == "word":
+            options = [(p, val) for p, val in options
+                       if self.index.variant_norm[(p.sku, val)] in (v.raw, v.norm)]
+            if not options:
+                return 0
+        if not explicit and not self._variant_context(r, j):
+            return 0
+        r.elements.append(Variant(v.plain, options, i, j + 1, explicit))
+        r.consumed.update(range(i, j + 1))
+        return j + 1
+
+    def _variant_context(self, r: Reading, j: int) -> bool:
+        """A bare value ("41", "đen", "L") is a variant right after a product, a quantity, another
+        variant, or a change word ("từ M sang L")."""
+        if j > 0 and r.words[j - 1].in_(_CHANGE_FROM_TO):
+            return True
+        if not r.elements:
+            return False
+        last = r.elements[-1]
+        if last.end == j and isinstance(last, Ref | Variant | Qty):
+            return True
+        if isinstance(last, Sep) and last.end == j and len(r.elements) > 1:
+            return isinstance(r.elements[-2], Variant)
+        return False
+
+    def _separator(self, r: Reading, i: int) -> int:
+        w = r.words[i]
+        if w.is_("mỗi") and i + 1 < len(r.words) and r.words[i + 1].norm in ("loại", "thứ", "món"):
+            r.elements.append(Sep(i, i + 2, each=True))
+            return i + 2
+        if w.in_(SEPARATORS) or w.raw in (",", "+", "&"):
+            r.elements.append(Sep(i, i + 1))
+            return i + 1
+        return 0
+
+
+_CHANGE_FROM_TO = frozenset({"từ", "sang", "thành"})
+_KNOWN_AFTER_UNIT = (
+    ADDRESSEES | SELF | DIRECTIONS | MORE | SEPARATORS | ORDER_VERBS | SIZE_MARKERS
+    | COLOUR_MARKERS | REQUEST_PARTICLES | CHANGE_TARGETS | NEGATIONS | PAST_AFTER
+    | frozenset({"thôi", "nữa", "sđt", "zalo", "inbox", "bao", "giá", "hết", "còn", "là", "thì",
+                 "mà", "đúng", "được", "có", "này", "kia", "đó", "nha", "ship", "với", "rưỡi",
+                 "loại", "mỗi", "tổng", "tất", "cả", "hàng", "nhà", "đơn", "liền", "ngay"})
+)
+_AFTER_BARE_QTY = frozenset({
+    "nhé", "ạ", "luôn", "thôi", "nữa", "shop", "admin", "em", "chị", "anh", "nhé", "với", "và",
+    "cho", "về", "ship", "giao", "gửi", "đi", "nào", "được", "không", "hộ", "giúp", "ơi", "sđt",
+    "zalo", "bác", "cô", "chú", "cháu", "mình", "x", "thêm", "tôi", "luôn", "mỗi", "nha",
+})

@@ -1,0 +1,367 @@
+"""Intent cues: what each clause of a comment does (orders, asks, changes, cancels, tells).
+
+A comment is cut into clauses at punctuation. Each clause gets its cues: order verbs and whether
+they are live (not past, not hypothetical, not reported speech), question cues, change and
+cancel cues, evaluations. `decide` weighs the clauses into one intent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .grammar import Qty, Reading, Ref, Variant, Word
+from .lexicon import (
+    ADDRESSEES, CANCEL_VERBS, CHANGE_SHIFT_VERBS, CHANGE_TARGETS, CHANGE_VERBS, COMPLAINT_WORDS,
+    DELIVERY_VERBS, EVALUATIONS, IRREALIS, IRREALIS_PHRASES, MORE, NARRATIVE, NEGATIONS,
+    NUMBER_WORDS, PAST_ADVERBS, PAST_AFTER, PAST_PHRASES, PRESENT, PRESENT_PHRASES, QUESTION_PHRASES,
+    REPORT_VERBS, REQUEST_PARTICLES, SELF, WEAK_ORDER_VERBS, WEAK_QUESTION_END,
+    WEAK_QUESTION_PHRASES, WHICH_NOUNS,
+)
+
+Phrase = tuple[str, ...]
+
+
+def _phrases(items: tuple[str, ...] | frozenset[str]) -> tuple[Phrase, ...]:
+    return tuple(sorted({tuple(p.split()) for p in items}, key=len, reverse=True))
+
+
+_PAST = _phrases(PAST_PHRASES)
+_IRREALIS = _phrases(IRREALIS_PHRASES)
+_PRESENT = _phrases(PRESENT_PHRASES)
+_QUESTION = _phrases(tuple(p for p in QUESTION_PHRASES if p not in WEAK_QUESTION_PHRASES))
+_WEAK_QUESTION = _phrases(WEAK_QUESTION_PHRASES)
+_EVAL = _phrases(EVALUATIONS)
+_TRAILERS = ADDRESSEES | {"ơi", "đây", "nè", "nhé", "ạ", "vậy", "thế", "nhỉ", "với", "luôn",
+                          "đi", "mọi", "người", "anh", "em", "hả", "à"}
+_STRONG_ENDS = frozenset({"không", "chưa", "hả", "gì", "nhiêu", "mấy"})
+_QUESTION_WORDS = frozenset({"nhiêu", "mấy", "gì"})
+_ORDER_STRONG = frozenset({"chốt", "lấy"})
+_NOT_VERB_AFTER_ADVERB = frozenset({"ý", "lòng", "vặn", "in"})  # "vừa ý", "vừa in": fits
+_SKIP_BEFORE_COUNT = frozenset({"có", "hẳn", "về", "lại", "chỉ", "đủ", "được", "mỗi", "tới", "đến"})
+
+
+def _match(words: list[Word], i: int, phrase: Phrase, end: int) -> bool:
+    if i + len(phrase) > end:
+        return False
+    return all(words[i + k].is_(phrase[k]) for k in range(len(phrase)))
+
+
+def _find(words: list[Word], phrases: tuple[Phrase, ...], start: int, end: int) -> int:
+    """Index of the first phrase occurrence in [start, end), or -1."""
+    for i in range(start, end):
+        for phrase in phrases:
+            if _match(words, i, phrase, end):
+                return i
+    return -1
+
+
+@dataclass(slots=True)
+class Clause:
+    index: int
+    start: int  # word indices [start, end)
+    end: int
+    live_verbs: list[int] = field(default_factory=list)
+    dead_verbs: list[int] = field(default_factory=list)
+    question: int = 0  # 0 none, 1 weak ("?", "vậy"), 2 a real question
+    polite: bool = False  # "… được không": a polite order, but a real question for a change
+    cancel: int = -1
+    change: int = -1
+    change_target: int = -1
+    past_state: bool = False
+    evaluation: bool = False
+    more: bool = False
+    content: bool = False  # holds a quantity, product or variant
+    bare: bool = False  # reads as a telegraphic order: "2 hộp ổi nhé", "A2 3kg"
+
+
+@dataclass(slots=True)
+class Cues:
+    clauses: list[Clause]
+    mention: bool
+    complaint: bool
+    matches: list[tuple[str, int, int]]  # (rule, first word, end word) for the explanation
+
+
+def analyse(reading: Reading) -> Cues:
+    words = reading.words
+    bounds: list[tuple[int, int]] = []
+    for i, w in enumerate(words):
+        if not bounds or words[bounds[-1][0]].clause != w.clause:
+            bounds.append((i, i + 1))
+        else:
+            bounds[-1] = (bounds[-1][0], i + 1)
+    matches: list[tuple[str, int, int]] = []
+    clauses: list[Clause] = []
+    carried_past = False
+    for n, (s, e) in enumerate(bounds):
+        c = Clause(n, s, e)
+        _content(reading, c)
+        _question(words, reading, c, matches)
+        _change_cancel(words, reading, c, matches)
+        carried_past = _verbs(words, reading, c, carried_past, matches)
+        c.evaluation = _find(words, _EVAL, s, e) >= 0
+        c.bare = (
+            c.content and not c.live_verbs and not c.dead_verbs and not c.evaluation
+            and c.question == 0 and not c.past_state and s in reading.consumed
+            and _bare_items(reading, c)
+        )
+        clauses.append(c)
+    mention = any(w.tok.kind == "sym" and w.raw == "@" for w in words)
+    return Cues(clauses, mention, _complaint(words, reading, matches), matches)
+
+
+def _elements_in(reading: Reading, c: Clause) -> list[Qty | Ref | Variant]:
+    return [e for e in reading.elements
+            if isinstance(e, Qty | Ref | Variant) and c.start <= e.start < c.end]
+
+
+def _content(reading: Reading, c: Clause) -> None:
+    c.content = bool(_elements_in(reading, c))
+
+
+def _bare_items(reading: Reading, c: Clause) -> bool:
+    """Items with nothing else to read as orders: a quantity or a variant, or a code."""
+    elements = _elements_in(reading, c)
+    has_ref = any(isinstance(e, Ref) for e in elements)
+    has_qty = any(isinstance(e, Qty) and not e.foreign
+                  and (e.unit or e.postfix or e.rule != "number" or has_ref) for e in elements)
+    has_variant = any(isinstance(e, Variant) for e in elements)
+    has_code = any(isinstance(e, Ref) and e.rule == "code" for e in elements)
+    return has_code or (has_ref and (has_qty or has_variant)) or (has_qty and not has_ref)
+
+
+def _question(words: list[Word], reading: Reading, c: Clause, matches: list) -> None:
+    s, e = c.start, c.end
+    at = _find(words, _QUESTION, s, e)
+    if at >= 0:
+        c.question = 2
+        matches.append(("question:phrase", at, at + 1))
+        return
+    for i in range(s, e):
+        w = words[i]
+        if w.in_(_QUESTION_WORDS) and not (w.is_("gì") and i + 1 < e and words[i + 1].is_("đâu")):
+            c.question = 2
+            matches.append(("question:word", i, i + 1))
+            return
+        if w.raw == "bn" and (i + 1 == e or (i > s and words[i - 1].is_("giá"))):
+            c.question = 2
+            matches.append(("question:word", i, i + 1))
+            return
+        if w.is_("nào") and i > s and words[i - 1].in_(WHICH_NOUNS) and not (
+            i + 1 < e and words[i + 1].is_("cũng")  # "cái nào cũng": every one
+        ):
+            c.question = 2
+            matches.append(("question:which", i, i + 1))
+            return
+        if w.is_("giá") and not (i + 1 < e and words[i + 1].norm in ("như", "rẻ")) and (
+            i + 1 == e or all(x.in_(_TRAILERS) for x in words[i + 1 : e])
+        ):
+            c.question = 2
+            matches.append(("question:price", i, i + 1))
+            return
+    # the last word once trailing addressees and particles are set aside
+    last = e - 1
+    while last > s and (words[last].tok.kind == "sym" or words[last].in_(_TRAILERS)) and not (
+        words[last].in_(_STRONG_ENDS)
+    ):
+        last -= 1
+    if last >= s and words[last].tok.kind == "word" and words[last].in_(_STRONG_ENDS):
+        if words[last].is_("không") and _polite_request(words, reading, s, last):
+            c.polite = True
+            matches.append(("order:polite", last - 1, last + 1))
+        elif not (words[last].is_("không") and last > s and words[last - 1].in_(NEGATIONS)):
+            c.question = 2
+            matches.append(("question:final", last, last + 1))
+            return
+    weak_at = _find(words, _WEAK_QUESTION, s, e)
+    if weak_at > s and words[weak_at - 1].tok.kind == "num":
+        weak_at = -1  # "5 sao": five stars
+    if weak_at >= 0 or any(
+        w.tok.kind == "sym" and w.raw == "?" for w in words[s:e]
+    ) or words[e - 1].in_(WEAK_QUESTION_END):
+        c.question = 1
+        matches.append(("question:weak", e - 1, e))
+
+
+def _polite_request(words: list[Word], reading: Reading, s: int, last: int) -> bool:
+    """"lấy 2 hộp được không shop": a polite order, unless something else is asked
+    ("có được giảm giá không")."""
+    if last - 1 < s or not words[last - 1].is_("được"):
+        return False
+    before = last - 2
+    if before < s or words[before].is_("có"):
+        return False
+    return before in reading.consumed or words[before].in_(_ORDER_STRONG)
+
+
+def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: list) -> None:
+    s, e = c.start, c.end
+    for i in range(s, e):
+        w = words[i]
+        if i in reading.consumed:
+            continue
+        if c.cancel < 0 and w.in_(CANCEL_VERBS):
+            unaccented_bo = w.norm == w.plain and w.plain == "bo"
+            nxt = words[i + 1] if i + 1 < e else None
+            if not unaccented_bo or (nxt is not None and (
+                i + 1 in reading.consumed or nxt.norm in ("đơn", "giúp", "hộ", "giùm", "đi")
+            )):
+                c.cancel = i
+                matches.append(("cancel:verb", i, i + 1))
+        if c.cancel < 0 and w.in_(NEGATIONS) and i + 1 < e:
+            j = i + 1
+            if words[j].in_(_ORDER_STRONG | WEAK_ORDER_VERBS) and words[j].norm != "để":
+                c.cancel = i
+                matches.append(("cancel:no-longer", i, j + 1))
+        if c.change < 0 and w.in_(CHANGE_VERBS) and w.plain != "thay":
+            c.change = i
+            matches.append(("change:verb", i, i + 1))
+        if c.change < 0 and w.in_(CHANGE_SHIFT_VERBS) and any(
+            x.in_(CHANGE_TARGETS) for x in words[i + 1 : min(e, i + 3)]
+        ):
+            c.change = i
+            matches.append(("change:shift", i, i + 1))
+        if c.change >= 0 and c.change_target < 0 and i > c.change and w.in_(CHANGE_TARGETS):
+            c.change_target = i
+
+
+def _self_subject(words: list[Word], s: int, i: int) -> bool:
+    for p in range(max(s, i - 3), i):
+        if words[p].in_(SELF) and (p == s or words[p - 1].in_(ADDRESSEES | {"ơi", "và", "mà"})):
+            return True
+    return False
+
+
+def _verbs(words: list[Word], reading: Reading, c: Clause, carried_past: bool,
+           matches: list) -> bool:
+    """Find the order verbs of a clause and whether each is live. Returns the past state the
+    next clause inherits."""
+    s, e = c.start, c.end
+    request = any(w.in_(REQUEST_PARTICLES) for w in words[s:e])
+    present_at = -1
+    past_at = -1
+    for i in range(s, e):
+        w = words[i]
+        if w.in_(PRESENT) and not (i > s and words[i - 1].norm in ("đến", "tới", "từ")):
+            present_at = i
+        if _match_any(words, i, _PRESENT, e):
+            present_at = i
+        if _match_any(words, i, _PAST, e) or (
+            w.is_("năm") and i + 1 < e and words[i + 1].tok.kind == "num"
+            and len(words[i + 1].raw) == 4
+        ):
+            past_at = i
+        if w.in_(PAST_AFTER) and not request:
+            past_at = i
+        if w.in_(PAST_ADVERBS) and i + 1 < e and (
+            w.accented or _order_verb(words, reading, i + 1, s, e)
+        ) and not words[i + 1].in_(_NOT_VERB_AFTER_ADVERB):
+            past_at = i
+        if w.in_(MORE):
+            c.more = True
+        verb = _order_verb(words, reading, i, s, e)
+        if not verb:
+            continue
+        dead = ""
+        window = words[max(s, i - 2) : i]
+        if any(x.in_(PAST_ADVERBS) for x in window):
+            dead = "past"
+        elif past_at >= s and past_at > present_at:
+            dead = "past"
+        elif any(x.in_(PAST_AFTER) for x in words[i + 1 : e]) and not request:
+            dead = "past"
+        elif carried_past and present_at < s and not request:
+            dead = "past"
+        elif any(x.in_(NARRATIVE) for x in words[s:i]) and present_at < s and not request:
+            dead = "past"
+        elif any(x.in_(IRREALIS) for x in words[s:i]) or _find(words, _IRREALIS, s, i) >= 0:
+            dead = "hypothetical"
+        elif any(x.in_(REPORT_VERBS) for x in words[s:i]):
+            dead = "reported"
+        elif verb == "weak" and not _licensed(words, reading, i, s, e, request):
+            dead = "unlicensed"
+        if dead:
+            c.dead_verbs.append(i)
+            matches.append((f"order-verb:{dead}", i, i + 1))
+        else:
+            c.live_verbs.append(i)
+            matches.append(("order-verb", i, i + 1))
+    c.past_state = past_at >= s and past_at > present_at
+    if c.past_state:
+        return True
+    return carried_past and present_at < s and not request and not c.live_verbs
+
+
+def _match_any(words: list[Word], i: int, phrases: tuple[Phrase, ...], end: int) -> bool:
+    return any(_match(words, i, p, end) for p in phrases)
+
+
+def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> str:
+    """"strong", "weak" or "" for the word at i."""
+    w = words[i]
+    if i in reading.consumed:
+        q = next((x for x in reading.elements if isinstance(x, Qty) and x.start == i), None)
+        return "strong" if q is not None and q.rule == "plus" else ""
+    if w.tok.kind != "word":
+        return ""
+    nxt = words[i + 1] if i + 1 < e else None
+    if w.in_(_ORDER_STRONG):
+        if i > s and words[i - 1].in_(CHANGE_VERBS | NEGATIONS):
+            return ""
+        return "strong"
+    if w.is_("cho") or w.is_("để"):
+        if nxt is not None and nxt.in_(SELF):
+            after = words[i + 2] if i + 2 < e else None
+            if after is not None and after.norm in ("hỏi", "biết", "đổi", "xem", "sửa"):
+                return ""
+            if after is not None and after.is_("xin") and i + 3 < e and words[i + 3].norm in (
+                    "giá", "hỏi", "ý", "đổi", "inbox", "thông", "địa"):
+                return ""
+            return "strong"
+        return ""
+    if w.is_("thêm") and (i == s or words[i - 1].in_(SELF)) and (
+            nxt is None or i + 1 in reading.consumed or nxt.tok.kind == "num"):
+        return "strong"
+    if w.in_(WEAK_ORDER_VERBS) and w.norm != "để":
+        if i > s and words[i - 1].in_(CHANGE_VERBS | NEGATIONS):
+            return ""
+        return "weak"
+    return ""
+
+
+def _licensed(words: list[Word], reading: Reading, i: int, s: int, e: int, request: bool) -> bool:
+    """A weak verb ("mua", "đặt", "ship") orders only when someone asks for themselves: a self
+    subject or beneficiary, a request particle, "thêm"/"nữa", or a product of the catalog."""
+    if request or _self_subject(words, s, i):
+        return True
+    nxt = words[i + 1] if i + 1 < e else None
+    if nxt is not None and (nxt.in_(SELF) or (nxt.is_("cho") and i + 2 < e
+                                              and words[i + 2].in_(SELF))):
+        return True
+    for x in words[i + 1 : e]:  # "mua thêm", "đặt 1 chiếc nữa", up to the next verb
+        if x.in_(MORE):
+            return True
+        if x.in_(_ORDER_STRONG | WEAK_ORDER_VERBS):
+            break
+    return any(isinstance(x, Ref) and x.rule != "weak" and s <= x.start < e
+               for x in reading.elements)
+
+
+def _complaint(words: list[Word], reading: Reading, matches: list) -> bool:
+    """A delivery told with its count ("đặt 2 giao 1", "shop gửi về 1 cái", "nhận đủ 3 hộp"):
+    a report or complaint about a past order, not a new one."""
+    counts = {x.start for x in reading.elements if isinstance(x, Qty)}
+    for i, w in enumerate(words):
+        if not w.in_(DELIVERY_VERBS) or w.tok.kind != "word":
+            continue
+        j = i + 1
+        while j < len(words) and j < i + 4 and words[j].in_(_SKIP_BEFORE_COUNT):
+            j += 1
+        if j >= len(words) or words[j].clause != w.clause:
+            continue
+        nxt = words[j]
+        if (j in counts or nxt.tok.kind == "num" or nxt.norm in NUMBER_WORDS
+                or nxt.in_(COMPLAINT_WORDS)):
+            matches.append(("report:delivery", i, j + 1))
+            return True
+    return False

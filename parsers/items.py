@@ -1,0 +1,180 @@
+"""Assemble grammar elements into items and resolve each to a catalog product.
+
+A quantity before a product belongs to it ("2 hộp ổi"); after a product it belongs to that product
+if the product has none yet ("A2 3kg", "áo size L 2 cái"); "x2" and "sl 3" always look back.
+A quantity with no product means the product named last in the comment, else the one the host is
+showing, chosen through the unit when the unit says more ("lấy nửa cân" is the kg product).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chotdon.catalog import COUNT_UNITS, Catalog, Product
+from chotdon.records import Item
+
+from .grammar import Element, Qty, Ref, Sep, Variant
+from .lexicon import GENERIC_COUNT_UNITS, VOLUME_FACTORS, WEIGHT_FACTORS
+
+
+@dataclass(slots=True)
+class Draft:
+    ref: Ref | None
+    qty: Qty | None
+    variants: list[Variant] = field(default_factory=list)
+    clause: int = 0
+
+
+def assemble(elements: list[Element], clause_of: dict[int, int]) -> list[Draft]:
+    drafts: list[Draft] = []
+    pending_q: Qty | None = None
+    pending_v: list[Variant] = []
+    each = False
+    boundary = True  # nothing to look back at across a separator or a clause
+    last_clause = -1
+    for k, e in enumerate(elements):
+        clause = clause_of.get(e.start, 0)
+        if clause != last_clause:
+            if pending_q is not None or pending_v:
+                drafts.append(Draft(None, pending_q, pending_v, last_clause))
+                pending_q, pending_v = None, []
+            boundary, last_clause = True, clause
+        if isinstance(e, Sep):
+            each = each or e.each
+            boundary = not e.each
+            continue
+        nxt = elements[k + 1] if k + 1 < len(elements) else None
+        last = drafts[-1] if drafts and drafts[-1].clause == clause else None
+        if isinstance(e, Qty):
+            if each:
+                for d in drafts:
+                    if d.qty is None and d.clause == clause:
+                        d.qty = e
+                each = False
+                continue
+            prefix = isinstance(nxt, Ref) and nxt.start == e.end and not e.postfix
+            if last is not None and last.qty is None and pending_q is None and not prefix and (
+                e.postfix or not boundary
+            ):
+                last.qty = e
+            else:
+                if pending_q is not None:
+                    drafts.append(Draft(None, pending_q, pending_v, clause))
+                    pending_v = []
+                pending_q = e
+            boundary = False
+        elif isinstance(e, Ref):
+            drafts.append(Draft(e, pending_q, pending_v, clause))
+            pending_q, pending_v = None, []
+            boundary = False
+        elif isinstance(e, Variant):
+            if pending_q is None and last is not None and (not boundary or (
+                last.variants and isinstance(elements[k - 1], Sep)
+            )):
+                last.variants.append(e)
+            else:
+                pending_v.append(e)
+            boundary = False
+    if pending_q is not None or pending_v:
+        drafts.append(Draft(None, pending_q, pending_v, last_clause))
+    return drafts
+
+
+def compatible(unit: str | None, product: Product) -> bool:
+    if unit is None or unit == product.unit:
+        return True
+    if unit in WEIGHT_FACTORS and product.unit in WEIGHT_FACTORS:
+        return True
+    if unit in VOLUME_FACTORS and product.unit in VOLUME_FACTORS:
+        return True
+    counted = product.unit in COUNT_UNITS
+    return counted and (unit in GENERIC_COUNT_UNITS or product.unit in GENERIC_COUNT_UNITS)
+
+
+def convert(value: float, unit: str | None, product: Product) -> float:
+    for factors in (WEIGHT_FACTORS, VOLUME_FACTORS):
+        if unit in factors and product.unit in factors:
+            return value * factors[unit] / factors[product.unit]
+    return value
+
+
+def _variant_for(product: Product, variants: list[Variant]) -> list[str]:
+    return [val for v in variants for p, val in v.options if p.sku == product.sku]
+
+
+def _choose(ref: Ref, unit: str | None) -> Product:
+    if compatible(unit, ref.product):
+        return ref.product
+    fitting = [p for p in ref.candidates if compatible(unit, p)]
+    return fitting[0] if len(fitting) == 1 else ref.product
+
+
+def _by_context(draft: Draft, context: list[Product], catalog: Catalog) -> Product | None:
+    unit = draft.qty.unit if draft.qty else None
+    if draft.variants:
+        holders = [p for v in draft.variants for p, _ in v.options]
+        for p in context:
+            if p in holders:
+                return p
+        unique = {p.sku: p for p in holders}
+        return next(iter(unique.values())) if len(unique) == 1 else None
+    for p in context:
+        if compatible(unit, p):
+            return p
+    if unit is not None and unit not in GENERIC_COUNT_UNITS and not (draft.qty and draft.qty.foreign):
+        same_unit = [p for p in catalog.products if compatible(unit, p)]
+        if len(same_unit) == 1:
+            return same_unit[0]
+    return None
+
+
+def _number(value: float) -> int | float:
+    value = round(value, 3)
+    return int(value) if value == int(value) else value
+
+
+def resolve(
+    drafts: list[Draft],
+    catalog: Catalog,
+    context: list[Product],
+    default_qty: int | None,
+) -> list[Item]:
+    """Items for the drafts. `context` is what a draft naming no product may mean, best first
+    (the product named before, the current one); `default_qty` is the quantity of an item that
+    states none (1 for an order, None for a change or a cancel)."""
+    items: list[Item] = []
+    last_named: Product | None = None
+    for d in drafts:
+        unit = d.qty.unit if d.qty else None
+        if d.ref is not None:
+            product: Product | None = _choose(d.ref, unit)
+            last_named = product
+        else:
+            near = [last_named, *context] if last_named is not None else context
+            product = _by_context(d, near, catalog)
+        if product is None:
+            continue
+        qty: int | float | None = default_qty
+        if d.qty is not None:
+            qty = _number(convert(d.qty.value, unit, product))
+        values = _variant_for(product, d.variants)
+        if len(values) > 1:
+            # "2 đôi size 40 và 42": one of each when the count matches
+            share = 1 if qty in (None, len(values)) else qty
+            items.extend(Item(product.sku, share, v) for v in values)
+        else:
+            items.append(Item(product.sku, qty, values[0] if values else None))
+    return _merge(items)
+
+
+def _merge(items: list[Item]) -> list[Item]:
+    merged: dict[tuple[str, str | None], Item] = {}
+    for item in items:
+        key = (item.sku, item.variant)
+        prev = merged.get(key)
+        if prev is None:
+            merged[key] = item
+        elif prev.qty is not None and item.qty is not None:
+            merged[key] = Item(item.sku, _number(prev.qty + item.qty), item.variant)
+    return list(merged.values())
+

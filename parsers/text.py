@@ -1,0 +1,146 @@
+"""Text normalisation and tokenisation for Vietnamese comments.
+
+Every comment is reduced to one canonical lower-case NFC string (`Text.norm`) with a single
+tone-mark placement (hoà/hòa both become hoà) and elongations collapsed ("chốttttt" -> "chốt").
+`Text.plain` is the same string with diacritics folded away, character for character, so a span
+found in one is the same span in the other. Phone numbers and prices are found first and become
+single tokens, so their digits can never be read as quantities.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+import regex
+
+MAX_CHARS = 1000  # longer comments are cut: bounds the work per comment whatever the input
+
+
+def _fold_table() -> dict[int, str]:
+    table: dict[int, str] = {ord("đ"): "d", ord("Đ"): "D"}
+    for cp in range(0xC0, 0x1F00):
+        ch = chr(cp)
+        base = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+        if len(base) == 1 and base.isascii() and base.isalpha() and base != ch:
+            table[cp] = base
+    return table
+
+
+_FOLD = _fold_table()
+
+# Old-style (hòa, thủy) and new-style (hoà, thuỷ) tone placement both map to the new style.
+_TONE_MOVES = {
+    f"{o}{v}": f"{b}{t}"
+    for b, v, pairs in (
+        ("o", "a", "óá òà ỏả õã ọạ"),
+        ("o", "e", "óé òè ỏẻ õẽ ọẹ"),
+        ("u", "y", "úý ùỳ ủỷ ũỹ ụỵ"),
+    )
+    for pair in pairs.split()
+    for o, t in [pair]
+}
+_TONE_RE = regex.compile("|".join(_TONE_MOVES))
+_MARKS_RE = regex.compile(r"\p{M}+")
+_ELONGATED_RE = regex.compile(r"(\p{L})\1{2,}")  # 3+ repeats: "chốttttt"; keeps "xxl", "ll"
+_INVISIBLE_RE = regex.compile(r"[\p{Cf}\p{Cc}\p{Cs}\p{Co}]+")
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFC", text[:MAX_CHARS]).lower()
+    text = _INVISIBLE_RE.sub(" ", text)
+    text = _MARKS_RE.sub("", text)  # combining marks NFC could not attach to a letter
+    text = _TONE_RE.sub(lambda m: _TONE_MOVES[m.group()], text)
+    return _ELONGATED_RE.sub(r"\1", text)
+
+
+def fold(text: str) -> str:
+    """Strip Vietnamese diacritics (same length as the input)."""
+    return text.translate(_FOLD)
+
+
+# A Vietnamese mobile: 0 or (+)84, then 3/5/7/8/9 and eight more digits, any of them separated
+# by one space, dot or dash.
+_PHONE_RE = regex.compile(
+    r"(?<![\d+])(?:\+\s?84|\(\+?84\)|84|0)[\s.\-]?([35789](?:[\s.\-]?\d){8})(?![\d])"
+)
+# Money is never a quantity: 50k, 160k, 1tr2, 90 tr, 2 tỉ, 96 đô, 1000đô, 20.000đ.
+_MONEY_RE = regex.compile(
+    r"(?<![\p{L}\d])\d+(?:[.,]\d+)*(?:k|tr|củ)\d*(?![\p{L}\d])"
+    r"|(?<![\p{L}\d])\d+(?:[.,]\d+)*\s?(?:nghìn|ngàn|ngh|triệu|trieu|tr|củ|đồng|đ|vnđ|vnd|đô|usd"
+    r"|\$|tỷ|tỉ|ty|ti)(?!\p{L})"
+)
+# Not quantities either: heights (1m7), percentages, clock times (9h), hours and minutes.
+_MEASURE_RE = regex.compile(
+    r"(?<![\p{L}\d])\d+(?:m\d+|\s?%|h\d*|ph|p)(?![\p{L}\d])"
+    r"|(?<![\d])\d{1,2}/\d{1,2}(?:/\d{2,4})?(?![\d])"  # dates
+)
+_TOKEN_RE = regex.compile(r"\d+(?:[.,]\d+)?|\p{L}+|[+@?×*&]")
+CLAUSE_BREAK_RE = regex.compile(r"[,.;!?\n|…:()\[\]{}]|\s-\s|/")
+
+
+@dataclass(slots=True)
+class Token:
+    norm: str  # canonical toned form (after teencode expansion)
+    plain: str  # the same without diacritics
+    start: int
+    end: int
+    kind: str  # "word", "num", "sym", "phone", "money", "measure"
+    glued: bool = False  # no space before it ("a2", "2c", "x2")
+    value: float = 0.0  # for "num"
+    clause: int = 0
+
+    @property
+    def accented(self) -> bool:
+        return self.norm != self.plain
+
+
+@dataclass(slots=True)
+class Text:
+    norm: str
+    plain: str
+    tokens: list[Token] = field(default_factory=list)
+    phones: list[tuple[str, int, int]] = field(default_factory=list)  # (0xxxxxxxxx, start, end)
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    return text[:start] + " " * (end - start) + text[end:]
+
+
+def tokenise(raw: str) -> Text:
+    norm = normalise(raw)
+    out = Text(norm=norm, plain=fold(norm))
+    work = norm
+    specials: list[Token] = []
+    for m in _PHONE_RE.finditer(work):
+        digits = "".join(ch for ch in m.group(1) if ch.isdigit())
+        out.phones.append(("0" + digits, m.start(), m.end()))
+        specials.append(Token(m.group(), "0" + digits, m.start(), m.end(), "phone"))
+    for m in out.phones:
+        work = _blank(work, m[1], m[2])
+    for pattern, kind in ((_MONEY_RE, "money"), (_MEASURE_RE, "measure")):
+        for m in pattern.finditer(work):
+            specials.append(Token(m.group(), fold(m.group()), m.start(), m.end(), kind))
+        work = pattern.sub(lambda m: " " * len(m.group()), work)
+    tokens = specials
+    for m in _TOKEN_RE.finditer(work):
+        s = m.group()
+        if s[0].isdigit():
+            tokens.append(Token(s, s, m.start(), m.end(), "num", value=float(s.replace(",", "."))))
+        elif s[0].isalpha():
+            tokens.append(Token(s, fold(s), m.start(), m.end(), "word"))
+        else:
+            tokens.append(Token(s, s, m.start(), m.end(), "sym"))
+    tokens.sort(key=lambda t: t.start)
+    clause, last_end, after_question_mark = 0, 0, False
+    for tok in tokens:
+        gap = norm[last_end : tok.start]
+        is_question_mark = tok.kind == "sym" and tok.norm == "?"
+        if (after_question_mark and not is_question_mark) or CLAUSE_BREAK_RE.search(gap):
+            clause += 1
+        after_question_mark = is_question_mark
+        tok.glued = tok.start == last_end and last_end > 0
+        tok.clause = clause
+        last_end = tok.end
+    out.tokens = tokens
+    return out
