@@ -23,7 +23,7 @@ class Record(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     v: int = SCHEMA_VERSION
 
 
-class Comment(Record, tag="comment"):
+class Comment(Record, tag="comment", frozen=True):
     """A viewer's comment as the platform reported it."""
 
     stream: str
@@ -37,7 +37,7 @@ class Comment(Record, tag="comment"):
     history: bool = False  # backlog replayed when a connector (re)joins the stream
 
 
-class ViewerCount(Record, tag="viewers"):
+class ViewerCount(Record, tag="viewers", frozen=True):
     stream: str
     viewers: int
     ts: float
@@ -62,7 +62,7 @@ class Match(msgspec.Struct, frozen=True):
     text: str
 
 
-class Intent(Record, tag="intent"):
+class Intent(Record, tag="intent", frozen=True):
     """What a comment means: the parser's output, with the comment it came from attached by
     the shell that ran the parser (the pure parser leaves `comment` empty)."""
 
@@ -83,7 +83,7 @@ class OrderLine(msgspec.Struct, frozen=True):
     status: LineStatus = "confirmed"
 
 
-class OrderEvent(Record, tag="order"):
+class OrderEvent(Record, tag="order", frozen=True):
     """A change to one customer's order in one stream, with the order as it now stands."""
 
     kind: OrderEventKind
@@ -98,7 +98,7 @@ class OrderEvent(Record, tag="order"):
     ts: float
 
 
-class MetricsSnapshot(Record, tag="metrics"):
+class MetricsSnapshot(Record, tag="metrics", frozen=True):
     """Aggregates of one stream over one tumbling window starting at `window_start`."""
 
     stream: str
@@ -129,6 +129,7 @@ def encode(record: Record) -> bytes:
 
 def decode(data: bytes | str) -> AnyRecord:
     try:
-        return _decoder.decode(data)
+        record: AnyRecord = _decoder.decode(data)
+        return record
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
         raise RecordError(str(exc)) from exc

@@ -8,21 +8,65 @@ from dataclasses import dataclass, field
 from chotdon.catalog import Catalog, Product
 
 from .lexicon import (
-    ADDRESSEES, CANCEL_VERBS, CHANGE_TARGETS, CHANGE_VERBS, DIRECTIONS, NUMBER_WORDS, ORDER_VERBS,
-    PAST_ADVERBS, REQUEST_PARTICLES, SELF, UNIT_WORDS, VOCATIVE_PARTICLE,
+    ADDRESSEES,
+    CANCEL_VERBS,
+    CHANGE_TARGETS,
+    CHANGE_VERBS,
+    DIRECTIONS,
+    NUMBER_WORDS,
+    ORDER_VERBS,
+    PAST_ADVERBS,
+    REQUEST_PARTICLES,
+    SELF,
+    UNIT_WORDS,
+    VOCATIVE_PARTICLE,
 )
 from .text import fold, normalise
 from .vocab import canon
 
 # Folded forms that are also everyday words: a product word typed without diacritics in one of
 # these forms ("tui", "oi", "ao") only counts as the product where the context says so.
-_COMMON_PLAIN = frozenset(
-    fold(w)
-    for group in (ADDRESSEES, CANCEL_VERBS, CHANGE_TARGETS, CHANGE_VERBS, DIRECTIONS, NUMBER_WORDS,
-                  ORDER_VERBS, PAST_ADVERBS, REQUEST_PARTICLES, SELF)
-    for w in group
-) | {"oi", "ao", "giay", "keo", "dong", "qua", "hop", "la", "da", "do", "den", "nau", "go", "bo",
-     "lac", "tui", "ca", "mo", "xa", "xanh"} | {fold(VOCATIVE_PARTICLE)}
+_COMMON_PLAIN = (
+    frozenset(
+        fold(w)
+        for group in (
+            ADDRESSEES,
+            CANCEL_VERBS,
+            CHANGE_TARGETS,
+            CHANGE_VERBS,
+            DIRECTIONS,
+            NUMBER_WORDS,
+            ORDER_VERBS,
+            PAST_ADVERBS,
+            REQUEST_PARTICLES,
+            SELF,
+        )
+        for w in group
+    )
+    | {
+        "oi",
+        "ao",
+        "giay",
+        "keo",
+        "dong",
+        "qua",
+        "hop",
+        "la",
+        "da",
+        "do",
+        "den",
+        "nau",
+        "go",
+        "bo",
+        "lac",
+        "tui",
+        "ca",
+        "mo",
+        "xa",
+        "xanh",
+    }
+    | {fold(VOCATIVE_PARTICLE)}
+)
 
 Words = tuple[str, ...]
 
@@ -83,8 +127,13 @@ class CatalogIndex:
             for ws in {words_of(a) for a in (product.name, *product.aliases)}:
                 for w in ws:
                     pw = fold(w)
-                    if (counts.get(pw) == 1 and (pw,) not in known and pw not in units
-                            and not pw.isdigit() and len(pw) > 1):
+                    if (
+                        counts.get(pw) == 1
+                        and (pw,) not in known
+                        and pw not in units
+                        and not pw.isdigit()
+                        and len(pw) > 1
+                    ):
                         known.add((pw,))
                         all_phrases.append(Phrase((w,), (pw,), product, True))
         for phrase in all_phrases:

@@ -19,9 +19,26 @@ from chotdon.catalog import Product
 
 from .catalog_index import CatalogIndex, Phrase
 from .lexicon import (
-    ADDRESSEES, AND_A_HALF, CHANGE_TARGETS, COLOUR_MARKERS, COMPOUND_DIGITS, DIRECTIONS, HALF,
-    MORE, NEGATIONS, NOT_QUANTITY_AFTER, NUMBER_WORDS, ORDER_VERBS, PAST_AFTER, REQUEST_PARTICLES,
-    SELF, SEPARATORS, SIZE_MARKERS, TENS_WORD, UNIT_WORDS, VOCATIVE_PARTICLE,
+    ADDRESSEES,
+    AND_A_HALF,
+    CHANGE_TARGETS,
+    COLOUR_MARKERS,
+    COMPOUND_DIGITS,
+    DIRECTIONS,
+    HALF,
+    MORE,
+    NEGATIONS,
+    NOT_QUANTITY_AFTER,
+    NUMBER_WORDS,
+    ORDER_VERBS,
+    PAST_AFTER,
+    REQUEST_PARTICLES,
+    SELF,
+    SEPARATORS,
+    SIZE_MARKERS,
+    TENS_WORD,
+    UNIT_WORDS,
+    VOCATIVE_PARTICLE,
 )
 from .text import Token, fold
 from .vocab import canon, same
@@ -236,10 +253,14 @@ class Grammar:
         accented_exact = len(phrase.words) > 1 or w.norm != w.plain
         if phrase.weak and not accented_exact and not self._product_context(r, i, j):
             return 0
-        if phrase.weak and len(phrase.words) == 1 and w.norm == w.plain:
-            # an unaccented everyday word right after someone addressed: "e oi" is "em ơi"
-            if fold(VOCATIVE_PARTICLE) == w.plain and i > 0 and not self._after_quantity(r, i):
-                return 0
+        # an unaccented everyday word right after someone addressed: "e oi" is "em ơi"
+        if (
+            phrase.weak
+            and w.norm == w.plain == fold(VOCATIVE_PARTICLE)
+            and i > 0
+            and not self._after_quantity(r, i)
+        ):
+            return 0
         rule = "weak" if phrase.weak else "alias"
         if phrase.weak and self._distinctive(phrase) and not self._after_quantity(r, i):
             return 0
@@ -251,8 +272,9 @@ class Grammar:
         return j
 
     def _distinctive(self, phrase: Phrase) -> bool:
-        return all(p.plain != phrase.plain or p.weak for p in self.index.phrases[phrase.plain[0]]) \
-            and not any(fold(a) == phrase.plain[0] for a in phrase.product.aliases)
+        return all(
+            p.plain != phrase.plain or p.weak for p in self.index.phrases[phrase.plain[0]]
+        ) and not any(fold(a) == phrase.plain[0] for a in phrase.product.aliases)
 
     def _after_quantity(self, r: Reading, i: int) -> bool:
         if not r.elements:
@@ -291,7 +313,7 @@ class Grammar:
         n = len(words)
         postfix = False
         rule = "number"
-        if w.tok.kind == "sym" and w.raw in ("x", "×", "*", "+") or (
+        if (w.tok.kind == "sym" and w.raw in ("x", "×", "*", "+")) or (
             w.tok.kind == "word" and w.raw == "x"
         ):
             if i + 1 < n and words[i + 1].tok.kind == "num":
@@ -307,7 +329,12 @@ class Grammar:
                     r.consumed.update((i, i + 1))
                     return i + 2
             return 0
-        if w.is_("số") and i + 2 < n and words[i + 1].is_("lượng") and words[i + 2].tok.kind == "num":
+        if (
+            w.is_("số")
+            and i + 2 < n
+            and words[i + 1].is_("lượng")
+            and words[i + 2].tok.kind == "num"
+        ):
             value = words[i + 2].tok.value
             if 0 < value <= MAX_QTY:
                 r.elements.append(Qty(value, None, i, i + 3, "sl", True))
@@ -322,14 +349,28 @@ class Grammar:
             if i > 0 and words[i - 1].is_("số") and not (i > 1 and words[i - 2].is_("lượng")):
                 return 0
         elif w.is_(HALF):
-            unit = _unit_at(words, i + 1)
-            if unit is None:
+            half_of = _unit_at(words, i + 1)
+            if half_of is None:
                 return 0
-            r.elements.append(Qty(0.5 * unit[1], unit[0], i, i + 2, "half"))
+            r.elements.append(Qty(0.5 * half_of[1], half_of[0], i, i + 2, "half"))
             return i + 2
-        elif (unit := _unit_at(words, i)) is not None and i + 1 < n and words[i + 1].is_(AND_A_HALF):
-            r.elements.append(Qty(1.5 * unit[1], unit[0], i, i + 2, "unit-and-a-half"))
+        elif (
+            (one_of := _unit_at(words, i)) is not None
+            and i + 1 < n
+            and words[i + 1].is_(AND_A_HALF)
+        ):
+            r.elements.append(Qty(1.5 * one_of[1], one_of[0], i, i + 2, "unit-and-a-half"))
             return i + 2
+        elif (
+            (classifier := _unit_at(words, i)) is not None
+            and w.accented
+            and self._starts_ref(words, i + 1)
+            and i not in r.consumed
+        ):
+            # "đôi giày 43": a unit before a product counts one
+            r.elements.append(Qty(classifier[1], classifier[0], i, i + 1, "classifier"))
+            r.consumed.add(i)
+            return i + 1
         elif (parsed := _number_words(words, i)) is not None:
             value, j = parsed
             rule = "number-word"
@@ -343,7 +384,7 @@ class Grammar:
         if j < n and words[j].tok.glued and words[j].raw == "c" and w.tok.kind == "num":
             unit_info, rule = ("cái", 1.0), "count-c"
         # the unit word may start an alias ("1 hộp quà"): then the alias names the product
-        if unit_info is not None and words[j].raw != "c" and self._match_phrase(words, j) is not None:
+        if unit_info is not None and words[j].raw != "c":
             phrase = self._match_phrase(words, j)
             if phrase is not None and len(phrase.words) > 1:
                 unit_info = None
@@ -356,15 +397,19 @@ class Grammar:
                 value += 0.5 * factor
                 j += 1
             elif (
-                unit == "kg" and factor == 1.0 and j < n and words[j].tok.kind == "num"
+                unit == "kg"
+                and factor == 1.0
+                and j < n
+                and words[j].tok.kind == "num"
                 and len(words[j].raw) == 1
                 and (words[j].tok.glued or _unit_at(words, j + 1) is None)
             ):
                 value += words[j].tok.value / 10  # "1kg2", "1 cân 2": 1.2 kg
                 j += 1
-        elif w.tok.kind == "num":
-            if not 0 < value <= MAX_QTY or not self._counts_something(r, j, word_number=False):
-                return 0
+        elif w.tok.kind == "num" and (
+            not 0 < value <= MAX_QTY or not self._counts_something(r, j, word_number=False)
+        ):
+            return 0
         if unit == "kg" and self._body_weight(words, i, j):
             r.consumed.update(range(i, j))
             return j
@@ -389,8 +434,9 @@ class Grammar:
             return not word_number
         if _unit_at(words, j) is not None or self._starts_ref(words, j):
             return True
-        if nxt.tok.kind == "word" and self.index.codes.get(nxt.raw + (
-                words[j + 1].raw if j + 1 < len(words) else "")):
+        if nxt.tok.kind == "word" and self.index.codes.get(
+            nxt.raw + (words[j + 1].raw if j + 1 < len(words) else "")
+        ):
             return True
         if nxt.in_(SIZE_MARKERS | COLOUR_MARKERS) or nxt.plain in self.index.variants:
             return True
@@ -411,13 +457,15 @@ class Grammar:
         return not nxt.in_(_KNOWN_AFTER_UNIT)
 
     def _body_weight(self, words: list[Word], i: int, j: int) -> bool:
-        """"55kg mặc size gì", "mình 55kg", "nặng 74kg": a person's weight."""
+        """ "55kg mặc size gì", "mình 55kg", "nặng 74kg": a person's weight."""
         if i > 0 and words[i - 1].norm in ("nặng", "cân"):
             return True
         if j < len(words) and words[j].norm in ("mặc", "mang", "cao", "thì"):
             return True
         # "mik 55kg lấy áo": the speaker's own weight, said as the subject
-        return i > 0 and words[i - 1].in_(SELF) and (i == 1 or words[i - 2].clause != words[i].clause)
+        return (
+            i > 0 and words[i - 1].in_(SELF) and (i == 1 or words[i - 2].clause != words[i].clause)
+        )
 
     # -- variants and separators ------------------------------------------------------------
 
@@ -433,8 +481,11 @@ class Grammar:
         if not options:
             return 0
         if v.norm != v.plain and v.tok.kind == "word":
-            options = [(p, val) for p, val in options
-                       if self.index.variant_norm[(p.sku, val)] in (v.raw, v.norm)]
+            options = [
+                (p, val)
+                for p, val in options
+                if self.index.variant_norm[(p.sku, val)] in (v.raw, v.norm)
+            ]
             if not options:
                 return 0
         if not explicit and not self._variant_context(r, j):
@@ -470,14 +521,92 @@ class Grammar:
 
 _CHANGE_FROM_TO = frozenset({"từ", "sang", "thành"})
 _KNOWN_AFTER_UNIT = (
-    ADDRESSEES | SELF | DIRECTIONS | MORE | SEPARATORS | ORDER_VERBS | SIZE_MARKERS
-    | COLOUR_MARKERS | REQUEST_PARTICLES | CHANGE_TARGETS | NEGATIONS | PAST_AFTER
-    | frozenset({"thôi", "nữa", "sđt", "zalo", "inbox", "bao", "giá", "hết", "còn", "là", "thì",
-                 "mà", "đúng", "được", "có", "này", "kia", "đó", "nha", "ship", "với", "rưỡi",
-                 "loại", "mỗi", "tổng", "tất", "cả", "hàng", "nhà", "đơn", "liền", "ngay"})
+    ADDRESSEES
+    | SELF
+    | DIRECTIONS
+    | MORE
+    | SEPARATORS
+    | ORDER_VERBS
+    | SIZE_MARKERS
+    | COLOUR_MARKERS
+    | REQUEST_PARTICLES
+    | CHANGE_TARGETS
+    | NEGATIONS
+    | PAST_AFTER
+    | frozenset(
+        {
+            "thôi",
+            "nữa",
+            "sđt",
+            "zalo",
+            "inbox",
+            "bao",
+            "giá",
+            "hết",
+            "còn",
+            "là",
+            "thì",
+            "mà",
+            "đúng",
+            "được",
+            "có",
+            "này",
+            "kia",
+            "đó",
+            "nha",
+            "ship",
+            "với",
+            "rưỡi",
+            "loại",
+            "mỗi",
+            "tổng",
+            "tất",
+            "cả",
+            "hàng",
+            "nhà",
+            "đơn",
+            "liền",
+            "ngay",
+        }
+    )
 )
-_AFTER_BARE_QTY = frozenset({
-    "nhé", "ạ", "luôn", "thôi", "nữa", "shop", "admin", "em", "chị", "anh", "nhé", "với", "và",
-    "cho", "về", "ship", "giao", "gửi", "đi", "nào", "được", "không", "hộ", "giúp", "ơi", "sđt",
-    "zalo", "bác", "cô", "chú", "cháu", "mình", "x", "thêm", "tôi", "luôn", "mỗi", "nha",
-})
+_AFTER_BARE_QTY = frozenset(
+    {
+        "nhé",
+        "ạ",
+        "luôn",
+        "thôi",
+        "nữa",
+        "shop",
+        "admin",
+        "em",
+        "chị",
+        "anh",
+        "với",
+        "và",
+        "cho",
+        "về",
+        "ship",
+        "giao",
+        "gửi",
+        "đi",
+        "nào",
+        "được",
+        "không",
+        "hộ",
+        "giúp",
+        "ơi",
+        "sđt",
+        "zalo",
+        "bác",
+        "cô",
+        "chú",
+        "cháu",
+        "mình",
+        "x",
+        "thêm",
+        "tôi",
+        "mỗi",
+        "nha",
+    }
+)

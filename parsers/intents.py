@@ -11,14 +11,37 @@ from dataclasses import dataclass, field
 
 from .grammar import Qty, Reading, Ref, Variant, Word
 from .lexicon import (
-    ADDRESSEES, CANCEL_VERBS, CHANGE_SHIFT_VERBS, CHANGE_TARGETS, CHANGE_VERBS, COMPLAINT_WORDS,
-    DELIVERY_VERBS, EVALUATIONS, IRREALIS, IRREALIS_PHRASES, MORE, NARRATIVE, NEGATIONS,
-    NUMBER_WORDS, PAST_ADVERBS, PAST_AFTER, PAST_PHRASES, PRESENT, PRESENT_PHRASES, QUESTION_PHRASES,
-    REPORT_VERBS, REQUEST_PARTICLES, SELF, WEAK_ORDER_VERBS, WEAK_QUESTION_END,
-    WEAK_QUESTION_PHRASES, WHICH_NOUNS,
+    ADDRESSEES,
+    CANCEL_VERBS,
+    CHANGE_SHIFT_VERBS,
+    CHANGE_TARGETS,
+    CHANGE_VERBS,
+    COMPLAINT_WORDS,
+    DELIVERY_VERBS,
+    EVALUATIONS,
+    IRREALIS,
+    IRREALIS_PHRASES,
+    MORE,
+    NARRATIVE,
+    NEGATIONS,
+    NUMBER_WORDS,
+    PAST_ADVERBS,
+    PAST_AFTER,
+    PAST_PHRASES,
+    PRESENT,
+    PRESENT_PHRASES,
+    QUESTION_PHRASES,
+    REPORT_VERBS,
+    REQUEST_PARTICLES,
+    SELF,
+    WEAK_ORDER_VERBS,
+    WEAK_QUESTION_END,
+    WEAK_QUESTION_PHRASES,
+    WHICH_NOUNS,
 )
 
 Phrase = tuple[str, ...]
+Matches = list[tuple[str, int, int]]  # (rule, first word, end word) for the explanation
 
 
 def _phrases(items: tuple[str, ...] | frozenset[str]) -> tuple[Phrase, ...]:
@@ -31,8 +54,25 @@ _PRESENT = _phrases(PRESENT_PHRASES)
 _QUESTION = _phrases(tuple(p for p in QUESTION_PHRASES if p not in WEAK_QUESTION_PHRASES))
 _WEAK_QUESTION = _phrases(WEAK_QUESTION_PHRASES)
 _EVAL = _phrases(EVALUATIONS)
-_TRAILERS = ADDRESSEES | {"ơi", "đây", "nè", "nhé", "ạ", "vậy", "thế", "nhỉ", "với", "luôn",
-                          "đi", "mọi", "người", "anh", "em", "hả", "à"}
+_TRAILERS = ADDRESSEES | {
+    "ơi",
+    "đây",
+    "nè",
+    "nhé",
+    "ạ",
+    "vậy",
+    "thế",
+    "nhỉ",
+    "với",
+    "luôn",
+    "đi",
+    "mọi",
+    "người",
+    "anh",
+    "em",
+    "hả",
+    "à",
+}
 _STRONG_ENDS = frozenset({"không", "chưa", "hả", "gì", "nhiêu", "mấy"})
 _QUESTION_WORDS = frozenset({"nhiêu", "mấy", "gì"})
 _ORDER_STRONG = frozenset({"chốt", "lấy"})
@@ -79,7 +119,7 @@ class Cues:
     clauses: list[Clause]
     mention: bool
     complaint: bool
-    matches: list[tuple[str, int, int]]  # (rule, first word, end word) for the explanation
+    matches: Matches
 
 
 def analyse(reading: Reading) -> Cues:
@@ -90,7 +130,7 @@ def analyse(reading: Reading) -> Cues:
             bounds.append((i, i + 1))
         else:
             bounds[-1] = (bounds[-1][0], i + 1)
-    matches: list[tuple[str, int, int]] = []
+    matches: Matches = []
     clauses: list[Clause] = []
     carried_past = False
     for n, (s, e) in enumerate(bounds):
@@ -101,8 +141,13 @@ def analyse(reading: Reading) -> Cues:
         carried_past = _verbs(words, reading, c, carried_past, matches)
         c.evaluation = _find(words, _EVAL, s, e) >= 0
         c.bare = (
-            c.content and not c.live_verbs and not c.dead_verbs and not c.evaluation
-            and c.question == 0 and not c.past_state and s in reading.consumed
+            c.content
+            and not c.live_verbs
+            and not c.dead_verbs
+            and not c.evaluation
+            and c.question == 0
+            and not c.past_state
+            and s in reading.consumed
             and _bare_items(reading, c)
         )
         clauses.append(c)
@@ -111,8 +156,11 @@ def analyse(reading: Reading) -> Cues:
 
 
 def _elements_in(reading: Reading, c: Clause) -> list[Qty | Ref | Variant]:
-    return [e for e in reading.elements
-            if isinstance(e, Qty | Ref | Variant) and c.start <= e.start < c.end]
+    return [
+        e
+        for e in reading.elements
+        if isinstance(e, Qty | Ref | Variant) and c.start <= e.start < c.end
+    ]
 
 
 def _content(reading: Reading, c: Clause) -> None:
@@ -123,14 +171,18 @@ def _bare_items(reading: Reading, c: Clause) -> bool:
     """Items with nothing else to read as orders: a quantity or a variant, or a code."""
     elements = _elements_in(reading, c)
     has_ref = any(isinstance(e, Ref) for e in elements)
-    has_qty = any(isinstance(e, Qty) and not e.foreign
-                  and (e.unit or e.postfix or e.rule != "number" or has_ref) for e in elements)
+    has_qty = any(
+        isinstance(e, Qty)
+        and not e.foreign
+        and (e.unit or e.postfix or e.rule != "number" or has_ref)
+        for e in elements
+    )
     has_variant = any(isinstance(e, Variant) for e in elements)
     has_code = any(isinstance(e, Ref) and e.rule == "code" for e in elements)
     return has_code or (has_ref and (has_qty or has_variant)) or (has_qty and not has_ref)
 
 
-def _question(words: list[Word], reading: Reading, c: Clause, matches: list) -> None:
+def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) -> None:
     s, e = c.start, c.end
     at = _find(words, _QUESTION, s, e)
     if at >= 0:
@@ -147,22 +199,31 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: list) -> 
             c.question = 2
             matches.append(("question:word", i, i + 1))
             return
-        if w.is_("nào") and i > s and words[i - 1].in_(WHICH_NOUNS) and not (
-            i + 1 < e and words[i + 1].is_("cũng")  # "cái nào cũng": every one
+        if (
+            w.is_("nào")
+            and i > s
+            and words[i - 1].in_(WHICH_NOUNS)
+            and not (
+                i + 1 < e and words[i + 1].is_("cũng")  # "cái nào cũng": every one
+            )
         ):
             c.question = 2
             matches.append(("question:which", i, i + 1))
             return
-        if w.is_("giá") and not (i + 1 < e and words[i + 1].norm in ("như", "rẻ")) and (
-            i + 1 == e or all(x.in_(_TRAILERS) for x in words[i + 1 : e])
+        if (
+            w.is_("giá")
+            and not (i + 1 < e and words[i + 1].norm in ("như", "rẻ"))
+            and (i + 1 == e or all(x.in_(_TRAILERS) for x in words[i + 1 : e]))
         ):
             c.question = 2
             matches.append(("question:price", i, i + 1))
             return
     # the last word once trailing addressees and particles are set aside
     last = e - 1
-    while last > s and (words[last].tok.kind == "sym" or words[last].in_(_TRAILERS)) and not (
-        words[last].in_(_STRONG_ENDS)
+    while (
+        last > s
+        and (words[last].tok.kind == "sym" or words[last].in_(_TRAILERS))
+        and not (words[last].in_(_STRONG_ENDS))
     ):
         last -= 1
     if last >= s and words[last].tok.kind == "word" and words[last].in_(_STRONG_ENDS):
@@ -176,15 +237,17 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: list) -> 
     weak_at = _find(words, _WEAK_QUESTION, s, e)
     if weak_at > s and words[weak_at - 1].tok.kind == "num":
         weak_at = -1  # "5 sao": five stars
-    if weak_at >= 0 or any(
-        w.tok.kind == "sym" and w.raw == "?" for w in words[s:e]
-    ) or words[e - 1].in_(WEAK_QUESTION_END):
+    if (
+        weak_at >= 0
+        or any(w.tok.kind == "sym" and w.raw == "?" for w in words[s:e])
+        or words[e - 1].in_(WEAK_QUESTION_END)
+    ):
         c.question = 1
         matches.append(("question:weak", e - 1, e))
 
 
 def _polite_request(words: list[Word], reading: Reading, s: int, last: int) -> bool:
-    """"lấy 2 hộp được không shop": a polite order, unless something else is asked
+    """ "lấy 2 hộp được không shop": a polite order, unless something else is asked
     ("có được giảm giá không")."""
     if last - 1 < s or not words[last - 1].is_("được"):
         return False
@@ -194,7 +257,7 @@ def _polite_request(words: list[Word], reading: Reading, s: int, last: int) -> b
     return before in reading.consumed or words[before].in_(_ORDER_STRONG)
 
 
-def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: list) -> None:
+def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matches) -> None:
     s, e = c.start, c.end
     for i in range(s, e):
         w = words[i]
@@ -203,9 +266,10 @@ def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: list
         if c.cancel < 0 and w.in_(CANCEL_VERBS):
             unaccented_bo = w.norm == w.plain and w.plain == "bo"
             nxt = words[i + 1] if i + 1 < e else None
-            if not unaccented_bo or (nxt is not None and (
-                i + 1 in reading.consumed or nxt.norm in ("đơn", "giúp", "hộ", "giùm", "đi")
-            )):
+            if not unaccented_bo or (
+                nxt is not None
+                and (i + 1 in reading.consumed or nxt.norm in ("đơn", "giúp", "hộ", "giùm", "đi"))
+            ):
                 c.cancel = i
                 matches.append(("cancel:verb", i, i + 1))
         if c.cancel < 0 and w.in_(NEGATIONS) and i + 1 < e:
@@ -216,8 +280,10 @@ def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: list
         if c.change < 0 and w.in_(CHANGE_VERBS) and w.plain != "thay":
             c.change = i
             matches.append(("change:verb", i, i + 1))
-        if c.change < 0 and w.in_(CHANGE_SHIFT_VERBS) and any(
-            x.in_(CHANGE_TARGETS) for x in words[i + 1 : min(e, i + 3)]
+        if (
+            c.change < 0
+            and w.in_(CHANGE_SHIFT_VERBS)
+            and any(x.in_(CHANGE_TARGETS) for x in words[i + 1 : min(e, i + 3)])
         ):
             c.change = i
             matches.append(("change:shift", i, i + 1))
@@ -232,8 +298,13 @@ def _self_subject(words: list[Word], s: int, i: int) -> bool:
     return False
 
 
-def _verbs(words: list[Word], reading: Reading, c: Clause, carried_past: bool,
-           matches: list) -> bool:
+def _verbs(
+    words: list[Word],
+    reading: Reading,
+    c: Clause,
+    carried_past: bool,
+    matches: Matches,
+) -> bool:
     """Find the order verbs of a clause and whether each is live. Returns the past state the
     next clause inherits."""
     s, e = c.start, c.end
@@ -247,15 +318,20 @@ def _verbs(words: list[Word], reading: Reading, c: Clause, carried_past: bool,
         if _match_any(words, i, _PRESENT, e):
             present_at = i
         if _match_any(words, i, _PAST, e) or (
-            w.is_("năm") and i + 1 < e and words[i + 1].tok.kind == "num"
+            w.is_("năm")
+            and i + 1 < e
+            and words[i + 1].tok.kind == "num"
             and len(words[i + 1].raw) == 4
         ):
             past_at = i
         if w.in_(PAST_AFTER) and not request:
             past_at = i
-        if w.in_(PAST_ADVERBS) and i + 1 < e and (
-            w.accented or _order_verb(words, reading, i + 1, s, e)
-        ) and not words[i + 1].in_(_NOT_VERB_AFTER_ADVERB):
+        if (
+            w.in_(PAST_ADVERBS)
+            and i + 1 < e
+            and (w.accented or _order_verb(words, reading, i + 1, s, e))
+            and not words[i + 1].in_(_NOT_VERB_AFTER_ADVERB)
+        ):
             past_at = i
         if w.in_(MORE):
             c.more = True
@@ -264,15 +340,13 @@ def _verbs(words: list[Word], reading: Reading, c: Clause, carried_past: bool,
             continue
         dead = ""
         window = words[max(s, i - 2) : i]
-        if any(x.in_(PAST_ADVERBS) for x in window):
-            dead = "past"
-        elif past_at >= s and past_at > present_at:
-            dead = "past"
-        elif any(x.in_(PAST_AFTER) for x in words[i + 1 : e]) and not request:
-            dead = "past"
-        elif carried_past and present_at < s and not request:
-            dead = "past"
-        elif any(x.in_(NARRATIVE) for x in words[s:i]) and present_at < s and not request:
+        if (
+            any(x.in_(PAST_ADVERBS) for x in window)
+            or (past_at >= s and past_at > present_at)
+            or (any(x.in_(PAST_AFTER) for x in words[i + 1 : e]) and not request)
+            or (carried_past and present_at < s and not request)
+            or (any(x.in_(NARRATIVE) for x in words[s:i]) and present_at < s and not request)
+        ):
             dead = "past"
         elif any(x.in_(IRREALIS) for x in words[s:i]) or _find(words, _IRREALIS, s, i) >= 0:
             dead = "hypothetical"
@@ -297,7 +371,7 @@ def _match_any(words: list[Word], i: int, phrases: tuple[Phrase, ...], end: int)
 
 
 def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> str:
-    """"strong", "weak" or "" for the word at i."""
+    """ "strong", "weak" or "" for the word at i."""
     w = words[i]
     if i in reading.consumed:
         q = next((x for x in reading.elements if isinstance(x, Qty) and x.start == i), None)
@@ -314,13 +388,20 @@ def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> 
             after = words[i + 2] if i + 2 < e else None
             if after is not None and after.norm in ("hỏi", "biết", "đổi", "xem", "sửa"):
                 return ""
-            if after is not None and after.is_("xin") and i + 3 < e and words[i + 3].norm in (
-                    "giá", "hỏi", "ý", "đổi", "inbox", "thông", "địa"):
+            if (
+                after is not None
+                and after.is_("xin")
+                and i + 3 < e
+                and words[i + 3].norm in ("giá", "hỏi", "ý", "đổi", "inbox", "thông", "địa")
+            ):
                 return ""
             return "strong"
         return ""
-    if w.is_("thêm") and (i == s or words[i - 1].in_(SELF)) and (
-            nxt is None or i + 1 in reading.consumed or nxt.tok.kind == "num"):
+    if (
+        w.is_("thêm")
+        and (i == s or words[i - 1].in_(SELF))
+        and (nxt is None or i + 1 in reading.consumed or nxt.tok.kind == "num")
+    ):
         return "strong"
     if w.in_(WEAK_ORDER_VERBS) and w.norm != "để":
         if i > s and words[i - 1].in_(CHANGE_VERBS | NEGATIONS):
@@ -335,19 +416,21 @@ def _licensed(words: list[Word], reading: Reading, i: int, s: int, e: int, reque
     if request or _self_subject(words, s, i):
         return True
     nxt = words[i + 1] if i + 1 < e else None
-    if nxt is not None and (nxt.in_(SELF) or (nxt.is_("cho") and i + 2 < e
-                                              and words[i + 2].in_(SELF))):
+    if nxt is not None and (
+        nxt.in_(SELF) or (nxt.is_("cho") and i + 2 < e and words[i + 2].in_(SELF))
+    ):
         return True
     for x in words[i + 1 : e]:  # "mua thêm", "đặt 1 chiếc nữa", up to the next verb
         if x.in_(MORE):
             return True
         if x.in_(_ORDER_STRONG | WEAK_ORDER_VERBS):
             break
-    return any(isinstance(x, Ref) and x.rule != "weak" and s <= x.start < e
-               for x in reading.elements)
+    return any(
+        isinstance(x, Ref) and x.rule != "weak" and s <= x.start < e for x in reading.elements
+    )
 
 
-def _complaint(words: list[Word], reading: Reading, matches: list) -> bool:
+def _complaint(words: list[Word], reading: Reading, matches: Matches) -> bool:
     """A delivery told with its count ("đặt 2 giao 1", "shop gửi về 1 cái", "nhận đủ 3 hộp"):
     a report or complaint about a past order, not a new one."""
     counts = {x.start for x in reading.elements if isinstance(x, Qty)}
@@ -360,8 +443,12 @@ def _complaint(words: list[Word], reading: Reading, matches: list) -> bool:
         if j >= len(words) or words[j].clause != w.clause:
             continue
         nxt = words[j]
-        if (j in counts or nxt.tok.kind == "num" or nxt.norm in NUMBER_WORDS
-                or nxt.in_(COMPLAINT_WORDS)):
+        if (
+            j in counts
+            or nxt.tok.kind == "num"
+            or nxt.norm in NUMBER_WORDS
+            or nxt.in_(COMPLAINT_WORDS)
+        ):
             matches.append(("report:delivery", i, j + 1))
             return True
     return False

@@ -53,8 +53,12 @@ def assemble(elements: list[Element], clause_of: dict[int, int]) -> list[Draft]:
                 each = False
                 continue
             prefix = isinstance(nxt, Ref) and nxt.start == e.end and not e.postfix
-            if last is not None and last.qty is None and pending_q is None and not prefix and (
-                e.postfix or not boundary
+            if (
+                last is not None
+                and last.qty is None
+                and pending_q is None
+                and not prefix
+                and (e.postfix or not boundary)
             ):
                 last.qty = e
             else:
@@ -68,9 +72,11 @@ def assemble(elements: list[Element], clause_of: dict[int, int]) -> list[Draft]:
             pending_q, pending_v = None, []
             boundary = False
         elif isinstance(e, Variant):
-            if pending_q is None and last is not None and (not boundary or (
-                last.variants and isinstance(elements[k - 1], Sep)
-            )):
+            if (
+                pending_q is None
+                and last is not None
+                and (not boundary or (last.variants and isinstance(elements[k - 1], Sep)))
+            ):
                 last.variants.append(e)
             else:
                 pending_v.append(e)
@@ -121,7 +127,11 @@ def _by_context(draft: Draft, context: list[Product], catalog: Catalog) -> Produ
     for p in context:
         if compatible(unit, p):
             return p
-    if unit is not None and unit not in GENERIC_COUNT_UNITS and not (draft.qty and draft.qty.foreign):
+    if (
+        unit is not None
+        and unit not in GENERIC_COUNT_UNITS
+        and not (draft.qty and draft.qty.foreign)
+    ):
         same_unit = [p for p in catalog.products if compatible(unit, p)]
         if len(same_unit) == 1:
             return same_unit[0]
@@ -177,4 +187,3 @@ def _merge(items: list[Item]) -> list[Item]:
         elif prev.qty is not None and item.qty is not None:
             merged[key] = Item(item.sku, _number(prev.qty + item.qty), item.variant)
     return list(merged.values())
-

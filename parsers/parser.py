@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from chotdon.catalog import Catalog, Product
-from chotdon.records import IntentKind, Intent, Item, Match
+from chotdon.records import Intent, IntentKind, Item, Match
 
 from .catalog_index import CatalogIndex
 from .grammar import Element, Grammar, Qty, Reading, Ref, Variant, canonical_words
@@ -35,9 +35,12 @@ class Parser:
             return hit
         try:
             result = self.parse_uncached(text, current)
-        except Exception as exc:  # noqa: BLE001 - the last guard: a viewer's text never crashes
-            result = Intent(intent="other", parser_version=PARSER_VERSION,
-                            explanation=[Match(f"error:{type(exc).__name__}", 0, 0, "")])
+        except Exception as exc:
+            result = Intent(
+                intent="other",
+                parser_version=PARSER_VERSION,
+                explanation=[Match(f"error:{type(exc).__name__}", 0, 0, "")],
+            )
         self._cache[key] = result
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -76,14 +79,20 @@ def _context(reading: Reading, before: int, current: Product | None) -> list[Pro
     return [p for p in (refs[-1] if refs else None, current) if p is not None]
 
 
-def _resolve(reading: Reading, drafts: list[Draft], catalog: Catalog, current: Product | None,
-             default_qty: int | None) -> list[Item]:
+def _resolve(
+    reading: Reading,
+    drafts: list[Draft],
+    catalog: Catalog,
+    current: Product | None,
+    default_qty: int | None,
+) -> list[Item]:
     start = min((e.start for d in drafts for e in (d.ref, d.qty, *d.variants) if e), default=0)
     return resolve(drafts, catalog, _context(reading, start, current), default_qty)
 
 
-def _decide(reading: Reading, cues: Cues, catalog: Catalog,
-            current: Product | None) -> tuple[IntentKind, list[Item], float]:
+def _decide(
+    reading: Reading, cues: Cues, catalog: Catalog, current: Product | None
+) -> tuple[IntentKind, list[Item], float]:
     clauses = cues.clauses
     asks = any(c.question == 2 for c in clauses)
     if not cues.mention:
@@ -99,7 +108,7 @@ def _decide(reading: Reading, cues: Cues, catalog: Catalog,
             return "change", _change_items(reading, changes[0], catalog, current), 0.85
         orders = [c for c in clauses if (c.live_verbs or c.bare) and c.question < 2]
         if orders and not cues.complaint:
-            items, resolved_any = _order_items(reading, clauses, orders, catalog, current)
+            items = _order_items(reading, clauses, orders, catalog, current)
             verb = any(c.live_verbs for c in orders)
             wants_more = any(c.more for c in orders)
             has_qty = any(isinstance(e, Qty) for e in _elements_of(reading, orders))
@@ -119,8 +128,13 @@ def _named_in(reading: Reading, clauses: list[Clause]) -> bool:
     return any(isinstance(e, Ref | Variant) for e in _elements_of(reading, clauses))
 
 
-def _order_items(reading: Reading, clauses: list[Clause], orders: list[Clause],
-                 catalog: Catalog, current: Product | None) -> tuple[list[Item], bool]:
+def _order_items(
+    reading: Reading,
+    clauses: list[Clause],
+    orders: list[Clause],
+    catalog: Catalog,
+    current: Product | None,
+) -> list[Item]:
     chosen: list[Clause] = []
     for c in orders:
         if c.content or c.bare:
@@ -131,16 +145,14 @@ def _order_items(reading: Reading, clauses: list[Clause], orders: list[Clause],
         if before is not None and before.content and not before.dead_verbs and before not in chosen:
             chosen.append(before)
     drafts = _drafts(reading, chosen)
-    if not drafts and current is not None:
-        return [Item(current.sku, 1, None)], True
-    items = _resolve(reading, drafts, catalog, current, 1)
-    if not items and current is not None and not drafts:
-        return [Item(current.sku, 1, None)], True
-    return items, bool(items)
+    if not drafts:
+        return [Item(current.sku, 1, None)] if current is not None else []
+    return _resolve(reading, drafts, catalog, current, 1)
 
 
-def _change_items(reading: Reading, clause: Clause, catalog: Catalog,
-                  current: Product | None) -> list[Item]:
+def _change_items(
+    reading: Reading, clause: Clause, catalog: Catalog, current: Product | None
+) -> list[Item]:
     """What the change asks for: the product named (after the verb, else before, else the
     current one), the quantity and variant after "thành/sang/lên/xuống" (else the last ones)."""
     verb, target = clause.change, clause.change_target
@@ -150,9 +162,11 @@ def _change_items(reading: Reading, clause: Clause, catalog: Catalog,
     ref = refs[0] if refs else before[-1] if before else None
     pivot = target if target >= 0 else verb
     qtys = [e for e in after if isinstance(e, Qty) and e.start > pivot] or [
-        e for e in after if isinstance(e, Qty)]
+        e for e in after if isinstance(e, Qty)
+    ]
     variants = [e for e in after if isinstance(e, Variant) and e.start > pivot] or [
-        e for e in after if isinstance(e, Variant)]
+        e for e in after if isinstance(e, Variant)
+    ]
     qty = qtys[0] if target >= 0 and qtys else qtys[-1] if qtys else None
     draft = Draft(ref, qty, variants[:1] if target >= 0 else variants[-1:])
     return resolve([draft], catalog, [current] if current else [], None)

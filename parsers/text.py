@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import regex
 
+from chotdon.phones import find_phones
+
 MAX_CHARS = 1000  # longer comments are cut: bounds the work per comment whatever the input
 
 
@@ -38,11 +40,11 @@ _TONE_MOVES = {
         ("u", "y", "úý ùỳ ủỷ ũỹ ụỵ"),
     )
     for pair in pairs.split()
-    for o, t in [pair]
+    for o, t in [(pair[0], pair[1])]
 }
 _TONE_RE = regex.compile("|".join(_TONE_MOVES))
 _MARKS_RE = regex.compile(r"\p{M}+")
-_ELONGATED_RE = regex.compile(r"(\p{L})\1{2,}")  # 3+ repeats: "chốttttt"; keeps "xxl", "ll"
+_ELONGATED_RE = regex.compile(r"(\p{L})\1{2,}")  # on folded text: 3+ of one letter
 _INVISIBLE_RE = regex.compile(r"[\p{Cf}\p{Cc}\p{Cs}\p{Co}]+")
 
 
@@ -51,7 +53,22 @@ def normalise(text: str) -> str:
     text = _INVISIBLE_RE.sub(" ", text)
     text = _MARKS_RE.sub("", text)  # combining marks NFC could not attach to a letter
     text = _TONE_RE.sub(lambda m: _TONE_MOVES[m.group()], text)
-    return _ELONGATED_RE.sub(r"\1", text)
+    return _collapse_elongations(text) if _ELONGATED_RE.search(fold(text)) else text
+
+
+def _collapse_elongations(text: str) -> str:
+    """"chốttttt" -> "chốt", "quàaaa" -> "quà": a run of 3+ of one letter (whatever its marks)
+    keeps its first letter, which carries the tone. "xxl" (two) is left alone."""
+    folded = fold(text)
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        j = i + 1
+        while j < n and folded[j] == folded[i] and text[j].isalpha():
+            j += 1
+        out.append(text[i] if j - i >= 3 and text[i].isalpha() else text[i:j])
+        i = j
+    return "".join(out)
 
 
 def fold(text: str) -> str:
@@ -59,11 +76,6 @@ def fold(text: str) -> str:
     return text.translate(_FOLD)
 
 
-# A Vietnamese mobile: 0 or (+)84, then 3/5/7/8/9 and eight more digits, any of them separated
-# by one space, dot or dash.
-_PHONE_RE = regex.compile(
-    r"(?<![\d+])(?:\+\s?84|\(\+?84\)|84|0)[\s.\-]?([35789](?:[\s.\-]?\d){8})(?![\d])"
-)
 # Money is never a quantity: 50k, 160k, 1tr2, 90 tr, 2 tỉ, 96 đô, 1000đô, 20.000đ.
 _MONEY_RE = regex.compile(
     r"(?<![\p{L}\d])\d+(?:[.,]\d+)*(?:k|tr|củ)\d*(?![\p{L}\d])"
@@ -112,10 +124,9 @@ def tokenise(raw: str) -> Text:
     out = Text(norm=norm, plain=fold(norm))
     work = norm
     specials: list[Token] = []
-    for m in _PHONE_RE.finditer(work):
-        digits = "".join(ch for ch in m.group(1) if ch.isdigit())
-        out.phones.append(("0" + digits, m.start(), m.end()))
-        specials.append(Token(m.group(), "0" + digits, m.start(), m.end(), "phone"))
+    for phone, start, end in find_phones(work):
+        out.phones.append((phone, start, end))
+        specials.append(Token(work[start:end], phone, start, end, "phone"))
     for m in out.phones:
         work = _blank(work, m[1], m[2])
     for pattern, kind in ((_MONEY_RE, "money"), (_MEASURE_RE, "measure")):

@@ -24,7 +24,8 @@ def canon(word: str) -> tuple[str, ...]:
 # Keys whose only mark is the đ also match typed with a d ("đc" -> "dc"); others ("dòi") do
 # not, since their folded form is often a word of its own ("doi": đổi, đôi).
 _PLAIN_TEENCODE = {
-    fold(k): v for k, v in TEENCODE.items()
+    fold(k): v
+    for k, v in TEENCODE.items()
     if fold(k) not in TEENCODE and fold(k.replace("đ", "d")) == k.replace("đ", "d")
 }
 

@@ -1,0 +1,5 @@
+import sys
+
+from chotdon.cli import main
+
+sys.exit(main())

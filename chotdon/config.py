@@ -1,0 +1,56 @@
+"""Settings: each declared once with its type, default, environment variable and doc.
+
+Read them with `settings()`; the CLI's flags default to these, so a person can set either.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: Any
+    doc: str
+
+    @property
+    def env(self) -> str:
+        return "CHOTDON_" + self.name.upper()
+
+    def read(self, environ: Mapping[str, str]) -> Any:
+        raw = environ.get(self.env)
+        if raw is None or raw == "":
+            return self.default
+        kind = type(self.default)
+        try:
+            return kind(raw) if kind is not str else raw
+        except ValueError as exc:
+            raise ValueError(f"{self.env}={raw!r}: expected {kind.__name__}") from exc
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("catalog", "kim-an", "Catalog file (JSON), or the name of a bundled one."),
+    Setting("log_level", "INFO", "Logging level: DEBUG, INFO, WARNING, ERROR."),
+)
+
+
+class Settings:
+    """Attribute access to every setting, read once from the environment."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self._values = {s.name: s.read(env) for s in SETTINGS}
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def settings(environ: Mapping[str, str] | None = None) -> Settings:
+    return Settings(environ)

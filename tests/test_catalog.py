@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chotdon.catalog import CatalogError, load_catalog, parse_catalog
+
+
+def catalog_with(**product_changes: Any) -> dict[str, Any]:
+    product = {"sku": "OI-HOP", "code": "A1", "name": "Ổi hộp", "unit": "hộp", "price": 80000,
+               "stock": 10, "aliases": ["ổi"], "variants": []}
+    product.update(product_changes)
+    return {"stream": "s1", "title": "Phiên test", "products": [product]}
+
+
+def test_bundled_catalogs_load_with_every_product() -> None:
+    kim_an = load_catalog("kim-an")
+    assert kim_an.target_revenue == 3_000_000
+    assert [p.code for p in kim_an.products] == ["A1", "A2", "A3", "A4", "A5"]
+    assert load_catalog("phu-xuyen").by_code("g1").variants == ("38", "39", "40", "41", "42", "43")
+
+
+def test_catalog_file_loads(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(catalog_with()), encoding="utf-8")
+    assert load_catalog(path).by_sku("OI-HOP").price == 80000
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sku": None}, "field 'sku' is missing"),
+        ({"price": -5}, "products[0] (OI-HOP): field 'price' is negative"),
+        ({"unit": "thúng"}, "products[0] (OI-HOP): field 'unit' has unknown unit 'thúng'"),
+        ({"stock": "nhiều"}, "products[0] (OI-HOP): field 'stock' is missing or not a number"),
+        ({"variants": "S,M"}, "products[0] (OI-HOP): field 'variants' must be a list"),
+    ],
+)
+def test_bad_product_names_field_and_product(change: dict[str, Any], message: str) -> None:
+    data = catalog_with(**change)
+    if change.get("sku", "x") is None:
+        del data["products"][0]["sku"]
+    with pytest.raises(CatalogError, match=re.escape(message)):
+        parse_catalog(data)
+
+
+def test_missing_sku_names_the_product_by_code() -> None:
+    data = catalog_with()
+    del data["products"][0]["sku"]
+    with pytest.raises(CatalogError) as err:
+        parse_catalog(data)
+    assert "products[0] (A1)" in str(err.value) and "'sku'" in str(err.value)
+
+
+def test_duplicate_code_is_rejected_naming_both() -> None:
+    data = catalog_with()
+    data["products"].append(dict(data["products"][0], sku="OI-KG", code="a1"))
+    with pytest.raises(CatalogError, match=r"products\[1\] \(OI-KG\): duplicate code 'a1' "
+                                           r"\(also products\[0\]\)"):
+        parse_catalog(data)
+
+
+def test_file_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(CatalogError, match="bad.json: not valid JSON"):
+        load_catalog(bad)
+    with pytest.raises(CatalogError, match="cannot read"):
+        load_catalog(tmp_path / "missing.json")

@@ -1,0 +1,47 @@
+"""The parser scored on labelled comments (copies of ../shared/data, held in tests/data)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chotdon.catalog import load_catalog
+from parsers import Parser
+
+from .scoring import Score, case_right, load
+
+PARSERS = {name: Parser(load_catalog(name)) for name in ("kim-an", "phu-xuyen")}
+
+
+def score_full(name: str) -> Score:
+    score = Score()
+    for case in load(name):
+        got = PARSERS[case["catalog"]].parse(case["text"], case["current"])
+        ok = case_right(case["expect"], got)
+        score.cases += 1
+        score.right += ok
+        score.intent_pairs.append((case["expect"]["intent"], got.intent))
+        if not ok:
+            score.failures.append(f"{case['id']} {case['text']!r}: {got.intent} {got.items}")
+    return score
+
+
+def test_dev_set_case_accuracy() -> None:
+    score = score_full("dev_comments.jsonl")
+    print(f"dev: case accuracy {score.accuracy:.3f}, intent macro-F1 {score.macro_f1():.3f}")
+    assert score.accuracy >= 0.97, "\n".join(score.failures)
+
+
+@pytest.mark.parametrize("catalog", ["kim-an", "phu-xuyen"])
+def test_real_set_intents_and_no_false_orders(catalog: str) -> None:
+    """Real comments name no product of ours: scored by intent, with no current product."""
+    score = Score()
+    false_orders = []
+    for case in load("real_comments.jsonl"):
+        got = PARSERS[catalog].parse(case["text"], None)
+        expected = case["expect"]["intent"]
+        score.intent_pairs.append((expected, got.intent))
+        if got.intent == "order" and expected != "order":
+            false_orders.append(f"{case['id']} {case['text']!r}")
+    print(f"real ({catalog}): intent accuracy {score.intent_accuracy:.3f}")
+    assert not false_orders
+    assert score.intent_accuracy >= 0.90
