@@ -14,7 +14,7 @@ import msgspec
 from chotdon.catalog import Catalog, CatalogError, load_catalog
 from chotdon.config import settings
 from chotdon.formatting import format_qty, format_vnd
-from chotdon.phones import mask_phone
+from chotdon.phones import mask_phone, mask_phones_in
 from chotdon.records import Intent
 
 INTENT_LABELS = {
@@ -79,7 +79,7 @@ def _emit(out: IO[str], row: dict[str, Any]) -> None:
 def describe(intent: Intent, catalog: Catalog, text: str, explain: bool) -> str:
     """A parse result for a person, in Vietnamese."""
     lines = [
-        f"«{text}»",
+        f"«{mask_phones_in(text)}»",
         f"  → {INTENT_LABELS[intent.intent]} ({intent.intent}), độ tin cậy {intent.confidence:.2f}",
     ]
     total = 0.0
@@ -99,7 +99,10 @@ def describe(intent: Intent, catalog: Catalog, text: str, explain: bool) -> str:
     if intent.phone:
         lines.append(f"    SĐT: {mask_phone(intent.phone)}")
     if explain:
-        lines.extend(f"    - {m.rule}: «{m.text}» [{m.start}:{m.end}]" for m in intent.explanation)
+        lines.extend(
+            f"    - {m.rule}: «{mask_phones_in(m.text)}» [{m.start}:{m.end}]"
+            for m in intent.explanation
+        )
     return "\n".join(lines)
 
 

@@ -75,12 +75,18 @@ class Intent(Record, tag="intent", frozen=True):
     comment: Comment | None = None
 
 
-class OrderLine(msgspec.Struct, frozen=True):
+class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of an order. A line awaiting the host's review carries `review_id` and what is
+    `missing` ("product", "sku", "variant", "qty" or "line"); its `sku` is "" when no product
+    was named and its `qty` 0 when none was stated."""
+
     sku: str
     variant: str | None
     qty: int | float
     unit_price: int  # VND
     status: LineStatus = "confirmed"
+    review_id: str | None = None
+    missing: str | None = None
 
 
 class OrderEvent(Record, tag="order", frozen=True):
@@ -94,8 +100,9 @@ class OrderEvent(Record, tag="order", frozen=True):
     lines: list[OrderLine]
     total: int  # VND, confirmed lines only
     phone: str | None  # full number: sinks mask it before anything public
-    comment_id: str  # the comment that caused this event
+    comment_id: str  # the comment (or host action id) that caused this event
     ts: float
+    seq: int  # per stream, +1 an event: sinks apply events in order and drop ones already seen
 
 
 class MetricsSnapshot(Record, tag="metrics", frozen=True):

@@ -57,7 +57,7 @@ def normalise(text: str) -> str:
 
 
 def _collapse_elongations(text: str) -> str:
-    """"chốttttt" -> "chốt", "quàaaa" -> "quà": a run of 3+ of one letter (whatever its marks)
+    """ "chốttttt" -> "chốt", "quàaaa" -> "quà": a run of 3+ of one letter (whatever its marks)
     keeps its first letter, which carries the tone. "xxl" (two) is left alone."""
     folded = fold(text)
     out: list[str] = []

@@ -11,8 +11,16 @@ from chotdon.catalog import CatalogError, load_catalog, parse_catalog
 
 
 def catalog_with(**product_changes: Any) -> dict[str, Any]:
-    product = {"sku": "OI-HOP", "code": "A1", "name": "Ổi hộp", "unit": "hộp", "price": 80000,
-               "stock": 10, "aliases": ["ổi"], "variants": []}
+    product = {
+        "sku": "OI-HOP",
+        "code": "A1",
+        "name": "Ổi hộp",
+        "unit": "hộp",
+        "price": 80000,
+        "stock": 10,
+        "aliases": ["ổi"],
+        "variants": [],
+    }
     product.update(product_changes)
     return {"stream": "s1", "title": "Phiên test", "products": [product]}
 
@@ -59,15 +67,18 @@ def test_missing_sku_names_the_product_by_code() -> None:
 def test_duplicate_code_is_rejected_naming_both() -> None:
     data = catalog_with()
     data["products"].append(dict(data["products"][0], sku="OI-KG", code="a1"))
-    with pytest.raises(CatalogError, match=r"products\[1\] \(OI-KG\): duplicate code 'a1' "
-                                           r"\(also products\[0\]\)"):
+    with pytest.raises(
+        CatalogError,
+        match=r"products\[1\] \(OI-KG\): duplicate code 'a1' "
+        r"\(also products\[0\]\)",
+    ):
         parse_catalog(data)
 
 
 def test_file_errors_name_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json", encoding="utf-8")
-    with pytest.raises(CatalogError, match="bad.json: not valid JSON"):
+    with pytest.raises(CatalogError, match=r"bad\.json: not valid JSON"):
         load_catalog(bad)
     with pytest.raises(CatalogError, match="cannot read"):
         load_catalog(tmp_path / "missing.json")

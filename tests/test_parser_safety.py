@@ -1,0 +1,79 @@
+"""Whatever a viewer types, the parser answers: it never raises, and its work is bounded."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chotdon.catalog import load_catalog
+from chotdon.records import INTENT_KINDS
+from parsers import Parser
+from parsers.text import MAX_CHARS, normalise, tokenise
+
+PARSERS = [Parser(load_catalog("kim-an")), Parser(load_catalog("phu-xuyen"))]
+CURRENTS = st.sampled_from([None, "A1", "a2", "G1", "AT", "ZZ", "", "💥"])
+# Comment-shaped noise: the grammar's own pieces in random order.
+PIECES = st.sampled_from(
+    "chốt lấy mua hủy huỷ đổi sửa thành sang size sz màu đen xl 41 x2 x + sl c 2c 1kg2 cân rưỡi "
+    "nửa lạng chục mười hai ổi hộp túi tui áo giày a1 A5 g1 at ko k không được dc ? , . @ 50k "
+    "1tr2 0912 345 678 +84 84 số điểm năm 2024 rồi đã nhé ạ shop ơi e c mk và với mỗi loại "
+    "🔥 👨‍👩‍👧 \u0301 \u200d \x00 \ufffd".split()
+)
+ADVERSARIAL = st.lists(PIECES, max_size=80).map(" ".join)
+
+
+def check(text: str, current: str | None) -> None:
+    for parser in PARSERS:
+        result = parser.parse_uncached(text, current)
+        assert result.intent in INTENT_KINDS
+        skus = {p.sku for p in parser.catalog.products}
+        for item in result.items:
+            assert item.sku in skus
+            assert item.qty is None or item.qty > 0
+        assert result.phone is None or re.fullmatch(r"0[35789]\d{8}", result.phone)
+        norm = normalise(text)
+        for m in result.explanation:
+            assert 0 <= m.start <= m.end <= len(norm)
+        assert parser.parse(text, current) == result  # deterministic, cached or not
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=400), CURRENTS)
+def test_any_unicode_text(text: str, current: str | None) -> None:
+    check(text, current)
+
+
+@settings(max_examples=400)
+@given(ADVERSARIAL, CURRENTS)
+def test_comment_shaped_noise(text: str, current: str | None) -> None:
+    check(text, current)
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=600), CURRENTS)
+def test_binary_looking_input(data: bytes, current: str | None) -> None:
+    check(data.decode("utf-8", errors="surrogateescape"), current)
+    check(data.decode("latin-1"), current)
+
+
+def test_huge_and_pathological_inputs_are_cut_to_a_bounded_size() -> None:
+    monsters = [
+        "chốt " * 200_000,
+        "1" * 1_000_000,
+        "a" * 1_000_000,
+        "\u0301" * 100_000,
+        "👨‍👩‍👧" * 50_000,
+        "0912 " * 100_000,
+        "x2 " * 300_000,
+        "ổi hộp " * 100_000,
+    ]
+    for text in monsters:
+        assert len(tokenise(text).norm) <= MAX_CHARS
+        check(text, "A1")
+
+
+def test_surrogates_and_control_characters() -> None:
+    for text in ("\ud800chốt 2", "lấy\x00 2 hộp", "\x1b[31mchốt\x1b[0m", "\u202echốt 2 hộp"):
+        check(text, "A1")
