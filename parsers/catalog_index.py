@@ -87,6 +87,7 @@ class Phrase:
     plain: Words
     product: Product
     weak: bool  # a single everyday word, or a distinctive word that is not a whole alias
+    distinctive: bool = False  # one word of a longer alias, only this product's ("dong")
 
 
 @dataclass(slots=True)
@@ -123,6 +124,7 @@ class CatalogIndex:
                 counts[w] = counts.get(w, 0) + 1
         known = {p.plain for p in all_phrases if len(p.plain) == 1}
         units = {fold(u) for u in UNIT_WORDS}
+        variant_like = set(index.variants)  # "do" is đỏ before it is the "đồ" of "đồ gỗ"
         for product in catalog.products:
             for ws in {words_of(a) for a in (product.name, *product.aliases)}:
                 for w in ws:
@@ -131,11 +133,12 @@ class CatalogIndex:
                         counts.get(pw) == 1
                         and (pw,) not in known
                         and pw not in units
+                        and pw not in variant_like
                         and not pw.isdigit()
                         and len(pw) > 1
                     ):
                         known.add((pw,))
-                        all_phrases.append(Phrase((w,), (pw,), product, True))
+                        all_phrases.append(Phrase((w,), (pw,), product, True, True))
         for phrase in all_phrases:
             index.phrases.setdefault(phrase.plain[0], []).append(phrase)
         for group in index.phrases.values():

@@ -14,6 +14,7 @@ into items.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from chotdon.catalog import Product
 
@@ -41,7 +42,7 @@ from .lexicon import (
     VOCATIVE_PARTICLE,
 )
 from .text import Token, fold
-from .vocab import canon, same
+from .vocab import canon
 
 MAX_QTY = 999  # a bare number above this is a year, a price or a count of something else
 
@@ -61,12 +62,15 @@ class Word:
         return self.norm != self.plain
 
     def is_(self, word: str) -> bool:
-        return same(self.norm, self.plain, word, fold(word))
+        if self.norm == word:
+            return True
+        return self.norm == self.plain and self.plain == _fold_word(word)
 
     def in_(self, words: frozenset[str]) -> bool:
         return self.norm in words or (self.norm == self.plain and self.plain in _plain_of(words))
 
 
+_fold_word = lru_cache(maxsize=4096)(fold)
 _PLAIN_CACHE: dict[frozenset[str], frozenset[str]] = {}
 
 
@@ -262,19 +266,25 @@ class Grammar:
         ):
             return 0
         rule = "weak" if phrase.weak else "alias"
-        if phrase.weak and self._distinctive(phrase) and not self._after_quantity(r, i):
+        if phrase.distinctive and not self._after_quantity(r, i):
             return 0
         candidates = self.index.products_with(phrase.plain)
         if phrase.product not in candidates:
             candidates.insert(0, phrase.product)
+        # "hộp quà ổi Kim An": further words of the same product's name belong to this reference
+        vocab = self.index.vocab[phrase.product.sku]
+        while (
+            j < len(r.words)
+            and r.words[j].tok.kind == "word"
+            and r.words[j].plain in vocab
+            and r.words[j].clause == w.clause
+            and r.words[j].plain not in self.index.variants
+            and _unit_at(r.words, j) is None
+        ):
+            j += 1
         r.elements.append(Ref(phrase.product, candidates, i, j, rule))
         r.consumed.update(range(i, j))
         return j
-
-    def _distinctive(self, phrase: Phrase) -> bool:
-        return all(
-            p.plain != phrase.plain or p.weak for p in self.index.phrases[phrase.plain[0]]
-        ) and not any(fold(a) == phrase.plain[0] for a in phrase.product.aliases)
 
     def _after_quantity(self, r: Reading, i: int) -> bool:
         if not r.elements:
@@ -340,6 +350,9 @@ class Grammar:
                 r.elements.append(Qty(value, None, i, i + 3, "sl", True))
                 return i + 3
             return 0
+        if i > 1 and words[i - 1].is_("phải") and words[i - 2].in_(NEGATIONS):
+            r.consumed.add(i)  # "2 hộp chứ không phải 3": the 3 is what it is not
+            return i + 1
         if w.tok.kind == "num":
             value, j = w.tok.value, i + 1
             if w.tok.glued and i > 0 and words[i - 1].tok.kind == "word":
@@ -383,10 +396,10 @@ class Grammar:
         unit_info = _unit_at(words, j)
         if j < n and words[j].tok.glued and words[j].raw == "c" and w.tok.kind == "num":
             unit_info, rule = ("cái", 1.0), "count-c"
-        # the unit word may start an alias ("1 hộp quà"): then the alias names the product
+        # the unit word may be or start an alias ("1 hộp quà", "1 túi"): the alias names it
         if unit_info is not None and words[j].raw != "c":
             phrase = self._match_phrase(words, j)
-            if phrase is not None and len(phrase.words) > 1:
+            if phrase is not None and not phrase.distinctive:
                 unit_info = None
         unit: str | None = None
         if unit_info is not None:
@@ -458,7 +471,7 @@ class Grammar:
 
     def _body_weight(self, words: list[Word], i: int, j: int) -> bool:
         """ "55kg mặc size gì", "mình 55kg", "nặng 74kg": a person's weight."""
-        if i > 0 and words[i - 1].norm in ("nặng", "cân"):
+        if i > 0 and (words[i - 1].norm in ("nặng", "cân") or words[i - 1].tok.kind == "measure"):
             return True
         if j < len(words) and words[j].norm in ("mặc", "mang", "cao", "thì"):
             return True
@@ -497,8 +510,11 @@ class Grammar:
     def _variant_context(self, r: Reading, j: int) -> bool:
         """A bare value ("41", "đen", "L") is a variant right after a product, a quantity, another
         variant, or a change word ("từ M sang L")."""
-        if j > 0 and r.words[j - 1].in_(_CHANGE_FROM_TO):
-            return True
+        if j > 0 and (
+            r.words[j - 1].in_(_CHANGE_FROM_TO)
+            or (_unit_at(r.words, j - 1) is not None and r.words[j - 1].accented)
+        ):
+            return True  # "đổi từ M sang L", "lấy đôi 43"
         if not r.elements:
             return False
         last = r.elements[-1]

@@ -39,21 +39,47 @@ from .lexicon import (
     WEAK_QUESTION_PHRASES,
     WHICH_NOUNS,
 )
+from .text import fold
 
 Phrase = tuple[str, ...]
 Matches = list[tuple[str, int, int]]  # (rule, first word, end word) for the explanation
 
 
-def _phrases(items: tuple[str, ...] | frozenset[str]) -> tuple[Phrase, ...]:
-    return tuple(sorted({tuple(p.split()) for p in items}, key=len, reverse=True))
+class PhraseSet:
+    """Multi-word cues, indexed by their first word so a lookup costs one dict access."""
+
+    def __init__(self, phrases: tuple[str, ...] | frozenset[str]) -> None:
+        self.by_norm: dict[str, list[Phrase]] = {}
+        self.by_plain: dict[str, list[Phrase]] = {}
+        for text in sorted(set(phrases), key=lambda p: -len(p.split())):
+            words = tuple(text.split())
+            self.by_norm.setdefault(words[0], []).append(words)
+            self.by_plain.setdefault(fold(words[0]), []).append(words)
+
+    def at(self, words: list[Word], i: int, end: int) -> bool:
+        w = words[i]
+        candidates = self.by_norm.get(w.norm) or (
+            self.by_plain.get(w.plain) if w.norm == w.plain else None
+        )
+        if not candidates:
+            return False
+        for phrase in candidates:
+            k = len(phrase)
+            if i + k <= end and all(words[i + n].is_(phrase[n]) for n in range(1, k)):
+                return True
+        return False
+
+    def find(self, words: list[Word], start: int, end: int) -> int:
+        """Index of the first occurrence in [start, end), or -1."""
+        return next((i for i in range(start, end) if self.at(words, i, end)), -1)
 
 
-_PAST = _phrases(PAST_PHRASES)
-_IRREALIS = _phrases(IRREALIS_PHRASES)
-_PRESENT = _phrases(PRESENT_PHRASES)
-_QUESTION = _phrases(tuple(p for p in QUESTION_PHRASES if p not in WEAK_QUESTION_PHRASES))
-_WEAK_QUESTION = _phrases(WEAK_QUESTION_PHRASES)
-_EVAL = _phrases(EVALUATIONS)
+_PAST = PhraseSet(PAST_PHRASES)
+_IRREALIS = PhraseSet(IRREALIS_PHRASES)
+_PRESENT = PhraseSet(PRESENT_PHRASES)
+_QUESTION = PhraseSet(tuple(p for p in QUESTION_PHRASES if p not in WEAK_QUESTION_PHRASES))
+_WEAK_QUESTION = PhraseSet(WEAK_QUESTION_PHRASES)
+_EVAL = PhraseSet(EVALUATIONS)
 _TRAILERS = ADDRESSEES | {
     "ơi",
     "đây",
@@ -76,23 +102,9 @@ _TRAILERS = ADDRESSEES | {
 _STRONG_ENDS = frozenset({"không", "chưa", "hả", "gì", "nhiêu", "mấy"})
 _QUESTION_WORDS = frozenset({"nhiêu", "mấy", "gì"})
 _ORDER_STRONG = frozenset({"chốt", "lấy"})
+_MISTAKE = frozenset({"nhầm", "lộn", "sai"})
 _NOT_VERB_AFTER_ADVERB = frozenset({"ý", "lòng", "vặn", "in"})  # "vừa ý", "vừa in": fits
 _SKIP_BEFORE_COUNT = frozenset({"có", "hẳn", "về", "lại", "chỉ", "đủ", "được", "mỗi", "tới", "đến"})
-
-
-def _match(words: list[Word], i: int, phrase: Phrase, end: int) -> bool:
-    if i + len(phrase) > end:
-        return False
-    return all(words[i + k].is_(phrase[k]) for k in range(len(phrase)))
-
-
-def _find(words: list[Word], phrases: tuple[Phrase, ...], start: int, end: int) -> int:
-    """Index of the first phrase occurrence in [start, end), or -1."""
-    for i in range(start, end):
-        for phrase in phrases:
-            if _match(words, i, phrase, end):
-                return i
-    return -1
 
 
 @dataclass(slots=True)
@@ -139,7 +151,7 @@ def analyse(reading: Reading) -> Cues:
         _question(words, reading, c, matches)
         _change_cancel(words, reading, c, matches)
         carried_past = _verbs(words, reading, c, carried_past, matches)
-        c.evaluation = _find(words, _EVAL, s, e) >= 0
+        c.evaluation = any(i not in reading.consumed and _EVAL.at(words, i, e) for i in range(s, e))
         c.bare = (
             c.content
             and not c.live_verbs
@@ -184,7 +196,7 @@ def _bare_items(reading: Reading, c: Clause) -> bool:
 
 def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) -> None:
     s, e = c.start, c.end
-    at = _find(words, _QUESTION, s, e)
+    at = _QUESTION.find(words, s, e)
     if at >= 0:
         c.question = 2
         matches.append(("question:phrase", at, at + 1))
@@ -195,7 +207,7 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
             c.question = 2
             matches.append(("question:word", i, i + 1))
             return
-        if w.raw == "bn" and (i + 1 == e or (i > s and words[i - 1].is_("giá"))):
+        if w.raw == "bn" and _bn_is_how_much(words, i, s, e):
             c.question = 2
             matches.append(("question:word", i, i + 1))
             return
@@ -234,7 +246,7 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
             c.question = 2
             matches.append(("question:final", last, last + 1))
             return
-    weak_at = _find(words, _WEAK_QUESTION, s, e)
+    weak_at = _WEAK_QUESTION.find(words, s, e)
     if weak_at > s and words[weak_at - 1].tok.kind == "num":
         weak_at = -1  # "5 sao": five stars
     if (
@@ -244,6 +256,14 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
     ):
         c.question = 1
         matches.append(("question:weak", e - 1, e))
+
+
+def _bn_is_how_much(words: list[Word], i: int, s: int, e: int) -> bool:
+    """ "bn" is "bao nhiêu" ("giá bn", "bn tiền", "1 bó bn lá") unless it is "bạn" ("bn ơi",
+    "các bn")."""
+    if i + 1 < e and words[i + 1].norm in ("ơi", "nào", "ấy", "kia", "ý", "mình", "em", "à"):
+        return False
+    return not (i > s and words[i - 1].norm in ("các", "mấy", "với", "cho", "của", "những"))
 
 
 def _polite_request(words: list[Word], reading: Reading, s: int, last: int) -> bool:
@@ -283,10 +303,19 @@ def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matc
         if (
             c.change < 0
             and w.in_(CHANGE_SHIFT_VERBS)
-            and any(x.in_(CHANGE_TARGETS) for x in words[i + 1 : min(e, i + 3)])
+            and any(x.in_(CHANGE_TARGETS) for x in words[i + 1 : e])
         ):
             c.change = i
             matches.append(("change:shift", i, i + 1))
+        # "chốt nhầm": a correction of what was ordered
+        if (
+            c.change < 0
+            and w.in_(_ORDER_STRONG | WEAK_ORDER_VERBS)
+            and i + 1 < e
+            and words[i + 1].in_(_MISTAKE)
+        ):
+            c.change = i
+            matches.append(("change:mistake", i, i + 2))
         if c.change >= 0 and c.change_target < 0 and i > c.change and w.in_(CHANGE_TARGETS):
             c.change_target = i
 
@@ -315,9 +344,9 @@ def _verbs(
         w = words[i]
         if w.in_(PRESENT) and not (i > s and words[i - 1].norm in ("đến", "tới", "từ")):
             present_at = i
-        if _match_any(words, i, _PRESENT, e):
+        if _PRESENT.at(words, i, e):
             present_at = i
-        if _match_any(words, i, _PAST, e) or (
+        if _PAST.at(words, i, e) or (
             w.is_("năm")
             and i + 1 < e
             and words[i + 1].tok.kind == "num"
@@ -348,7 +377,7 @@ def _verbs(
             or (any(x.in_(NARRATIVE) for x in words[s:i]) and present_at < s and not request)
         ):
             dead = "past"
-        elif any(x.in_(IRREALIS) for x in words[s:i]) or _find(words, _IRREALIS, s, i) >= 0:
+        elif any(x.in_(IRREALIS) for x in words[s:i]) or _IRREALIS.find(words, s, i) >= 0:
             dead = "hypothetical"
         elif any(x.in_(REPORT_VERBS) for x in words[s:i]):
             dead = "reported"
@@ -364,10 +393,6 @@ def _verbs(
     if c.past_state:
         return True
     return carried_past and present_at < s and not request and not c.live_verbs
-
-
-def _match_any(words: list[Word], i: int, phrases: tuple[Phrase, ...], end: int) -> bool:
-    return any(_match(words, i, p, end) for p in phrases)
 
 
 def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> str:

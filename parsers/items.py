@@ -52,7 +52,12 @@ def assemble(elements: list[Element], clause_of: dict[int, int]) -> list[Draft]:
                         d.qty = e
                 each = False
                 continue
-            prefix = isinstance(nxt, Ref) and nxt.start == e.end and not e.postfix
+            prefix = (
+                isinstance(nxt, Ref)
+                and nxt.start == e.end
+                and not e.postfix
+                and clause_of.get(nxt.start, 0) == clause
+            )
             if (
                 last is not None
                 and last.qty is None
@@ -95,6 +100,11 @@ def compatible(unit: str | None, product: Product) -> bool:
         return True
     counted = product.unit in COUNT_UNITS
     return counted and (unit in GENERIC_COUNT_UNITS or product.unit in GENERIC_COUNT_UNITS)
+
+
+def measured_as_counted(unit: str | None, product: Product) -> bool:
+    measures = WEIGHT_FACTORS.keys() | VOLUME_FACTORS.keys()
+    return unit in measures and product.unit not in measures
 
 
 def convert(value: float, unit: str | None, product: Product) -> float:
@@ -165,7 +175,9 @@ def resolve(
         if product is None:
             continue
         qty: int | float | None = default_qty
-        if d.qty is not None:
+        if d.qty is not None and measured_as_counted(unit, product):
+            pass  # "50kg" next to a shirt is the buyer's weight, not how many shirts
+        elif d.qty is not None:
             qty = _number(convert(d.qty.value, unit, product))
         values = _variant_for(product, d.variants)
         if len(values) > 1:
@@ -174,7 +186,19 @@ def resolve(
             items.extend(Item(product.sku, share, v) for v in values)
         else:
             items.append(Item(product.sku, qty, values[0] if values else None))
-    return _merge(items)
+    return _merge(_drop_totals(items))
+
+
+def _drop_totals(items: list[Item]) -> list[Item]:
+    """ "2 đôi giày, 1 đôi 39 1 đôi 43": a total followed by its breakdown is said once."""
+    out = list(items)
+    for item in items:
+        if item.variant is not None or item.qty is None:
+            continue
+        parts = [i for i in items if i.sku == item.sku and i.variant is not None and i.qty]
+        if len(parts) > 1 and sum(i.qty or 0 for i in parts) == item.qty:
+            out.remove(item)
+    return out
 
 
 def _merge(items: list[Item]) -> list[Item]:

@@ -177,12 +177,11 @@ WEIGHT_FACTORS = {"kg": 1.0, "g": 0.001}
 VOLUME_FACTORS = {"lít": 1.0, "ml": 0.001}
 
 # Cue words. Phrases are space-separated canonical words.
-ORDER_VERBS = frozenset({"chốt", "lấy", "mua", "đặt", "gửi", "ship", "để"})
-WEAK_ORDER_VERBS = frozenset(
-    {"mua", "đặt", "gửi", "ship", "để"}
-)  # need a self-reference or request
+ORDER_VERBS = frozenset({"chốt", "lấy", "mua", "đặt", "gửi", "ship", "để", "ủng"})
+# Weak verbs need a self-reference or a request; "ủng" is "ủng hộ": buying to support sellers.
+WEAK_ORDER_VERBS = frozenset({"mua", "đặt", "gửi", "ship", "để", "ủng"})
 CHANGE_VERBS = frozenset({"sửa", "đổi", "thay", "chỉnh"})
-CHANGE_SHIFT_VERBS = frozenset({"tăng", "giảm"})  # only with lên/xuống/thành/còn after
+CHANGE_SHIFT_VERBS = frozenset({"tăng", "giảm", "bớt", "chuyển"})  # with lên/xuống/thành/còn/sang
 CHANGE_TARGETS = frozenset({"thành", "sang", "lên", "xuống", "còn", "qua"})
 CANCEL_VERBS = frozenset({"huỷ", "bỏ", "cancel", "cancle"})
 NEGATIONS = frozenset({"không", "chẳng", "chả", "đừng"})

@@ -11,6 +11,7 @@ from .catalog_index import CatalogIndex
 from .grammar import Element, Grammar, Qty, Reading, Ref, Variant, canonical_words
 from .intents import Clause, Cues, analyse
 from .items import Draft, assemble, resolve
+from .lexicon import ORDER_VERBS
 from .text import Text, tokenise
 
 PARSER_VERSION = "1.0.0"
@@ -115,13 +116,22 @@ def _decide(
             if items or (verb and (has_qty or wants_more or current is not None)):
                 confidence = 0.95 if verb and items else 0.8 if items else 0.6
                 return "order", items, confidence
-    if asks:
+    if asks and not (cues.mention and _asks_viewer_to_buy(reading, cues)):
         return "question", [], 0.9
     if any(w.tok.kind == "phone" for w in reading.words):
         return "contact", [], 0.95
     if any(c.question == 1 for c in clauses) and not cues.complaint:
         return "question", [], 0.6
     return "other", [], 0.7 if not reading.elements else 0.55
+
+
+def _asks_viewer_to_buy(reading: Reading, cues: Cues) -> bool:
+    """ "@Lan mua ko bà": asking another viewer whether they buy is chatter, not a question."""
+    words = reading.words
+    return any(
+        rule == "question:final" and i > 0 and words[i - 1].in_(ORDER_VERBS)
+        for rule, i, _ in cues.matches
+    )
 
 
 def _named_in(reading: Reading, clauses: list[Clause]) -> bool:

@@ -45,3 +45,12 @@ def test_real_set_intents_and_no_false_orders(catalog: str) -> None:
     print(f"real ({catalog}): intent accuracy {score.intent_accuracy:.3f}")
     assert not false_orders
     assert score.intent_accuracy >= 0.90
+
+
+def test_second_set_written_after_the_parser() -> None:
+    """200 comments written by a second person after the parser existed (new wordings, not dev
+    paraphrases). Its first score was 0.925; the rules it exposed were generalised, so it is a
+    regression set now, not a held-out one."""
+    score = score_full("heldout_comments.jsonl")
+    print(f"second set: case accuracy {score.accuracy:.3f}")
+    assert score.accuracy >= 0.97, "\n".join(score.failures)

@@ -1,0 +1,1 @@
+"""Sources of comments and viewer counts: files, stdin, the simulator, the live platforms."""

@@ -1,0 +1,185 @@
+"""Realistic Vietnamese livestream comment text, generated from a catalog.
+
+Used by the simulator (demos, load tests) and the parser benchmark. The mix of intents follows
+what hosts see: orders, questions and chatter, some changes, cancels and phone numbers, typed
+with and without diacritics, in teencode, with emoji and elongations.
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+
+from chotdon.catalog import Catalog, Product
+from chotdon.records import IntentKind
+
+INTENT_MIX: dict[IntentKind, float] = {
+    "order": 0.42,
+    "question": 0.2,
+    "other": 0.24,
+    "contact": 0.04,
+    "change": 0.05,
+    "cancel": 0.05,
+}
+NUMBER_WORDS = ["một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín", "mười"]
+ORDER_OPENERS = [
+    "chốt",
+    "lấy",
+    "cho e",
+    "cho chị",
+    "e lấy",
+    "mình lấy",
+    "mk lấy",
+    "c lấy",
+    "bác lấy",
+    "em chốt",
+    "chốt đơn",
+    "cho mình",
+    "để c",
+    "thêm",
+    "",
+]
+PARTICLES = ["", "", "nhé", "nha", "ạ", "nha shop", "nhé shop", "shop ơi", "luôn", "nhé em"]
+EMOJI = ["", "", "", "😍", "🔥🔥", "❤️", "👍", "🥰", "😂", "🙏"]
+PLACES = ["Hà Đông", "Thường Tín", "Ứng Hoà", "Sài Gòn", "Bắc Ninh", "Huế", "Đà Nẵng"]
+NAMES = ["Lan", "Hùng", "Mai Anh", "Tuấn", "Ngọc Ánh", "Thu Hà", "Minh", "Hoa"]
+CHATTER = [
+    "chào cả nhà 👋",
+    "{place} đây ạ",
+    "hay quá",
+    "ổn áp",
+    "bạn MC dễ thương quá",
+    "đông người xem quá",
+    "live nét ghê",
+    "ủng hộ đoàn xã 💪",
+    "tự hào quê mình",
+    "hôm qua mua {n} {unit} rồi, ngon lắm",
+    "@{name} mua đi bà ơi",
+    "{alias} số 1 ❤️",
+    "c ck rồi nhé e",
+    "năm ngoái mua ở đây rồi",
+    "xem từ đầu đến giờ luôn",
+]
+QUESTIONS = [
+    "{alias} bao nhiêu tiền vậy shop",
+    "{alias} còn không shop",
+    "{code} giá bn",
+    "ship {place} được không ạ",
+    "{n} {unit} bao nhiêu tiền",
+    "{alias} để được mấy ngày",
+    "có ship cod ko shop",
+    "bao giờ có phiên sau vậy ad",
+    "{alias} có ngon không ạ",
+    "{alias} còn size nào",
+    "mua {n} {unit} có giảm giá không",
+]
+CHANGES = [
+    "sửa thành {n} {unit} nhé",
+    "đổi thành {n} {unit} giúp e",
+    "sửa đơn {alias} thành {n} {unit}",
+    "giảm xuống {n} {unit} thôi ạ",
+    "tăng lên {n} {unit} nha",
+]
+CANCELS = [
+    "hủy đơn giúp e nhé",
+    "huỷ đơn ạ",
+    "thôi e không lấy {alias} nữa",
+    "bỏ {alias} giúp c",
+    "huy don nha shop",
+    "k lấy nữa, hủy đơn nha",
+]
+
+
+def strip_marks(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+class CommentTexts:
+    """Draws comment texts. Deterministic for a given catalog and seed."""
+
+    def __init__(self, catalog: Catalog, rng: random.Random) -> None:
+        self.catalog = catalog
+        self.rng = rng
+        self.kinds = list(INTENT_MIX)
+        self.weights = list(INTENT_MIX.values())
+
+    def kind(self) -> IntentKind:
+        return self.rng.choices(self.kinds, self.weights)[0]
+
+    def text(self, kind: IntentKind, current: Product | None) -> str:
+        rng = self.rng
+        product = (
+            current
+            if current is not None and rng.random() < 0.6
+            else rng.choice(self.catalog.products)
+        )
+        slots = {
+            "alias": rng.choice([product.name.lower(), *product.aliases]),
+            "code": rng.choice([product.code, product.code.lower()]),
+            "n": str(rng.randint(1, 5)),
+            "unit": product.unit,
+            "place": rng.choice(PLACES),
+            "name": rng.choice(NAMES),
+        }
+        if kind == "order":
+            text = self._order(product, current)
+        elif kind == "contact":
+            text = (
+                f"{rng.choice(['sdt', 'sđt', 'zalo', 'đt', 'SĐT'])} {self.phone()} "
+                + rng.choice(PARTICLES)
+            )
+        else:
+            pool = {"question": QUESTIONS, "change": CHANGES, "cancel": CANCELS}.get(kind, CHATTER)
+            text = rng.choice(pool).format(**slots)
+        return self._noise(text.strip())
+
+    def _order(self, product: Product, current: Product | None) -> str:
+        rng = self.rng
+        n = rng.randint(1, 6)
+        qty = rng.choice([str(n), str(n), NUMBER_WORDS[n - 1], f"{n}"])
+        unit = product.unit if product.unit not in ("kg", "g") else rng.choice(["kg", "cân", "ký"])
+        if product is current and rng.random() < 0.3:
+            body = rng.choice(["", qty, f"{qty} {unit}", f"+{n}"])
+        elif rng.random() < 0.3:
+            body = rng.choice(
+                [
+                    f"{product.code} x{n}",
+                    f"{product.code.lower()} {n}{unit[:1]}",
+                    f"{product.code} sl {n}",
+                ]
+            )
+        else:
+            body = f"{qty} {unit} {rng.choice([product.name.lower(), *product.aliases])}"
+        if product.variants and rng.random() < 0.8:
+            body += f" {rng.choice(['size', 'sz', 'màu', ''])} {rng.choice(product.variants)}"
+        parts = [rng.choice(ORDER_OPENERS), body, rng.choice(PARTICLES)]
+        if rng.random() < 0.1:
+            parts.append(f"sdt {self.phone()}")
+        return " ".join(p for p in parts if p)
+
+    def phone(self) -> str:
+        rng = self.rng
+        digits = rng.choice("35789") + "".join(rng.choice("0123456789") for _ in range(8))
+        national = "0" + digits
+        style = rng.randrange(4)
+        if style == 0:
+            return national
+        if style == 1:
+            return f"{national[:4]} {national[4:7]} {national[7:]}"
+        if style == 2:
+            return f"{national[:4]}.{national[4:7]}.{national[7:]}"
+        return f"+84 {digits[:3]} {digits[3:6]} {digits[6:]}"
+
+    def _noise(self, text: str) -> str:
+        rng = self.rng
+        r = rng.random()
+        if r < 0.3:
+            text = strip_marks(text)
+        elif r < 0.35:
+            text = text.upper()
+        if rng.random() < 0.05 and text:
+            i = rng.randrange(len(text))
+            if text[i].isalpha():
+                text = text[: i + 1] + text[i] * rng.randint(2, 5) + text[i + 1 :]
+        return (text + " " + rng.choice(EMOJI)).strip()
