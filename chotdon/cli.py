@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import IO, Any
 
 import msgspec
@@ -140,6 +141,80 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _session_options(args: argparse.Namespace, catalogs: list[Catalog], db: str) -> Any:
+    from stream_jobs.embedded_session import SessionOptions
+
+    options = SessionOptions(
+        catalogs=catalogs,
+        db=db,
+        host=args.host,
+        port=args.port,
+        serve=not args.no_serve,
+        keep_running=not args.exit_at_end and not args.no_serve,
+        queue_size=args.queue_size,
+    )
+    if args.token:
+        options.token = args.token
+    return options
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ingest.sources import JsonLinesSource, Pace
+    from stream_jobs.embedded_session import run
+
+    catalogs = [load_catalog(c) for c in args.catalog or [settings().catalog]]
+    options = _session_options(args, catalogs, args.db)
+    source = JsonLinesSource(args.source, on_error=lambda *_: None, pace=Pace.parse(args.speed))
+    stats = run(options, source)
+    return 0 if stats is not None else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from ingest.sources import JsonLinesSource, Pace
+    from stream_jobs.embedded_session import run
+
+    catalog = load_catalog("kim-an")
+    session = resources.files("chotdon") / "data" / "demo_session.jsonl"
+    db = args.db or str(Path(tempfile.mkdtemp(prefix="chotdon-demo-")) / "demo.db")
+    options = _session_options(args, [catalog], db)
+    print(f"Demo: {catalog.title} — ~2.000 bình luận, tốc độ {args.speed}", flush=True)
+    run(
+        options,
+        JsonLinesSource(str(session), on_error=lambda *_: None, pace=Pace.parse(args.speed)),
+    )
+    return 0
+
+
+def _add_session_flags(p: argparse.ArgumentParser, conf: Any) -> None:
+    p.add_argument("--host", default=conf.host, help="feed page address (env CHOTDON_HOST)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=conf.port,
+        help="feed page port, 0 for any free one (env CHOTDON_PORT; default %(default)s)",
+    )
+    p.add_argument(
+        "--token",
+        default=conf.host_token,
+        help="host token for actions and full phones (env CHOTDON_HOST_TOKEN; "
+        "default: a random one, printed at start)",
+    )
+    p.add_argument("--no-serve", action="store_true", help="run without the feed page")
+    p.add_argument(
+        "--exit-at-end",
+        action="store_true",
+        help="stop when the source ends (default: keep the feed up until Ctrl-C)",
+    )
+    p.add_argument(
+        "--queue-size",
+        type=int,
+        default=conf.queue_size,
+        help="records between stages at most (env CHOTDON_QUEUE_SIZE)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     conf = settings()
     root = argparse.ArgumentParser(
@@ -164,6 +239,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", action="store_true", help="parse the bundled sample comments")
     p.add_argument("--explain", action="store_true", help="add which rule matched which span")
     p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser(
+        "run",
+        help="run the whole pipeline in this process (embedded mode) and serve the host's feed",
+        description="Read comment, viewer-count and host-action records (JSON Lines, one a line), "
+        "parse and resolve them into orders kept in SQLite, and serve the live feed.",
+    )
+    p.add_argument(
+        "--catalog",
+        action="append",
+        help="catalog file or bundled name; repeat for several streams",
+    )
+    p.add_argument("--source", default="-", help="JSON Lines file, or - for stdin (default)")
+    p.add_argument(
+        "--db", default=conf.db, help="SQLite file (env CHOTDON_DB; default %(default)s)"
+    )
+    p.add_argument(
+        "--speed",
+        default="max",
+        help="replay speed of recorded time: max (default), 1 (real time), 10…",
+    )
+    _add_session_flags(p, conf)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="replay a bundled livestream session and serve its feed")
+    p.add_argument("--speed", default="1", help="1 = real time (default), 10 = ten times, max")
+    p.add_argument("--db", default="", help="SQLite file (default: a new temporary one)")
+    _add_session_flags(p, conf)
+    p.set_defaults(func=cmd_demo)
     return root
 
 

@@ -34,7 +34,11 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("catalog", "kim-an", "Catalog file (JSON), or the name of a bundled one."),
-    Setting("log_level", "INFO", "Logging level: DEBUG, INFO, WARNING, ERROR."),
+    Setting("db", "chotdon.db", "The embedded mode's SQLite file: orders survive a restart."),
+    Setting("host", "127.0.0.1", "Address the host's feed page listens on."),
+    Setting("port", 8080, "Port of the host's feed page (0: any free port)."),
+    Setting("host_token", "", "Token for the host's actions and full phones (default: random)."),
+    Setting("queue_size", 1024, "Records between pipeline stages at most (back-pressure)."),
 )
 
 

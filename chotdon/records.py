@@ -44,6 +44,46 @@ class ViewerCount(Record, tag="viewers", frozen=True):
     platform: str = "file"
 
 
+class SetCurrent(Record, tag="set_current", frozen=True):
+    """The host shows a product now ("now selling"): comments naming none mean this one."""
+
+    stream: str
+    code: str | None
+    ts: float
+
+
+class Approve(Record, tag="approve", frozen=True):
+    """The host settles a needs-review line, with the detail the comment lacked."""
+
+    stream: str
+    review_id: str
+    sku: str
+    qty: int | float
+    variant: str | None = None
+    ts: float = 0.0
+    action_id: str = ""  # unique per action: applied once however often it arrives
+
+
+class Reject(Record, tag="reject", frozen=True):
+    stream: str
+    review_id: str
+    ts: float = 0.0
+    action_id: str = ""  # unique per action: applied once however often it arrives
+
+
+class AdjustStock(Record, tag="stock", frozen=True):
+    """Stock found or lost during the session (delta in the product's unit)."""
+
+    stream: str
+    sku: str
+    delta: int | float
+    ts: float = 0.0
+    action_id: str = ""  # unique per action: applied once however often it arrives
+
+
+HostAction = SetCurrent | Approve | Reject | AdjustStock
+
+
 class Item(msgspec.Struct, frozen=True):
     """One thing a comment orders, changes or cancels. `qty` is in the product's unit; None
     means the comment did not state it (a cancel, or a variant change)."""
@@ -105,6 +145,16 @@ class OrderEvent(Record, tag="order", frozen=True):
     seq: int  # per stream, +1 an event: sinks apply events in order and drop ones already seen
 
 
+class StockLevels(Record, tag="stock_levels", frozen=True):
+    """Stock of one stream after a change: free to reserve, held by confirmed lines, waited for."""
+
+    stream: str
+    remaining: dict[str, int | float]
+    reserved: dict[str, int | float]
+    waiting: dict[str, int | float]
+    ts: float
+
+
 class MetricsSnapshot(Record, tag="metrics", frozen=True):
     """Aggregates of one stream over one tumbling window starting at `window_start`."""
 
@@ -120,7 +170,18 @@ class MetricsSnapshot(Record, tag="metrics", frozen=True):
     viewers_peak: int = 0
 
 
-AnyRecord = Comment | ViewerCount | Intent | OrderEvent | MetricsSnapshot
+AnyRecord = (
+    Comment
+    | ViewerCount
+    | Intent
+    | OrderEvent
+    | MetricsSnapshot
+    | StockLevels
+    | SetCurrent
+    | Approve
+    | Reject
+    | AdjustStock
+)
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AnyRecord)

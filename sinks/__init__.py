@@ -1,0 +1,1 @@
+"""Outputs: the host's live feed, SQLite (embedded) and Redis (distributed), Prometheus, exports."""

@@ -1,0 +1,269 @@
+"""The feed's read model: what the host's page shows for one stream, kept up to date from the
+records that flow (order events, stock levels, viewer counts, comments, the current product).
+
+Pure: `StreamView.apply(record)` updates the view and returns the updates to push to open pages.
+The embedded runner feeds it in process; the distributed mode rebuilds it from Redis.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+from chotdon.catalog import Catalog
+from chotdon.phones import mask_phone, mask_phones_in
+from chotdon.records import (
+    AnyRecord,
+    Comment,
+    Intent,
+    OrderEvent,
+    OrderLine,
+    SetCurrent,
+    StockLevels,
+    ViewerCount,
+)
+
+OrderStatus = Literal["confirmed", "waitlisted", "needs_review", "cancelled"]
+UpdateKind = Literal["order", "summary", "stock", "reviews"]
+RECENT_TEXTS = 5000  # comment texts kept to show beside review items
+
+
+class ProductRow(msgspec.Struct):
+    sku: str
+    code: str
+    name: str
+    unit: str
+    price: int
+    initial: int | float
+    remaining: int | float
+    reserved: int | float = 0
+    waiting: int | float = 0
+    variants: list[str] = []  # the approve form offers these
+
+
+class OrderRow(msgspec.Struct):
+    order_id: str
+    customer: str
+    customer_name: str
+    phone: str | None
+    total: int
+    status: OrderStatus
+    lines: list[OrderLine]
+    ts: float
+    seq: int
+
+
+class ReviewRow(msgspec.Struct):
+    review_id: str
+    order_id: str
+    customer_name: str
+    text: str
+    missing: str | None
+    sku: str
+    variant: str | None
+    qty: int | float
+    ts: float
+
+
+@dataclass(slots=True)
+class Update:
+    """A change to push to open pages. Each carries the whole new state of what it names (one
+    order, the summary, the stock, the review queue), so a page that missed earlier updates of
+    the same `kind` and `key` loses nothing by getting only the latest."""
+
+    kind: UpdateKind
+    data: Any  # JSON-ready
+    key: str = ""  # the order id for an order update
+
+
+def status_of(lines: list[OrderLine]) -> OrderStatus:
+    if not lines:
+        return "cancelled"
+    if any(line.status == "review" for line in lines):
+        return "needs_review"
+    if all(line.status == "waitlisted" for line in lines):
+        return "waitlisted"
+    return "confirmed"
+
+
+def masked_order(row: OrderRow) -> OrderRow:
+    return msgspec.structs.replace(row, phone=mask_phone(row.phone))
+
+
+@dataclass
+class StreamView:
+    stream: str
+    title: str
+    target_revenue: int
+    products: dict[str, ProductRow]
+    current: str | None = None
+    orders: dict[str, OrderRow] = field(default_factory=dict)
+    reviews: dict[str, ReviewRow] = field(default_factory=dict)
+    viewers: int = 0
+    viewers_peak: int = 0
+    comments: int = 0
+    last_seq: int = 0
+    last_ts: float = 0.0  # latest event time seen: host actions are stamped on the stream's clock
+    # [second, comments] of the last minute: per-second buckets keep a busy stream's memory small
+    _recent: deque[list[int]] = field(default_factory=deque)
+    _texts: dict[str, str] = field(default_factory=dict)  # comment id -> text, bounded
+    # kept as orders change: the summary goes out on every comment and must not scan every order
+    _revenue: int = 0
+    _paid_orders: int = 0
+
+    @classmethod
+    def for_catalog(cls, catalog: Catalog, stream: str | None = None) -> StreamView:
+        products = {
+            p.sku: ProductRow(
+                p.sku, p.code, p.name, p.unit, p.price, p.stock, p.stock, variants=list(p.variants)
+            )
+            for p in catalog.products
+        }
+        return cls(stream or catalog.stream, catalog.title, catalog.target_revenue, products)
+
+    # -- derived figures -------------------------------------------------------------------
+
+    @property
+    def revenue(self) -> int:
+        return self._revenue
+
+    @property
+    def order_count(self) -> int:
+        return self._paid_orders
+
+    @property
+    def comments_per_minute(self) -> int:
+        self._expire(self.last_ts)
+        return sum(count for _, count in self._recent)
+
+    def _expire(self, now: float) -> None:
+        while self._recent and self._recent[0][0] <= now - 60:
+            self._recent.popleft()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "title": self.title,
+            "target_revenue": self.target_revenue,
+            "revenue": self.revenue,
+            "orders": self.order_count,
+            "viewers": self.viewers,
+            "viewers_peak": self.viewers_peak,
+            "comments": self.comments,
+            "comments_per_minute": self.comments_per_minute,
+            "current": self.current,
+        }
+
+    def snapshot(self, masked: bool) -> dict[str, Any]:
+        """Everything the page needs on load; phones masked unless the host is signed in."""
+        orders = sorted(self.orders.values(), key=lambda o: o.seq, reverse=True)
+        return {
+            "summary": self.summary(),
+            "products": msgspec.to_builtins(list(self.products.values())),
+            "orders": [self._order_json(o, masked) for o in orders],
+            "reviews": self._reviews_json(masked),
+        }
+
+    def _order_json(self, row: OrderRow, masked: bool) -> Any:
+        return msgspec.to_builtins(masked_order(row) if masked else row)
+
+    def _reviews_json(self, masked: bool) -> Any:
+        rows = sorted(self.reviews.values(), key=lambda r: r.ts)
+        if masked:
+            rows = [msgspec.structs.replace(r, text=mask_phones_in(r.text)) for r in rows]
+        return msgspec.to_builtins(rows)
+
+    # -- applying records ------------------------------------------------------------------
+
+    def apply(self, record: AnyRecord) -> list[Update]:
+        ts = getattr(record, "ts", 0.0)
+        if isinstance(ts, float | int) and ts > self.last_ts:
+            self.last_ts = float(ts)
+        if isinstance(record, OrderEvent):
+            return self._order(record)
+        if isinstance(record, StockLevels):
+            for sku, row in self.products.items():
+                row.remaining = record.remaining.get(sku, row.remaining)
+                row.reserved = record.reserved.get(sku, row.reserved)
+                row.waiting = record.waiting.get(sku, 0)
+            return [Update("stock", msgspec.to_builtins(list(self.products.values())))]
+        if isinstance(record, ViewerCount):
+            self.viewers = record.viewers
+            self.viewers_peak = max(self.viewers_peak, record.viewers)
+            return [Update("summary", self.summary())]
+        if isinstance(record, Intent) and record.comment is not None:
+            return self._comment(record.comment)
+        if isinstance(record, Comment):
+            return self._comment(record)
+        if isinstance(record, SetCurrent):
+            self.current = record.code
+            return [Update("summary", self.summary())]
+        return []
+
+    def _comment(self, comment: Comment) -> list[Update]:
+        self.comments += 1
+        self.last_ts = max(self.last_ts, comment.ts)
+        second = int(comment.ts)
+        if self._recent and self._recent[-1][0] >= second:  # same second, or a late comment
+            self._recent[-1][1] += 1
+        else:
+            self._recent.append([second, 1])
+        self._texts[comment.comment_id] = comment.text
+        if len(self._texts) > RECENT_TEXTS:
+            self._texts.pop(next(iter(self._texts)))
+        return [Update("summary", self.summary())]
+
+    def _order(self, event: OrderEvent) -> list[Update]:
+        if event.seq <= self.last_seq:
+            return []  # already applied: events arrive at least once
+        self.last_seq = event.seq
+        row = OrderRow(
+            order_id=event.order_id,
+            customer=event.customer,
+            customer_name=event.customer_name,
+            phone=event.phone,
+            total=event.total,
+            status=status_of(event.lines),
+            lines=[line for line in event.lines if line.status != "review"],
+            ts=event.ts,
+            seq=event.seq,
+        )
+        old = self.orders.get(event.order_id)
+        if old is not None:
+            self._revenue -= old.total
+            self._paid_orders -= old.total > 0
+        self._revenue += row.total
+        self._paid_orders += row.total > 0
+        self.orders[event.order_id] = row
+        reviews_before = set(self.reviews)
+        for rid in [r for r, rev in self.reviews.items() if rev.order_id == event.order_id]:
+            del self.reviews[rid]
+        for line in event.lines:
+            if line.status == "review" and line.review_id:
+                comment_id = line.review_id.split("#", 1)[0]
+                self.reviews[line.review_id] = ReviewRow(
+                    review_id=line.review_id,
+                    order_id=event.order_id,
+                    customer_name=event.customer_name,
+                    text=self._texts.get(comment_id, ""),
+                    missing=line.missing,
+                    sku=line.sku,
+                    variant=line.variant,
+                    qty=line.qty,
+                    ts=event.ts,
+                )
+        updates = [Update("order", row, row.order_id), Update("summary", self.summary())]
+        if set(self.reviews) != reviews_before:
+            updates.append(Update("reviews", None))
+        return updates
+
+    def update_json(self, update: Update, masked: bool) -> Any:
+        """An update as sent to one page (masked or not)."""
+        if update.kind == "order":
+            return self._order_json(update.data, masked)
+        if update.kind == "reviews":
+            return self._reviews_json(masked)
+        return update.data

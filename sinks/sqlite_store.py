@@ -1,0 +1,189 @@
+"""The embedded mode's durable store: one SQLite file per session.
+
+Everything a batch produced is written in one transaction together with the order books' state
+and the source position, so a restarted run continues exactly where the last commit left it:
+nothing lost, nothing doubled (the books also ignore a comment id they have already applied).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chotdon.records import (
+    AdjustStock,
+    AnyRecord,
+    Approve,
+    Comment,
+    Intent,
+    MetricsSnapshot,
+    OrderEvent,
+    Record,
+    Reject,
+    SetCurrent,
+    ViewerCount,
+    decode,
+    encode,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS positions (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS books (
+    stream TEXT PRIMARY KEY, state BLOB NOT NULL, current TEXT, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS comments (
+    stream TEXT, comment_id TEXT, ts REAL, record BLOB, PRIMARY KEY (stream, comment_id));
+CREATE TABLE IF NOT EXISTS intents (
+    stream TEXT, comment_id TEXT, ts REAL, intent TEXT, record BLOB,
+    PRIMARY KEY (stream, comment_id));
+CREATE TABLE IF NOT EXISTS order_events (
+    stream TEXT, seq INTEGER, order_id TEXT, kind TEXT, ts REAL, record BLOB,
+    PRIMARY KEY (stream, seq));
+CREATE TABLE IF NOT EXISTS orders (
+    stream TEXT, order_id TEXT, seq INTEGER, record BLOB, PRIMARY KEY (stream, order_id));
+CREATE TABLE IF NOT EXISTS metrics (
+    stream TEXT, window_s INTEGER, window_start REAL, record BLOB,
+    PRIMARY KEY (stream, window_s, window_start));
+CREATE TABLE IF NOT EXISTS viewers (stream TEXT, ts REAL, viewers INTEGER);
+CREATE TABLE IF NOT EXISTS actions (stream TEXT, ts REAL, record BLOB);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    source TEXT, position INTEGER, reason TEXT, raw TEXT, PRIMARY KEY (source, position));
+CREATE INDEX IF NOT EXISTS comments_ts ON comments (stream, ts);
+CREATE INDEX IF NOT EXISTS events_ts ON order_events (stream, ts);
+"""
+
+
+@dataclass
+class Batch:
+    """What the pipeline produced since the last commit, in order."""
+
+    source: str
+    position: int = 0  # the source position this batch reaches (0: none consumed)
+    records: list[AnyRecord] = field(default_factory=list)
+    books: dict[str, tuple[bytes, str | None]] = field(default_factory=dict)  # state, current
+    dead_letters: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.records or self.books or self.dead_letters or self.position)
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at each commit
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def write(self, batch: Batch) -> None:
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            for record in batch.records:
+                self._write_record(record)
+            for stream, (state, current) in batch.books.items():
+                db.execute(
+                    "INSERT OR REPLACE INTO books VALUES (?, ?, ?, julianday('now'))",
+                    (stream, state, current),
+                )
+            for position, reason, raw in batch.dead_letters:
+                db.execute(
+                    "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?)",
+                    (batch.source, position, reason, raw[:2000]),
+                )
+            if batch.position:
+                db.execute(
+                    "INSERT OR REPLACE INTO positions VALUES (?, ?)", (batch.source, batch.position)
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _write_record(self, record: Record) -> None:
+        db, data = self.db, encode(record)
+        if isinstance(record, Intent) and record.comment is not None:
+            c = record.comment
+            db.execute(
+                "INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?, ?)",
+                (c.stream, c.comment_id, c.ts, record.intent, data),
+            )
+            db.execute(
+                "INSERT OR IGNORE INTO comments VALUES (?, ?, ?, ?)",
+                (c.stream, c.comment_id, c.ts, encode(c)),
+            )
+        elif isinstance(record, Comment):
+            db.execute(
+                "INSERT OR REPLACE INTO comments VALUES (?, ?, ?, ?)",
+                (record.stream, record.comment_id, record.ts, data),
+            )
+        elif isinstance(record, OrderEvent):
+            db.execute(
+                "INSERT OR REPLACE INTO order_events VALUES (?, ?, ?, ?, ?, ?)",
+                (record.stream, record.seq, record.order_id, record.kind, record.ts, data),
+            )
+            db.execute(
+                "INSERT INTO orders VALUES (?, ?, ?, ?) ON CONFLICT (stream, order_id) DO UPDATE"
+                " SET seq = excluded.seq, record = excluded.record WHERE excluded.seq > seq",
+                (record.stream, record.order_id, record.seq, data),
+            )
+        elif isinstance(record, MetricsSnapshot):
+            db.execute(
+                "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?)",
+                (record.stream, record.window_s, record.window_start, data),
+            )
+        elif isinstance(record, ViewerCount):
+            db.execute(
+                "INSERT INTO viewers VALUES (?, ?, ?)", (record.stream, record.ts, record.viewers)
+            )
+        elif isinstance(record, SetCurrent | Approve | Reject | AdjustStock):
+            db.execute("INSERT INTO actions VALUES (?, ?, ?)", (record.stream, record.ts, data))
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def position(self, source: str) -> int:
+        query = "SELECT position FROM positions WHERE source = ?"
+        row = self.db.execute(query, (source,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def books(self) -> dict[str, tuple[bytes, str | None]]:
+        rows = self.db.execute("SELECT stream, state, current FROM books").fetchall()
+        return {stream: (bytes(state), current) for stream, state, current in rows}
+
+    def latest_orders(self, stream: str) -> list[OrderEvent]:
+        rows = self.db.execute(
+            "SELECT record FROM orders WHERE stream = ? ORDER BY seq", (stream,)
+        ).fetchall()
+        return [e for (data,) in rows if isinstance(e := decode(data), OrderEvent)]
+
+    def records(self, table: str, stream: str) -> Iterator[AnyRecord]:
+        """Stored records of one kind for a stream, in time order (for views and exports)."""
+        if table not in ("comments", "intents", "order_events", "metrics"):
+            raise ValueError(f"unknown table {table}")
+        query = f"SELECT record FROM {table} WHERE stream = ? ORDER BY ts"
+        if table == "metrics":
+            query = "SELECT record FROM metrics WHERE stream = ? ORDER BY window_s, window_start"
+        for (data,) in self.db.execute(query, (stream,)):
+            yield decode(data)
+
+    def count(self, table: str, stream: str) -> int:
+        if table not in ("comments", "intents", "order_events", "orders", "dead_letters"):
+            raise ValueError(f"unknown table {table}")
+        column = "source" if table == "dead_letters" else "stream"
+        query = f"SELECT count(*) FROM {table} WHERE {column} = ?"
+        return int(self.db.execute(query, (stream,)).fetchone()[0])
+
+    def last_viewers(self, stream: str) -> tuple[int, int]:
+        """(latest, peak) viewer counts of a stream."""
+        row = self.db.execute(
+            "SELECT (SELECT viewers FROM viewers WHERE stream = ?1 ORDER BY ts DESC LIMIT 1),"
+            " max(viewers) FROM viewers WHERE stream = ?1",
+            (stream,),
+        ).fetchone()
+        return (int(row[0] or 0), int(row[1] or 0))

@@ -1,0 +1,257 @@
+"""The embedded runner: the whole pipeline in one asyncio process, with no services.
+
+    source ─▶ [inbox] ─▶ parse + resolve ─▶ [outbox] ─▶ SQLite, then the feed and metrics
+
+Both queues are bounded, so a fast source waits for a slow stage instead of filling memory.
+The process stage runs the same pure stage code as the distributed mode (the parser, the order
+book); the sink commits each batch to SQLite — with the books' state and the source position —
+before the host's page sees it, so what the page shows survives a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chotdon.catalog import Catalog
+from chotdon.formatting import format_vnd
+from chotdon.phones import mask_phones_in
+from chotdon.records import (
+    AnyRecord,
+    Comment,
+    HostAction,
+    Intent,
+    OrderEvent,
+    SetCurrent,
+    ViewerCount,
+)
+from ingest.sources import Source, SourceRecord
+from parsers import Parser
+from sinks.feed.hub import FeedHub
+from sinks.prometheus_metrics import PipelineMetrics
+from sinks.sqlite_store import Batch, SQLiteStore
+
+from .order_book import StreamBook, decode_state, encode_state, new_book
+from .resolver import apply, apply_action
+from .stages import parse_comment, stock_levels
+
+BATCH_SIZE = 256  # records per SQLite commit at most
+PROGRESS_EVERY = 2.0  # seconds between progress lines
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class StreamState:
+    catalog: Catalog
+    parser: Parser
+    book: StreamBook
+    current: str | None = None
+    stock_changed: bool = False
+
+
+@dataclass
+class RunStats:
+    records: int = 0
+    comments: int = 0
+    orders: int = 0
+    dead_letters: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Item:
+    position: int  # in the source; 0 for the host's actions
+    record: SourceRecord
+    done: asyncio.Future[list[OrderEvent]] | None = None
+
+
+_END = object()
+
+
+class EmbeddedRunner:
+    def __init__(
+        self,
+        catalogs: list[Catalog],
+        store: SQLiteStore,
+        *,
+        hub: FeedHub | None = None,
+        metrics: PipelineMetrics | None = None,
+        queue_size: int = 1024,
+        log: Log | None = None,
+    ) -> None:
+        self.store = store
+        self.hub = hub
+        self.metrics = metrics
+        self.log = log or (lambda _msg: None)
+        self.stats = RunStats()
+        saved = store.books()
+        self.streams: dict[str, StreamState] = {}
+        for catalog in catalogs:
+            state, current = saved.get(catalog.stream, (None, None))
+            book = decode_state(state) if state else new_book(catalog)
+            self.streams[catalog.stream] = StreamState(catalog, Parser(catalog), book, current)
+        self._inbox: asyncio.Queue[_Item | object] = asyncio.Queue(queue_size)
+        self._outbox: asyncio.Queue[Batch | object] = asyncio.Queue(max(2, queue_size // 64))
+        self._pending_errors: list[tuple[int, str, str]] = []
+        self._source_name = ""
+
+    # -- the host's actions -------------------------------------------------------------------
+
+    async def submit(self, action: HostAction) -> list[OrderEvent]:
+        """Apply a host action in order with the comments; raises what the book refused."""
+        done: asyncio.Future[list[OrderEvent]] = asyncio.get_running_loop().create_future()
+        await self._inbox.put(_Item(0, action, done))
+        return await done
+
+    # -- running ------------------------------------------------------------------------------
+
+    def report_bad_line(self, position: int, reason: str, raw: str) -> None:
+        """A malformed source line: said with its line number and reason, counted, skipped."""
+        self.stats.dead_letters += 1
+        self._pending_errors.append((position, reason, raw))
+        self.log(f"dòng {position} bị bỏ qua (line {position} skipped): {mask_phones_in(reason)}")
+        if self.metrics:
+            self.metrics.dead_letter(self._source_name or "source", reason.split(":")[0][:40])
+
+    async def run(self, source: Source, *, keep_running: bool = False) -> RunStats:
+        """Run until the source ends (and, with keep_running, until cancelled: the feed stays
+        up and the host's actions still apply)."""
+        self._source_name = source.name
+        start = self.store.position(source.name)
+        if start:
+            self.log(f"tiếp tục phiên từ vị trí {start} (resuming at position {start})")
+        process = asyncio.create_task(self._process(source.name))
+        sink = asyncio.create_task(self._sink())
+        progress = asyncio.create_task(self._progress())
+        try:
+            async for position, record in source.records(start):
+                await self._inbox.put(_Item(position, record))
+                if self.metrics:
+                    self.metrics.set_queue_depth("inbox", self._inbox.qsize())
+            if keep_running:
+                await asyncio.Event().wait()
+        finally:
+            await self._inbox.put(_END)
+            await process
+            await sink
+            progress.cancel()
+            self._print_progress()
+        return self.stats
+
+    async def _process(self, source_name: str) -> None:
+        batch = Batch(source_name)
+        while True:
+            item = await self._inbox.get()
+            if item is _END:
+                break
+            assert isinstance(item, _Item)
+            self._handle(item, batch)
+            if self._inbox.empty() or len(batch.records) >= BATCH_SIZE:
+                await self._flush(batch)
+                batch = Batch(source_name)
+        await self._flush(batch)
+        await self._outbox.put(_END)
+
+    def _handle(self, item: _Item, batch: Batch) -> None:
+        record = item.record
+        if item.position:
+            batch.position = item.position
+            self.stats.records += 1
+        state = self.streams.get(record.stream)
+        if state is None:
+            error = f"unknown stream '{record.stream}'"
+            if item.done:
+                item.done.set_exception(ValueError(error))
+            else:
+                self.report_bad_line(item.position, error, "")
+            return
+        events: list[OrderEvent] = []
+        if isinstance(record, Comment):
+            events = self._comment(state, record, batch)
+        elif isinstance(record, ViewerCount):
+            batch.records.append(record)
+        elif isinstance(record, SetCurrent):
+            state.current = record.code
+            batch.records.append(record)
+            batch.books[record.stream] = (encode_state(state.book), state.current)
+        else:
+            try:
+                state.book, events = apply_action(state.book, record, state.catalog)
+            except ValueError as exc:
+                if item.done:
+                    item.done.set_exception(exc)
+                return
+            batch.records.append(record)
+            state.stock_changed = True
+        batch.records.extend(events)
+        if events:
+            state.stock_changed = True
+        if item.done:
+            item.done.set_result(events)
+
+    def _comment(self, state: StreamState, comment: Comment, batch: Batch) -> list[OrderEvent]:
+        self.stats.comments += 1
+        started = time.perf_counter()
+        intent: Intent = parse_comment(state.parser, comment, state.current)
+        took = time.perf_counter() - started
+        if self.metrics:
+            self.metrics.observe_comment(comment.stream)
+            self.metrics.observe_intent(comment.stream, intent.intent, took)
+        batch.records.append(intent)
+        state.book, events = apply(state.book, intent, state.catalog)
+        return events
+
+    async def _flush(self, batch: Batch) -> None:
+        batch.dead_letters, self._pending_errors = self._pending_errors, []
+        for stream, state in self.streams.items():
+            if state.stock_changed:
+                ts = max((getattr(r, "ts", 0.0) for r in batch.records), default=0.0)
+                batch.records.append(stock_levels(state.book, ts))
+                state.stock_changed = False
+                batch.books[stream] = (encode_state(state.book), state.current)
+        if batch:
+            await self._outbox.put(batch)
+            if self.metrics:
+                self.metrics.set_queue_depth("outbox", self._outbox.qsize())
+
+    async def _sink(self) -> None:
+        while True:
+            batch = await self._outbox.get()
+            if batch is _END:
+                return
+            assert isinstance(batch, Batch)
+            await asyncio.to_thread(self.store.write, batch)
+            for record in batch.records:
+                self._published(record)
+
+    def _published(self, record: AnyRecord) -> None:
+        stream = getattr(record, "stream", None)
+        if stream is None and isinstance(record, Intent) and record.comment:
+            stream = record.comment.stream
+        if isinstance(record, OrderEvent):
+            if record.kind == "confirmed":
+                self.stats.orders += 1
+            if self.metrics:
+                self.metrics.observe_order_event(record)
+        if self.hub is not None and stream is not None:
+            self.hub.apply(stream, record)
+            if self.metrics and stream in self.hub.views:
+                self.metrics.set_revenue(stream, self.hub.views[stream].revenue)
+
+    async def _progress(self) -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY)
+            self._print_progress()
+
+    def _print_progress(self) -> None:
+        s = self.stats
+        elapsed = time.monotonic() - s.started
+        revenue = sum(v.revenue for v in self.hub.views.values()) if self.hub else 0
+        rate = f"{s.comments / max(elapsed, 1e-9):,.0f}".replace(",", ".")
+        self.log(
+            f"{s.comments:,} bình luận ({rate}/s) · {s.orders:,} đơn chốt · ".replace(",", ".")
+            + f"doanh thu {format_vnd(revenue)} · {s.dead_letters} dòng lỗi"
+        )

@@ -1,0 +1,93 @@
+"""One embedded session end to end: the store, the feed's views and web page, the runner, a source.
+
+`chotdon run` and `chotdon demo` call `run_session`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from chotdon.catalog import Catalog
+from chotdon.records import SetCurrent, ViewerCount
+from ingest.sources import Source
+from sinks.feed.hub import FeedHub
+from sinks.feed.server import create_app
+from sinks.feed.view import StreamView
+from sinks.prometheus_metrics import PipelineMetrics
+from sinks.sqlite_store import SQLiteStore
+
+from .embedded import EmbeddedRunner, Log, RunStats
+from .stages import stock_levels
+
+
+@dataclass
+class SessionOptions:
+    catalogs: list[Catalog]
+    db: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    serve: bool = True  # the feed page; off for batch runs
+    keep_running: bool = False  # serve the feed after the source ends, until interrupted
+    queue_size: int = 1024
+
+
+def restore_views(store: SQLiteStore, runner: EmbeddedRunner) -> dict[str, StreamView]:
+    """The feed as the last committed batch left it."""
+    views = {}
+    for stream, state in runner.streams.items():
+        view = StreamView.for_catalog(state.catalog, stream)
+        for event in store.latest_orders(stream):
+            view.apply(event)
+        view.apply(stock_levels(state.book, 0.0))
+        view.apply(SetCurrent(stream=stream, code=state.current, ts=0.0))
+        latest, peak = store.last_viewers(stream)
+        view.apply(ViewerCount(stream=stream, viewers=peak, ts=0.0))
+        view.apply(ViewerCount(stream=stream, viewers=latest, ts=0.0))
+        view.comments = store.count("comments", stream)
+        views[stream] = view
+    return views
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def run_session(options: SessionOptions, source: Source, log: Log = _log) -> RunStats:
+    store = SQLiteStore(options.db)
+    metrics = PipelineMetrics()
+    runner = EmbeddedRunner(
+        options.catalogs, store, metrics=metrics, queue_size=options.queue_size, log=log
+    )
+    hub = FeedHub(restore_views(store, runner), runner.submit)
+    runner.hub = hub
+    site_runner: web.AppRunner | None = None
+    try:
+        if options.serve:
+            app = create_app(hub, options.token, metrics.registry)
+            site_runner = web.AppRunner(app)
+            await site_runner.setup()
+            site = web.TCPSite(site_runner, options.host, options.port)
+            await site.start()
+            port = site_runner.addresses[0][1]
+            base = f"http://{options.host}:{port}/"
+            print(f"Trang đơn hàng (xem): {base}", flush=True)
+            print(f"Trang chủ shop (host): {base}?token={options.token}", flush=True)
+            print(f"Prometheus: {base}metrics", flush=True)
+        return await runner.run(source, keep_running=options.keep_running)
+    finally:
+        if site_runner is not None:
+            await site_runner.cleanup()
+        store.close()
+
+
+def run(options: SessionOptions, source: Source) -> RunStats:
+    try:
+        return asyncio.run(run_session(options, source))
+    except KeyboardInterrupt:
+        return RunStats()
