@@ -263,6 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_session_flags(p, conf)
     p.set_defaults(func=cmd_run)
 
+    from ingest.simulator import add_arguments, cmd_simulate
+
+    p = sub.add_parser(
+        "simulate",
+        help="generate a realistic livestream (JSON Lines of comments, viewers, current product)",
+    )
+    add_arguments(p)
+    p.set_defaults(func=cmd_simulate)
+
     p = sub.add_parser("demo", help="replay a bundled livestream session and serve its feed")
     p.add_argument("--speed", default="1", help="1 = real time (default), 10 = ten times, max")
     p.add_argument("--db", default="", help="SQLite file (default: a new temporary one)")

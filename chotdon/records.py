@@ -164,10 +164,12 @@ class MetricsSnapshot(Record, tag="metrics", frozen=True):
     comments: int = 0
     commenters: int = 0
     intents: dict[str, int] = {}
-    orders: int = 0
-    revenue: int = 0  # VND
-    viewers: int = 0  # last reported in the window
+    orders: int = 0  # orders first confirmed in the window
+    cancelled: int = 0  # orders emptied in the window
+    revenue: int = 0  # VND: the change of the confirmed totals in the window (a cancel lowers it)
+    viewers: int = 0  # last reported in the window, else the last known
     viewers_peak: int = 0
+    late: int = 0  # records older than the window, counted in it rather than lost
 
 
 AnyRecord = (

@@ -8,15 +8,16 @@ with and without diacritics, in teencode, with emoji and elongations.
 from __future__ import annotations
 
 import random
+import re
 import unicodedata
 
 from chotdon.catalog import Catalog, Product
 from chotdon.records import IntentKind
 
 INTENT_MIX: dict[IntentKind, float] = {
-    "order": 0.42,
+    "order": 0.38,
     "question": 0.2,
-    "other": 0.24,
+    "other": 0.28,
     "contact": 0.04,
     "change": 0.05,
     "cancel": 0.05,
@@ -39,6 +40,8 @@ ORDER_OPENERS = [
     "thêm",
     "",
 ]
+ORDER_QTY_WEIGHTS = [40, 28, 14, 8, 6, 4]  # of 1..6: most people take one or two
+BARE_OPENERS = ["chốt", "lấy", "e lấy", "c lấy", "chốt đơn", "cho e"]
 PARTICLES = ["", "", "nhé", "nha", "ạ", "nha shop", "nhé shop", "shop ơi", "luôn", "nhé em"]
 EMOJI = ["", "", "", "😍", "🔥🔥", "❤️", "👍", "🥰", "😂", "🙏"]
 PLACES = ["Hà Đông", "Thường Tín", "Ứng Hoà", "Sài Gòn", "Bắc Ninh", "Huế", "Đà Nẵng"]
@@ -90,6 +93,11 @@ CANCELS = [
 ]
 
 
+def spoken_name(product: Product) -> str:
+    """The name as viewers type it: "Lá dong Kim An (bó 50 lá)" -> "lá dong kim an"."""
+    return re.sub(r"\s*\([^)]*\)", "", product.name).strip().lower()
+
+
 def strip_marks(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -107,15 +115,18 @@ class CommentTexts:
     def kind(self) -> IntentKind:
         return self.rng.choices(self.kinds, self.weights)[0]
 
-    def text(self, kind: IntentKind, current: Product | None) -> str:
+    def text(self, kind: IntentKind, current: Product | None, about: Product | None = None) -> str:
+        """A comment of `kind` typed while `current` is on screen. `about` fixes the product
+        it talks of (a viewer changing or cancelling what they ordered)."""
         rng = self.rng
-        product = (
-            current
-            if current is not None and rng.random() < 0.6
-            else rng.choice(self.catalog.products)
-        )
+        if about is not None:
+            product = about
+        elif current is not None and rng.random() < 0.6:
+            product = current
+        else:
+            product = rng.choice(self.catalog.products)
         slots = {
-            "alias": rng.choice([product.name.lower(), *product.aliases]),
+            "alias": rng.choice([spoken_name(product), *product.aliases]),
             "code": rng.choice([product.code, product.code.lower()]),
             "n": str(rng.randint(1, 5)),
             "unit": product.unit,
@@ -136,9 +147,12 @@ class CommentTexts:
 
     def _order(self, product: Product, current: Product | None) -> str:
         rng = self.rng
-        n = rng.randint(1, 6)
+        n = rng.choices(range(1, 7), ORDER_QTY_WEIGHTS)[0]
         qty = rng.choice([str(n), str(n), NUMBER_WORDS[n - 1], f"{n}"])
         unit = product.unit if product.unit not in ("kg", "g") else rng.choice(["kg", "cân", "ký"])
+        if current is None and rng.random() < 0.25:
+            # Typed before the host shows anything: no product to resolve, the host reviews it.
+            return f"{rng.choice(BARE_OPENERS)} {rng.choice([qty, f'{qty} {unit}', f'+{n}'])}"
         if product is current and rng.random() < 0.3:
             body = rng.choice(["", qty, f"{qty} {unit}", f"+{n}"])
         elif rng.random() < 0.3:
@@ -150,10 +164,13 @@ class CommentTexts:
                 ]
             )
         else:
-            body = f"{qty} {unit} {rng.choice([product.name.lower(), *product.aliases])}"
+            alias = rng.choice([spoken_name(product), *product.aliases])
+            # "2 hộp ổi", not "2 hộp hộp ổi"
+            body = f"{qty} {alias}" if alias.startswith(f"{unit} ") else f"{qty} {unit} {alias}"
         if product.variants and rng.random() < 0.8:
             body += f" {rng.choice(['size', 'sz', 'màu', ''])} {rng.choice(product.variants)}"
-        parts = [rng.choice(ORDER_OPENERS), body, rng.choice(PARTICLES)]
+        # "nhé em" alone is no order: a bare comment needs its verb.
+        parts = [rng.choice(ORDER_OPENERS if body else BARE_OPENERS), body, rng.choice(PARTICLES)]
         if rng.random() < 0.1:
             parts.append(f"sdt {self.phone()}")
         return " ".join(p for p in parts if p)

@@ -337,7 +337,10 @@ def _verbs(
     """Find the order verbs of a clause and whether each is live. Returns the past state the
     next clause inherits."""
     s, e = c.start, c.end
-    request = any(w.in_(REQUEST_PARTICLES) for w in words[s:e])
+    request = any(
+        w.in_(REQUEST_PARTICLES) and not (i > s and words[i - 1].is_("ủng"))  # "ủng hộ"
+        for i, w in enumerate(words[s:e], s)
+    )
     present_at = -1
     past_at = -1
     for i in range(s, e):
@@ -437,7 +440,10 @@ def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> 
 
 def _licensed(words: list[Word], reading: Reading, i: int, s: int, e: int, request: bool) -> bool:
     """A weak verb ("mua", "đặt", "ship") orders only when someone asks for themselves: a self
-    subject or beneficiary, a request particle, "thêm"/"nữa", or a product of the catalog."""
+    subject or beneficiary, a request particle, "thêm"/"nữa", or a product of the catalog.
+    "ủng hộ" (support) orders only what it counts or names: "ủng hộ 5 gói kẹo"."""
+    if words[i].is_("ủng"):
+        return any(isinstance(x, Qty | Ref) and s <= x.start < e for x in reading.elements)
     if request or _self_subject(words, s, i):
         return True
     nxt = words[i + 1] if i + 1 < e else None

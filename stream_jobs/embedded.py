@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import msgspec
 
 from chotdon.catalog import Catalog
 from chotdon.formatting import format_vnd
@@ -102,6 +105,8 @@ class EmbeddedRunner:
 
     async def submit(self, action: HostAction) -> list[OrderEvent]:
         """Apply a host action in order with the comments; raises what the book refused."""
+        if not isinstance(action, SetCurrent) and not action.action_id:
+            action = msgspec.structs.replace(action, action_id=f"host-{uuid.uuid4().hex[:12]}")
         done: asyncio.Future[list[OrderEvent]] = asyncio.get_running_loop().create_future()
         await self._inbox.put(_Item(0, action, done))
         return await done

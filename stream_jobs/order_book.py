@@ -13,9 +13,8 @@ from typing import Literal, TypeAlias
 import msgspec
 
 from chotdon.catalog import Catalog
-from chotdon.records import Comment, Intent
+from chotdon.records import AdjustStock, Approve, Comment, Intent, Reject
 
-from .actions import AdjustStock, Approve, Reject
 from .quantities import Qty
 
 Missing = Literal["product", "sku", "variant", "qty", "line"]
@@ -85,8 +84,12 @@ class StreamBook(msgspec.Struct, kw_only=True):
 def new_book(catalog: Catalog, stream: str | None = None) -> StreamBook:
     """An empty book for `stream` (the catalog's by default), stocked from the catalog."""
     initial = {p.sku: p.stock for p in catalog.products}
+    return empty_book(catalog.stream if stream is None else stream, initial)
+
+
+def empty_book(stream: str, initial: dict[str, Qty]) -> StreamBook:
     return StreamBook(
-        stream=catalog.stream if stream is None else stream,
+        stream=stream,
         initial=initial,
         remaining=dict(initial),
         reserved=dict.fromkeys(initial, 0),

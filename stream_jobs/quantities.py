@@ -7,7 +7,6 @@ which rounds to thousandths (grams, millilitres), so sums and differences stay e
 
 from __future__ import annotations
 
-import math
 from typing import TypeAlias
 
 Qty: TypeAlias = int | float
@@ -17,8 +16,3 @@ PLACES = 3
 def qty(value: Qty) -> Qty:
     rounded = round(value, PLACES)
     return int(rounded) if rounded == int(rounded) else rounded
-
-
-def usable(value: Qty | None) -> bool:
-    """A quantity a line can hold: stated, finite and more than zero once rounded."""
-    return value is not None and math.isfinite(value) and qty(value) > 0

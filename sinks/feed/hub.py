@@ -11,7 +11,7 @@ from chotdon.records import AnyRecord, HostAction
 
 from .view import StreamView, Update
 
-ActionSink = Callable[[HostAction], Awaitable[None]]
+ActionSink = Callable[[HostAction], Awaitable[object]]  # what it returns is not used
 Key = tuple[str, str, str]  # stream, update kind, update key
 
 
