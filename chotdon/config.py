@@ -39,6 +39,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", 8080, "Port of the host's feed page (0: any free port)."),
     Setting("host_token", "", "Token for the host's actions and full phones (default: random)."),
     Setting("queue_size", 1024, "Records between pipeline stages at most (back-pressure)."),
+    Setting("kafka", "127.0.0.1:9092", "Kafka bootstrap servers (distributed mode)."),
+    Setting("redis", "redis://127.0.0.1:6379/0", "Redis URL (distributed mode)."),
+    Setting("topic_prefix", "chotdon", "Prefix of every Kafka topic name."),
+    Setting("partitions", 8, "Partitions of each topic: the most workers that can share a stage."),
 )
 
 

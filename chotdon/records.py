@@ -145,6 +145,16 @@ class OrderEvent(Record, tag="order", frozen=True):
     seq: int  # per stream, +1 an event: sinks apply events in order and drop ones already seen
 
 
+class DeadLetter(Record, tag="dead_letter", frozen=True):
+    """A record that could not be used, kept with why: nothing a platform sends is lost."""
+
+    source: str  # topic, file or connector it came from
+    reason: str
+    raw: str  # the bytes as received (undecodable bytes escaped)
+    position: str = ""  # partition/offset or line number
+    ts: float = 0.0
+
+
 class StockLevels(Record, tag="stock_levels", frozen=True):
     """Stock of one stream after a change: free to reserve, held by confirmed lines, waited for."""
 
@@ -183,6 +193,7 @@ AnyRecord = (
     | Approve
     | Reject
     | AdjustStock
+    | DeadLetter
 )
 
 _encoder = msgspec.json.Encoder()
