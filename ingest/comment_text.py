@@ -98,6 +98,23 @@ def spoken_name(product: Product) -> str:
     return re.sub(r"\s*\([^)]*\)", "", product.name).strip().lower()
 
 
+def with_order_share(share: float) -> dict[IntentKind, float]:
+    """The intent mix with `share` of orders. Changes, cancels and phone numbers follow orders,
+    so they scale with them; questions and chatter fill the rest (a quiet commune stream orders
+    far less than the dev set's 55%)."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"order share must be between 0 and 1, got {share}")
+    follow: tuple[IntentKind, ...] = ("change", "cancel", "contact")
+    scale = share / INTENT_MIX["order"]
+    mix: dict[IntentKind, float] = {k: INTENT_MIX[k] * scale for k in follow}
+    mix["order"] = share
+    talk: tuple[IntentKind, ...] = ("question", "other")
+    left, talk_total = max(0.0, 1 - sum(mix.values())), sum(INTENT_MIX[k] for k in talk)
+    for k in talk:
+        mix[k] = INTENT_MIX[k] * left / talk_total
+    return mix
+
+
 def strip_marks(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -106,11 +123,14 @@ def strip_marks(text: str) -> str:
 class CommentTexts:
     """Draws comment texts. Deterministic for a given catalog and seed."""
 
-    def __init__(self, catalog: Catalog, rng: random.Random) -> None:
+    def __init__(
+        self, catalog: Catalog, rng: random.Random, order_share: float | None = None
+    ) -> None:
         self.catalog = catalog
         self.rng = rng
-        self.kinds = list(INTENT_MIX)
-        self.weights = list(INTENT_MIX.values())
+        mix = with_order_share(order_share) if order_share is not None else INTENT_MIX
+        self.kinds = list(mix)
+        self.weights = list(mix.values())
 
     def kind(self) -> IntentKind:
         return self.rng.choices(self.kinds, self.weights)[0]

@@ -26,6 +26,7 @@ The bundled demo session (chotdon/data/demo_session.jsonl) is `demo_records()`; 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import heapq
 import math
 import os
@@ -51,6 +52,7 @@ PLATFORM = "facebook"
 # The bundled demo session: kim-an, 8 comments/s for 250 s, from 2025-11-27 15:00 in Vietnam.
 DEMO_CATALOG, DEMO_RATE, DEMO_DURATION, DEMO_SEED = "kim-an", 8.0, 250.0, 20251127
 DEMO_START_TS = 1764230400.0
+DEMO_ORDER_SHARE = 0.08  # a commune stream: most comments chat and ask; stock lasts the session
 VIEWERS_EVERY_S = 5.0
 INTRO_S = 15.0  # greeting before the first product, at most 6% of the session
 BURST_GAIN = 1.5  # extra comment rate right after a product is shown, decaying
@@ -96,6 +98,7 @@ class Plan:
     peak_viewers: float
     peak_at: float  # fraction of the session where the audience peaks
     intensity: list[float]  # comments per second in each 1 s bin
+    order_share: float | None = None  # None: the default intent mix
 
 
 def _switches(catalog: Catalog, duration: float, rng: random.Random) -> list[tuple[float, str]]:
@@ -350,7 +353,7 @@ def _comments(plan: Plan, start_ts: float, rng: random.Random) -> Iterator[Comme
     commenters = Commenters(
         plan=plan,
         rng=rng,
-        texts=CommentTexts(plan.catalog, rng),
+        texts=CommentTexts(plan.catalog, rng, plan.order_share),
         audience=Audience(rng=rng),
     )
     for t in _arrivals(plan.intensity, plan.duration, rng):
@@ -362,9 +365,17 @@ def _by_ts(record: SimRecord) -> float:
 
 
 def _stream(
-    catalog: Catalog, stream: str, rate: float, duration: float, seed: int, start_ts: float
+    catalog: Catalog,
+    stream: str,
+    rate: float,
+    duration: float,
+    seed: int,
+    start_ts: float,
+    order_share: float | None,
 ) -> Iterator[SimRecord]:
-    plan = _plan(catalog, stream, rate, duration, seed)
+    plan = dataclasses.replace(
+        _plan(catalog, stream, rate, duration, seed), order_share=order_share
+    )
     # Separate generators for each part, so that more comments do not shift the viewer counts.
     viewers_rng, comments_rng = random.Random(seed + 1), random.Random(seed + 2)
     parts: list[Iterator[SimRecord]] = [
@@ -405,9 +416,11 @@ def simulate(
     duration: float,
     seed: int,
     start_ts: float,
+    order_share: float | None = None,
 ) -> Iterator[SimRecord]:
     """The records of one livestream per catalog, merged in timestamp order (ties keep stream
-    order). `rate` is comments per second per stream, averaged over `duration` seconds."""
+    order). `rate` is comments per second per stream, averaged over `duration` seconds;
+    `order_share` the fraction of comments that order (default: the mix of CommentTexts)."""
     if rate < 0 or not math.isfinite(rate):
         raise ValueError(f"rate must be a finite number >= 0, got {rate}")
     if duration <= 0 or not math.isfinite(duration):
@@ -415,7 +428,7 @@ def simulate(
     seeds = random.Random(seed)
     # A stream's seed does not depend on how many streams follow it.
     parts = [
-        _stream(catalog, sid, rate, duration, seeds.getrandbits(48), start_ts)
+        _stream(catalog, sid, rate, duration, seeds.getrandbits(48), start_ts, order_share)
         for catalog, sid in zip(catalogs, stream_ids(catalogs), strict=True)
     ]
     yield from heapq.merge(*parts, key=_by_ts)
@@ -429,6 +442,7 @@ def demo_records() -> Iterator[SimRecord]:
         duration=DEMO_DURATION,
         seed=DEMO_SEED,
         start_ts=DEMO_START_TS,
+        order_share=DEMO_ORDER_SHARE,
     )
 
 
@@ -482,6 +496,7 @@ def run_simulate(
     out: str | Path | None = None,
     realtime: bool = False,
     start_ts: float | None = None,
+    order_share: float | None = None,
     stdout: IO[bytes] | None = None,
     stderr: IO[str] | None = None,
 ) -> int:
@@ -491,7 +506,7 @@ def run_simulate(
     loaded = stream_catalogs([load_catalog(c) for c in catalogs], streams)
     start = time.time() if start_ts is None else start_ts
     records: Iterable[SimRecord] = simulate(
-        loaded, rate=rate, duration=duration, seed=seed, start_ts=start
+        loaded, rate=rate, duration=duration, seed=seed, start_ts=start, order_share=order_share
     )
     if realtime:
         records = paced(records, start)
@@ -549,6 +564,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start-ts", type=float, help="unix time of the session start (default now)")
     p.add_argument("--out", help="write JSON Lines here instead of stdout")
     p.add_argument("--realtime", action="store_true", help="emit each record at its time")
+    p.add_argument(
+        "--order-share", type=float, help="fraction of comments that order (default about 0.38)"
+    )
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -565,6 +583,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         out=args.out,
         realtime=args.realtime,
         start_ts=args.start_ts,
+        order_share=args.order_share,
     )
 
 

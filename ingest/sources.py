@@ -40,9 +40,10 @@ class Pace:
 
     @classmethod
     def parse(cls, text: str) -> Pace:
-        text = text.strip().lower().removesuffix("x")
+        text = text.strip().lower()
         if text in ("max", "0", ""):
             return cls(None)
+        text = text.removesuffix("x")  # "10x"
         speed = float(text)
         if speed <= 0:
             raise ValueError("speed must be positive, or 'max'")

@@ -470,3 +470,23 @@ async def test_a_comment_becomes_a_live_order_and_the_host_settles_a_review() ->
         )
         assert again.status == 404  # settled already
         events.close()
+
+
+def test_the_view_keeps_revenue_and_comment_rate_as_orders_change() -> None:
+    view = StreamView.for_catalog(load_catalog("kim-an"))
+    for i in range(3):
+        view.apply(comment(f"c{i}", "lan", "chốt", T0 + i))
+    view.apply(order_event(1, "o1", "Lan", [line("OI-HOP", 2, 80000)]))
+    view.apply(order_event(2, "o2", "Hoa", [line("OI-KG", 1.5, 30000)]))
+    view.apply(order_event(3, "o1", "Lan", [line("OI-HOP", 3, 80000)], kind="updated"))
+    view.apply(order_event(2, "o2", "Hoa", [], kind="cancelled"))  # seen already: dropped
+    summary = view.summary()
+    assert (summary["revenue"], summary["orders"]) == (240000 + 45000, 2)
+    assert summary["comments_per_minute"] == 3 and summary["comments"] == 3
+
+    view.apply(order_event(4, "o2", "Hoa", [], kind="cancelled"))
+    view.apply(ViewerCount(stream=STREAM, viewers=50, ts=T0 + 62.5))  # a minute on, no comments
+    summary = view.summary()
+    assert (summary["revenue"], summary["orders"]) == (240000, 1)
+    assert summary["comments_per_minute"] == 0 and view.last_ts == T0 + 62.5
+    assert view.snapshot(masked=True)["orders"][0]["status"] == "cancelled"

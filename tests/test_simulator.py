@@ -299,8 +299,9 @@ def test_the_demo_session_is_bundled_small_and_readable() -> None:
 def test_the_demo_session_has_orders_follow_ups_and_cases_for_review() -> None:
     found = parsed(demo())
     kinds = Counter(i.intent for _, i in found)
-    assert 0.3 <= kinds["order"] / len(found) <= 0.45
-    assert min(kinds["change"], kinds["cancel"], kinds["contact"]) >= 30
+    # a commune stream: most comments chat and ask, so the stock lasts the session
+    assert 0.06 <= kinds["order"] / len(found) <= 0.12
+    assert min(kinds["change"], kinds["cancel"], kinds["contact"]) >= 10
     unresolved = [c.text for c, i in found if i.intent == "order" and not i.items]
     assert 2 <= len(unresolved) <= 40  # ordered with no product named or shown: the host reviews
     per_user: defaultdict[str, int] = defaultdict(int)
