@@ -1,0 +1,161 @@
+"""What every connector shares: errors, dedupe, checkpoints, backoff, metrics, the run loop.
+
+Errors, as a tree (retry logic reads `retriable`, never the message):
+
+    ConnectorError
+    ├── TransientError      network errors, 5xx, dropped connections: back off and retry
+    │   └── RateLimited     the platform asked us to slow down (`retry_after` seconds)
+    ├── AuthError           token expired or invalid: stop with a clear message
+    ├── QuotaExceeded       the daily quota is spent: stop with a clear message
+    └── SessionEnded        the livestream ended (or its chat did): stop cleanly
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import tempfile
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from chotdon.records import Comment, ViewerCount
+
+Emit = Callable[[Comment | ViewerCount], Awaitable[None]]
+
+
+class ConnectorError(Exception):
+    retriable: ClassVar[bool] = False
+    kind: ClassVar[str] = "error"
+
+
+class TransientError(ConnectorError):
+    retriable = True
+    kind = "transient"
+
+
+class RateLimited(TransientError):
+    kind = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthError(ConnectorError):
+    kind = "auth"
+
+
+class QuotaExceeded(ConnectorError):
+    kind = "quota"
+
+
+class SessionEnded(ConnectorError):
+    kind = "ended"
+
+
+class Deduper:
+    """Remembers the last `capacity` comment ids: bounded memory, enough to drop the overlap of
+    consecutive polls and the history a reconnect replays."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def first_time(self, key: str) -> bool:
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return False
+        self._seen[key] = None
+        if len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+        return True
+
+
+class Checkpoint:
+    """A connector's resumable position (cursor, offset, page token, last seen time), saved
+    atomically to a JSON file so a restart neither skips nor replays a window."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path else None
+        self.state: dict[str, Any] = {}
+        if self.path and self.path.exists():
+            self.state = json.loads(self.path.read_text(encoding="utf-8"))
+
+    def save(self, **values: Any) -> None:
+        self.state.update(values)
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".checkpoint-")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(self.state, f)
+        os.replace(tmp, self.path)
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter; a platform's own retry-after wins when longer."""
+
+    base: float = 1.0
+    cap: float = 60.0
+    attempt: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def next_delay(self, retry_after: float | None = None) -> float:
+        self.attempt += 1
+        delay = self.rng.uniform(0, min(self.cap, self.base * 2 ** (self.attempt - 1)))
+        return max(delay, retry_after or 0.0)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class ConnectorMetrics:
+    """Prometheus metrics of one connector process."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        labels = ("platform", "stream")
+        self.comments = Counter(
+            "chotdon_ingest_comments_total", "Comments received", labels, registry=self.registry
+        )
+        self.duplicates = Counter(
+            "chotdon_ingest_duplicates_total", "Duplicates dropped", labels, registry=self.registry
+        )
+        self.polls = Counter(
+            "chotdon_ingest_polls_total",
+            "Polls or connections made",
+            labels,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "chotdon_ingest_errors_total",
+            "Errors by kind",
+            (*labels, "kind"),
+            registry=self.registry,
+        )
+        self.malformed = Counter(
+            "chotdon_ingest_malformed_total",
+            "Malformed payloads skipped",
+            labels,
+            registry=self.registry,
+        )
+        self.lag = Gauge(
+            "chotdon_ingest_lag_seconds",
+            "Behind the platform's clock",
+            labels,
+            registry=self.registry,
+        )
+        self.state = Gauge(
+            "chotdon_ingest_session_state",
+            "1 live, 0 stopped (ended, auth or quota), -1 backing off",
+            labels,
+            registry=self.registry,
+        )
