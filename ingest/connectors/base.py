@@ -12,7 +12,6 @@ Errors, as a tree (retry logic reads `retriable`, never the message):
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
