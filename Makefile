@@ -1,9 +1,10 @@
-# chotdon: `make demo` runs the demo, `make test` runs every check. Both create the virtualenv.
+# chotdon: `make demo` runs the demo, `make test` runs every check. Both create the virtualenv;
+# `make test` also starts a local Kafka and Redis when they are not running (deploy/).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint services stop-services bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,14 +13,22 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/chotdon parse --catalog kim-an --sample
+	$(BIN)/chotdon demo
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+services:
+	deploy/redis/server start
+	deploy/kafka/broker start
+
+stop-services:
+	-deploy/kafka/broker stop
+	-deploy/redis/server stop
+
+test: lint services
 	$(BIN)/pytest
 
 bench: $(BIN)/.installed

@@ -66,6 +66,7 @@ async def run_session(options: SessionOptions, source: Source, log: Log = _log) 
     )
     hub = FeedHub(restore_views(store, runner), runner.submit)
     runner.hub = hub
+    metrics.track_feed_subscribers(lambda: hub.subscribers)
     site_runner: web.AppRunner | None = None
     try:
         if options.serve:

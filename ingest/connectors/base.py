@@ -1,4 +1,5 @@
-"""What every connector shares: errors, dedupe, checkpoints, backoff, metrics, the run loop.
+"""What every connector shares: errors, dedupe, checkpoints, backoff, metrics (the run loop is
+`runner`).
 
 Errors, as a tree (retry logic reads `retriable`, never the message):
 
@@ -75,6 +76,16 @@ class Deduper:
         if len(self._seen) > self.capacity:
             self._seen.popitem(last=False)
         return True
+
+    def recent(self, n: int) -> list[str]:
+        """The last `n` ids seen, oldest first: what a checkpoint keeps so a restart that
+        re-reads its last window (a `since` of whole seconds, a replayed history) drops them."""
+        keys = list(self._seen)
+        return keys[-n:] if n > 0 else []
+
+    def remember(self, keys: list[str]) -> None:
+        for key in keys:
+            self.first_time(key)
 
 
 class Checkpoint:

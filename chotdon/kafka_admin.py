@@ -1,0 +1,176 @@
+"""`chotdon topics create`: every topic of `chotdon.topics.ALL`, with its partitions and configs.
+
+Idempotent: a topic that exists is left alone, but its partition count is checked, because the
+stream jobs rely on every topic having the same count (co-partitioning: a stream's records, its
+tables and its outputs all live on the same partition number).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from aiokafka.errors import (  # type: ignore[import-untyped]
+    TopicAlreadyExistsError,
+    for_code,
+)
+
+from chotdon.config import settings
+from chotdon.topics import ALL, TopicSpec
+
+
+class TopicsError(RuntimeError):
+    """Topics that are missing or do not have the partition count the pipeline needs."""
+
+
+@dataclass
+class TopicsReport:
+    created: list[str] = field(default_factory=list)
+    existed: list[str] = field(default_factory=list)
+    mismatched: dict[str, int] = field(default_factory=dict)  # name -> partitions it has
+
+
+def bootstrap_servers(bootstrap: str) -> list[str]:
+    """"host:port,host:port" as the list the Kafka clients take."""
+    return [s.strip() for s in bootstrap.split(",") if s.strip()]
+
+
+async def partition_counts(admin: Any, names: Iterable[str]) -> dict[str, int]:
+    """Partitions of each existing topic among `names` (missing ones are left out). Only
+    topics listed as existing are described: a metadata request naming a missing topic makes a
+    broker with auto.create.topics.enable create it, with the broker's default partitions."""
+    existing = set(await admin.list_topics())
+    names = [n for n in names if n in existing]
+    if not names:
+        return {}
+    described = await admin.describe_topics(names)
+    return {t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0}
+
+
+async def create_topics(
+    bootstrap: str,
+    prefix: str,
+    partitions: int,
+    *,
+    replication_factor: int = 1,
+    specs: Iterable[TopicSpec] = ALL,
+) -> TopicsReport:
+    """Create the topics that do not exist; report those that exist, and those whose partition
+    count differs from `partitions` (never changed here: adding partitions would move streams to
+    other partitions and strand their state)."""
+    if partitions < 1:
+        raise ValueError("partitions must be >= 1")
+    wanted = {spec.name(prefix): spec for spec in specs}
+    report = TopicsReport()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(bootstrap))
+    await admin.start()
+    try:
+        response = await admin.create_topics(
+            [
+                NewTopic(name, partitions, replication_factor, topic_configs=dict(spec.config))
+                for name, spec in wanted.items()
+            ]
+        )
+        failed = []
+        for name, code, *rest in response.topic_errors:
+            error = for_code(code)
+            if code == 0:
+                report.created.append(name)
+            elif error is TopicAlreadyExistsError:
+                report.existed.append(name)
+            else:
+                failed.append(f"{name}: {error.__name__} {rest[0] if rest else ''}".strip())
+        if failed:
+            raise TopicsError("could not create topics: " + "; ".join(failed))
+        counts = await partition_counts(admin, report.existed)
+        report.mismatched = {n: c for n, c in counts.items() if c != partitions}
+    finally:
+        await admin.close()
+    return report
+
+
+async def check_topics(
+    bootstrap: str, prefix: str, partitions: int, *, extra: Iterable[str] = ()
+) -> None:
+    """Raise TopicsError unless every topic exists with `partitions` partitions; `extra` names
+    topics that may be missing but, when present, must match too (e.g. table changelogs)."""
+    required = [spec.name(prefix) for spec in ALL]
+    extra = list(extra)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(bootstrap))
+    await admin.start()
+    try:
+        counts = await partition_counts(admin, required + extra)
+    finally:
+        await admin.close()
+    problems = [f"{name} is missing" for name in required if name not in counts]
+    problems += [
+        f"{name} has {n} partitions, not {partitions}"
+        for name, n in counts.items()
+        if n != partitions
+    ]
+    if problems:
+        raise TopicsError(
+            "; ".join(problems)
+            + f" (create them with: chotdon topics create --partitions {partitions};"
+            " every topic needs the same partition count)"
+        )
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """`chotdon topics create` flags."""
+    conf = settings()
+    sub = p.add_subparsers(dest="topics_command", required=True)
+    c = sub.add_parser("create", help="create every topic (idempotent)")
+    c.add_argument(
+        "--bootstrap",
+        default=conf.kafka,
+        help="Kafka bootstrap servers (env CHOTDON_KAFKA; default %(default)s)",
+    )
+    c.add_argument(
+        "--topic-prefix",
+        default=conf.topic_prefix,
+        help="topic name prefix (env CHOTDON_TOPIC_PREFIX; default %(default)s)",
+    )
+    c.add_argument(
+        "--partitions",
+        type=int,
+        default=conf.partitions,
+        help="partitions of every topic (env CHOTDON_PARTITIONS; default %(default)s)",
+    )
+    c.add_argument(
+        "--replication-factor", type=int, default=1, help="replicas per partition (default 1)"
+    )
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    """`chotdon topics create`: print what was created and what existed; exit 1 if a topic has
+    another partition count."""
+    report = asyncio.run(
+        create_topics(
+            args.bootstrap,
+            args.topic_prefix,
+            args.partitions,
+            replication_factor=args.replication_factor,
+        )
+    )
+    for name in report.created:
+        print(f"created  {name} ({args.partitions} partitions)")
+    for name in report.existed:
+        note = ""
+        if name in report.mismatched:
+            note = f" — has {report.mismatched[name]} partitions, not {args.partitions}!"
+        print(f"existed  {name}{note}")
+    if report.mismatched:
+        print(
+            "chotdon topics: partition counts differ. Every topic needs the same count "
+            "(a stream's records and state share one partition number); recreate the "
+            "mismatched topics or use their count with --partitions.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

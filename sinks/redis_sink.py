@@ -1,0 +1,266 @@
+"""`chotdon sink redis`: the Kafka topics the feed needs, stored in Redis (see redis_store).
+
+At least once: a batch's offsets are committed only after Redis took the whole batch, and every
+write is idempotent, so a batch re-delivered after a crash or a rebalance changes nothing. A record
+that cannot be decoded is counted, logged (phones masked) and skipped: the worker dead-letters its
+own inputs, and one bad record must not stop every stream's feed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition  # type: ignore[import-untyped]
+from aiokafka.errors import CommitFailedError, KafkaError  # type: ignore[import-untyped]
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from chotdon import topics
+from chotdon.config import settings
+from chotdon.phones import mask_phones_in
+from chotdon.records import (
+    AnyRecord,
+    Intent,
+    MetricsSnapshot,
+    OrderEvent,
+    RecordError,
+    SetCurrent,
+    StockLevels,
+    ViewerCount,
+    decode,
+)
+
+from .redis_store import Entry, RedisStore, parse_catalog_record
+
+Log = Callable[[str], None]
+
+# Read in this order within a batch: a stream's catalog before its records (the feed builds the
+# view from it), and intents before order events (a review item shows its comment's text).
+TOPICS = (
+    topics.CATALOG,
+    topics.COMMENTS,
+    topics.ACTIONS,
+    topics.VIEWERS,
+    topics.INTENTS,
+    topics.ORDERS,
+    topics.METRICS,
+)
+ACCEPTS: dict[str, tuple[type[AnyRecord], ...]] = {
+    topics.COMMENTS.suffix: (SetCurrent,),
+    topics.ACTIONS.suffix: (SetCurrent,),
+    topics.VIEWERS.suffix: (ViewerCount,),
+    topics.INTENTS.suffix: (Intent,),
+    topics.ORDERS.suffix: (OrderEvent, StockLevels),
+    topics.METRICS.suffix: (MetricsSnapshot,),
+}
+# Of the comments and the host's actions only SetCurrent is kept: skip the rest undecoded (a
+# record holding these bytes is decoded and checked like any other).
+ONLY_SET_CURRENT = (topics.COMMENTS.suffix, topics.ACTIONS.suffix)
+SET_CURRENT_TAG = b'"set_current"'
+
+MAX_RECORDS = 2000  # per batch: one Redis round trip, one commit
+RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # waits between attempts while Redis is unreachable
+PROGRESS_S = 10.0
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class SinkStats:
+    records: int = 0  # read from Kafka
+    written: int = 0  # changed Redis
+    duplicates: int = 0  # already in Redis (re-delivered or older): nothing changed
+    skipped: int = 0  # records of the topics the sink keeps nothing of (comments, …)
+    bad: int = 0  # undecodable or refused by Redis
+    batches: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def line(self) -> str:
+        return (
+            f"sink redis: {self.records} bản ghi (records) · {self.written} ghi (written) · "
+            f"{self.duplicates} trùng (duplicates) · {self.bad} lỗi (bad) · "
+            f"{self.batches} lô (batches)"
+        )
+
+
+@dataclass
+class SinkOptions:
+    kafka: str
+    redis: str
+    prefix: str
+    group: str = ""  # default: "<prefix>-sink-redis"
+    max_records: int = MAX_RECORDS
+
+    @property
+    def group_id(self) -> str:
+        return self.group or f"{self.prefix}-sink-redis"
+
+
+class RedisSink:
+    def __init__(self, options: SinkOptions, log: Log = _stderr) -> None:
+        self.options = options
+        self.log = log
+        self.stats = SinkStats()
+        self._suffix = {spec.name(options.prefix): spec.suffix for spec in TOPICS}
+        self._rank = {spec.name(options.prefix): i for i, spec in enumerate(TOPICS)}
+
+    async def run(self, stop: asyncio.Event) -> SinkStats:
+        """Consume and store until `stop` is set; what was written by then is committed."""
+        redis = Redis.from_url(self.options.redis)
+        store = RedisStore(redis, self.options.prefix)
+        consumer = AIOKafkaConsumer(
+            *self._suffix,
+            bootstrap_servers=self.options.kafka,
+            group_id=self.options.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",  # a worker's aborted transaction never shows
+        )
+        await consumer.start()
+        progress = asyncio.create_task(self._progress())
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200, max_records=self.options.max_records)
+                if not batch:
+                    continue
+                entries = list(self._entries(batch))
+                if not await self._write(store, entries, stop):
+                    break  # stopped while Redis was away: the batch is re-delivered next time
+                await self._commit(consumer, batch)
+        finally:
+            progress.cancel()
+            await consumer.stop()
+            await redis.aclose()
+            self.log(self.stats.line())
+        return self.stats
+
+    def _entries(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> Iterable[Entry]:
+        for tp in sorted(batch, key=lambda tp: (self._rank[tp.topic], tp.partition)):
+            suffix = self._suffix[tp.topic]
+            for message in batch[tp]:
+                self.stats.records += 1
+                entry = self._entry(suffix, message)
+                if entry is not None:
+                    yield entry
+
+    def _entry(self, suffix: str, message: ConsumerRecord) -> Entry | None:
+        value: bytes | None = message.value
+        partition: int = message.partition
+        offset: int = message.offset
+        if value is None:  # a tombstone (the compacted catalog topic)
+            self.stats.skipped += 1
+            return None
+        if suffix in ONLY_SET_CURRENT and SET_CURRENT_TAG not in value:
+            self.stats.skipped += 1
+            return None
+        try:
+            if suffix == topics.CATALOG.suffix:
+                return Entry(parse_catalog_record(value), partition, offset)
+            record = decode(value)
+        except (RecordError, ValueError) as exc:
+            self._bad(suffix, partition, offset, str(exc), value)
+            return None
+        if not isinstance(record, ACCEPTS[suffix]):
+            if suffix in ONLY_SET_CURRENT:  # a comment naming "set_current" in its text
+                self.stats.skipped += 1
+            else:
+                self._bad(
+                    suffix, partition, offset, f"unexpected {record.__class__.__name__}", value
+                )
+            return None
+        return Entry(record, partition, offset, from_host=suffix == topics.ACTIONS.suffix)
+
+    def _bad(self, suffix: str, partition: int, offset: int, reason: str, raw: bytes) -> None:
+        self.stats.bad += 1
+        shown = mask_phones_in(raw[:300].decode("utf-8", "replace"))
+        self.log(
+            f"sink redis: bỏ qua bản ghi (skipped record) {suffix}[{partition}]@{offset}: "
+            f"{mask_phones_in(reason)} — {shown}"
+        )
+
+    async def _write(self, store: RedisStore, entries: list[Entry], stop: asyncio.Event) -> bool:
+        """Write the batch, retrying while Redis is unreachable; False if stopped meanwhile."""
+        attempt = 0
+        while True:
+            try:
+                result = await store.write(entries)
+                break
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                wait = RETRY_S[min(attempt, len(RETRY_S) - 1)]
+                attempt += 1
+                self.log(f"sink redis: Redis không trả lời (unreachable): {exc}; thử lại {wait}s")
+                try:
+                    await asyncio.wait_for(stop.wait(), wait)
+                    return False
+                except TimeoutError:
+                    continue
+        self.stats.batches += 1
+        self.stats.written += result.written
+        self.stats.duplicates += result.duplicates
+        self.stats.skipped += result.ignored
+        for entry, reason in result.refused:
+            self.stats.bad += 1
+            self.log(
+                f"sink redis: Redis từ chối (refused) {entry.record.__class__.__name__} "
+                f"@{entry.partition}/{entry.offset}: {reason}"
+            )
+        return True
+
+    async def _commit(
+        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> None:
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # the partitions moved to another sink (a rebalance): it re-delivers them, and
+            # writing them again changes nothing
+            self.log(f"sink redis: chưa commit được (commit failed): {exc}")
+
+    async def _progress(self) -> None:
+        last = ""
+        while True:
+            await asyncio.sleep(PROGRESS_S)
+            line = self.stats.line()
+            if line != last:
+                self.log(line)
+                last = line
+
+
+async def run_sink(options: SinkOptions) -> SinkStats:
+    """Run until SIGTERM or SIGINT, then commit what was written and stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return await RedisSink(options).run(stop)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    conf = settings()
+    p.add_argument(
+        "--kafka", default=conf.kafka, help="bootstrap servers (env CHOTDON_KAFKA; %(default)s)"
+    )
+    p.add_argument("--redis", default=conf.redis, help="Redis URL (env CHOTDON_REDIS; %(default)s)")
+    p.add_argument(
+        "--prefix",
+        default=conf.topic_prefix,
+        help="prefix of the topics and Redis keys (env CHOTDON_TOPIC_PREFIX; %(default)s)",
+    )
+    p.add_argument("--group", default="", help="consumer group (default: <prefix>-sink-redis)")
+
+
+def cmd_sink_redis(args: argparse.Namespace) -> int:
+    options = SinkOptions(kafka=args.kafka, redis=args.redis, prefix=args.prefix, group=args.group)
+    _stderr(f"sink redis: {options.kafka} → {options.redis} (group {options.group_id})")
+    asyncio.run(run_sink(options))
+    return 0

@@ -1,0 +1,448 @@
+"""The distributed mode's read store in Redis: the key layout, the idempotent writes the Redis sink
+makes, and the consistent read the feed rebuilds its views from.
+
+Every key of a livestream carries the stream id as a Redis Cluster hash tag (`<prefix>:{stream}:…`),
+so one stream's keys share a slot and one Lua script may update them together, atomically.
+
+Events arrive at least once, so every write is idempotent and happens in a Lua script that checks
+a version first (an order's `seq`, a Kafka offset, a `ts`, a comment id): a re-delivered or older
+record changes nothing and is not announced. A write that changed something INCRs the stream's
+`version` and PUBLISHes `{"n": version, "record": <record JSON>}` (or `"catalog"`) on its notify
+channel in the same script, so a reader that loads a stream (version included, in one script) and
+applies only notifications with a greater `n` sees every change exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from chotdon.catalog import Catalog, parse_catalog
+from chotdon.records import (
+    AnyRecord,
+    Intent,
+    MetricsSnapshot,
+    OrderEvent,
+    SetCurrent,
+    StockLevels,
+    ViewerCount,
+    decode,
+    encode,
+)
+from sinks.feed.view import status_of
+
+FEED_MAXLEN = 100_000  # order events kept in a stream's feed (approximately); orders keep all
+
+_NOTIFY = """
+local function notify(version_key, channel, body)
+  local n = redis.call('INCR', version_key)
+  redis.call('PUBLISH', channel, '{"n":' .. n .. ',' .. body .. '}')
+end
+"""
+
+# KEYS feed, order, orders, summary, version
+# ARGV seq, order_id, kind, status, total, customer, customer_name, phone, lines, ts, event,
+#      maxlen, channel
+_ORDER = (
+    _NOTIFY
+    + """
+local seq = tonumber(ARGV[1])
+-- the feed's last id is the stream's highest seq: Redis itself refuses an event seen before
+local added = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[12], ARGV[1] .. '-0',
+  'order_id', ARGV[2], 'kind', ARGV[3], 'event', ARGV[11])
+if type(added) == 'table' and added.err then
+  if string.find(added.err, 'equal or smaller', 1, true) then return 0 end
+  return redis.error_reply(added.err)
+end
+-- the order keeps its own seq: it stays right even if the feed was trimmed away or deleted
+local old = redis.call('HMGET', KEYS[2], 'seq', 'total')
+if old[1] and tonumber(old[1]) >= seq then return 0 end
+local total, old_total = tonumber(ARGV[5]), tonumber(old[2] or '0')
+redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'kind', ARGV[3], 'status', ARGV[4],
+  'total', ARGV[5], 'customer', ARGV[6], 'customer_name', ARGV[7], 'phone', ARGV[8],
+  'lines', ARGV[9], 'ts', ARGV[10], 'event', ARGV[11])
+redis.call('ZADD', KEYS[3], seq, ARGV[2])
+redis.call('HINCRBY', KEYS[4], 'revenue', total - old_total)
+local paid = (total > 0 and 1 or 0) - (old_total > 0 and 1 or 0)
+if paid ~= 0 then redis.call('HINCRBY', KEYS[4], 'orders', paid) end
+notify(KEYS[5], ARGV[13], '"record":' .. ARGV[11])
+return 1
+"""
+)
+
+# KEYS stock, version; ARGV partition, offset, remaining, reserved, waiting, ts, record, channel
+# StockLevels carry the ts of what changed them, which a late comment can move backwards; their
+# order in the partition (one stream stays on one) is the truth, so the offset is the version.
+_STOCK = (
+    _NOTIFY
+    + """
+local at = redis.call('HMGET', KEYS[1], 'partition', 'offset')
+if at[1] == ARGV[1] and tonumber(at[2]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'partition', ARGV[1], 'offset', ARGV[2], 'remaining', ARGV[3],
+  'reserved', ARGV[4], 'waiting', ARGV[5], 'ts', ARGV[6], 'record', ARGV[7])
+notify(KEYS[2], ARGV[8], '"record":' .. ARGV[7])
+return 1
+"""
+)
+
+# KEYS latest, windows, version
+# ARGV window_start, snapshot, channel, then field/value pairs of the latest hash
+# A window re-emitted after a worker restart replaces its snapshot; the latest hash only moves on.
+_METRICS = (
+    _NOTIFY
+    + """
+if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+local latest = redis.call('HGET', KEYS[1], 'window_start')
+if not latest or tonumber(latest) <= tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+end
+notify(KEYS[3], ARGV[3], '"record":' .. ARGV[2])
+return 1
+"""
+)
+
+# KEYS summary, version; ARGV viewers, ts, record, channel
+# The latest count by ts (a tie: the later in the partition) and the peak.
+_VIEWERS = (
+    _NOTIFY
+    + """
+local s = redis.call('HMGET', KEYS[1], 'viewers', 'viewers_ts', 'viewers_peak')
+local viewers, ts = tonumber(ARGV[1]), tonumber(ARGV[2])
+if not s[3] or viewers > tonumber(s[3]) then
+  redis.call('HSET', KEYS[1], 'viewers_peak', ARGV[1])
+end
+if s[2] and (ts < tonumber(s[2]) or (ts == tonumber(s[2]) and viewers == tonumber(s[1]))) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'viewers', ARGV[1], 'viewers_ts', ARGV[2])
+notify(KEYS[2], ARGV[4], '"record":' .. ARGV[3])
+return 1
+"""
+)
+
+# KEYS summary, version; ARGV code ('' for none), ts, rank, record, channel
+# The latest by (ts, rank): the host's action beats the source's SetCurrent of the same instant
+# (the host's page stamps actions with the stream's latest ts, so the action came after it).
+_CURRENT = (
+    _NOTIFY
+    + """
+local s = redis.call('HMGET', KEYS[1], 'current', 'current_ts', 'current_rank')
+local ts, rank = tonumber(ARGV[2]), tonumber(ARGV[3])
+if s[2] then
+  local old_ts, old_rank = tonumber(s[2]), tonumber(s[3])
+  if ts < old_ts or (ts == old_ts and rank < old_rank) then return 0 end
+end
+redis.call('HSET', KEYS[1], 'current', ARGV[1], 'current_ts', ARGV[2], 'current_rank', ARGV[3])
+if s[1] == ARGV[1] then return 0 end
+notify(KEYS[2], ARGV[5], '"record":' .. ARGV[4])
+return 1
+"""
+)
+
+# KEYS comments, summary, version; ARGV comment_id, text, record, channel
+# One field per comment id: the count is exact however often an intent arrives, and the texts
+# are there for the review queue when the feed restarts.
+_COMMENT = (
+    _NOTIFY
+    + """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], 'comments', redis.call('HLEN', KEYS[1]))
+notify(KEYS[3], ARGV[4], '"record":' .. ARGV[3])
+return 1
+"""
+)
+
+# KEYS catalog, version; ARGV catalog, channel
+_CATALOG = (
+    _NOTIFY
+    + """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+notify(KEYS[2], ARGV[2], '"catalog":' .. ARGV[1])
+return 1
+"""
+)
+
+# KEYS version, catalog, orders, summary, stock; ARGV the order keys' prefix
+# One script, so the state and its version are one instant's.
+_LOAD = """
+local ids = redis.call('ZRANGE', KEYS[3], 0, -1)
+local events = {}
+for i, id in ipairs(ids) do events[i] = redis.call('HGET', ARGV[1] .. id, 'event') end
+return {redis.call('GET', KEYS[1]) or '0', redis.call('GET', KEYS[2]) or '',
+  redis.call('HGETALL', KEYS[4]), redis.call('HGET', KEYS[5], 'record') or '', events}
+"""
+
+
+class Keys:
+    """The key layout (see the README): `<prefix>:{<stream>}:<what>`."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.streams = f"{prefix}:streams"  # set of the streams seen
+        # channels are matched as a glob: escape the prefix's own glob characters
+        escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in prefix)
+        self.notify_pattern = f"{escaped}:*:notify"
+
+    def of(self, stream: str, what: str) -> str:
+        return f"{self.prefix}:{{{stream}}}:{what}"
+
+    def order(self, stream: str, order_id: str) -> str:
+        return self.of(stream, f"order:{order_id}")
+
+    def metrics(self, stream: str, window_s: int) -> str:
+        return self.of(stream, f"metrics:{window_s}")
+
+    def windows(self, stream: str, window_s: int) -> str:
+        return self.of(stream, f"metrics:{window_s}:windows")
+
+    def stream_of(self, channel: str) -> str | None:
+        """The stream of a notify channel, or None for a channel that is not one."""
+        head, tail = f"{self.prefix}:{{", "}:notify"
+        if channel.startswith(head) and channel.endswith(tail):
+            return channel[len(head) : -len(tail)]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A record to store, with where it came from (its version, for the records that need one)."""
+
+    record: AnyRecord | Catalog
+    partition: int = 0
+    offset: int = 0
+    from_host: bool = False  # a SetCurrent from the host's actions (see _CURRENT)
+
+
+@dataclass
+class WriteResult:
+    written: int = 0
+    duplicates: int = 0  # already stored (or older than what is): nothing changed
+    ignored: int = 0  # records the store keeps nothing of
+    refused: list[tuple[Entry, str]] = field(default_factory=list)  # Redis said no
+
+
+def _stream(record: AnyRecord | Catalog) -> str | None:
+    if isinstance(record, Intent):
+        return record.comment.stream if record.comment is not None else None
+    stream = getattr(record, "stream", None)
+    return stream if isinstance(stream, str) else None
+
+
+def _json(value: Any) -> bytes:
+    return msgspec.json.encode(value)
+
+
+class RedisStore:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        r = redis
+        self._order = r.register_script(_ORDER)
+        self._stock = r.register_script(_STOCK)
+        self._metrics = r.register_script(_METRICS)
+        self._viewers = r.register_script(_VIEWERS)
+        self._current = r.register_script(_CURRENT)
+        self._comment = r.register_script(_COMMENT)
+        self._catalog = r.register_script(_CATALOG)
+        self._load = r.register_script(_LOAD)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    async def write(self, entries: Sequence[Entry]) -> WriteResult:
+        """Store the entries in order, in one round trip. Raises on a connection error (nothing
+        is known to be written: write them all again); a record Redis refuses is reported."""
+        result = WriteResult()
+        queued: list[Entry] = []
+        streams: set[str] = set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for entry in entries:
+                stream = _stream(entry.record)
+                if stream is None or not await self._queue(pipe, stream, entry):
+                    result.ignored += 1
+                    continue
+                queued.append(entry)
+                streams.add(stream)
+            if streams:
+                pipe.sadd(self.keys.streams, *sorted(streams))
+            replies = await pipe.execute(raise_on_error=False) if queued else []
+        for entry, reply in zip(queued, replies, strict=False):
+            if isinstance(reply, ResponseError):
+                result.refused.append((entry, str(reply)))
+            elif reply == 1:
+                result.written += 1
+            else:
+                result.duplicates += 1
+        return result
+
+    async def _queue(self, pipe: Any, stream: str, entry: Entry) -> bool:
+        """Queue the entry's script on the pipeline; False for a record kept nowhere."""
+        k, record = self.keys, entry.record
+        channel = k.of(stream, "notify")
+        version = k.of(stream, "version")
+        if isinstance(record, OrderEvent):
+            await self._order(
+                keys=[
+                    k.of(stream, "feed"),
+                    k.order(stream, record.order_id),
+                    k.of(stream, "orders"),
+                    k.of(stream, "summary"),
+                    version,
+                ],
+                args=[
+                    record.seq,
+                    record.order_id,
+                    record.kind,
+                    status_of(record.lines),
+                    record.total,
+                    record.customer,
+                    record.customer_name,
+                    record.phone or "",
+                    _json(record.lines),
+                    repr(record.ts),
+                    encode(record),
+                    FEED_MAXLEN,
+                    channel,
+                ],
+                client=pipe,
+            )
+        elif isinstance(record, StockLevels):
+            await self._stock(
+                keys=[k.of(stream, "stock"), version],
+                args=[
+                    entry.partition,
+                    entry.offset,
+                    _json(record.remaining),
+                    _json(record.reserved),
+                    _json(record.waiting),
+                    repr(record.ts),
+                    encode(record),
+                    channel,
+                ],
+                client=pipe,
+            )
+        elif isinstance(record, MetricsSnapshot):
+            snapshot = encode(record)
+            latest: list[Any] = []
+            for name, value in msgspec.structs.asdict(record).items():
+                if name not in ("type", "v", "stream"):
+                    latest += [name, _json(value) if isinstance(value, dict) else repr(value)]
+            await self._metrics(
+                keys=[
+                    k.metrics(stream, record.window_s),
+                    k.windows(stream, record.window_s),
+                    version,
+                ],
+                args=[repr(record.window_start), snapshot, channel, *latest, "record", snapshot],
+                client=pipe,
+            )
+        elif isinstance(record, ViewerCount):
+            await self._viewers(
+                keys=[k.of(stream, "summary"), version],
+                args=[record.viewers, repr(record.ts), encode(record), channel],
+                client=pipe,
+            )
+        elif isinstance(record, SetCurrent):
+            await self._current(
+                keys=[k.of(stream, "summary"), version],
+                args=[
+                    record.code or "",
+                    repr(record.ts),
+                    int(entry.from_host),
+                    encode(record),
+                    channel,
+                ],
+                client=pipe,
+            )
+        elif isinstance(record, Intent) and record.comment is not None:
+            await self._comment(
+                keys=[k.of(stream, "comments"), k.of(stream, "summary"), version],
+                args=[record.comment.comment_id, record.comment.text, encode(record), channel],
+                client=pipe,
+            )
+        elif isinstance(record, Catalog):
+            await self._catalog(
+                keys=[k.of(stream, "catalog"), version], args=[_json(record), channel], client=pipe
+            )
+        else:
+            return False
+        return True
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def load(self, stream: str) -> StoredStream:
+        """The stream as stored at one instant, with the version of that instant."""
+        k = self.keys
+        version, catalog, summary, stock, events = await self._load(
+            keys=[
+                k.of(stream, "version"),
+                k.of(stream, "catalog"),
+                k.of(stream, "orders"),
+                k.of(stream, "summary"),
+                k.of(stream, "stock"),
+            ],
+            args=[k.order(stream, "")],
+        )
+        fields = {
+            _text(name): _text(value)
+            for name, value in zip(summary[::2], summary[1::2], strict=True)
+        }
+        stored = StoredStream(
+            stream=stream,
+            version=int(version),
+            catalog=msgspec.json.decode(catalog, type=Catalog) if catalog else None,
+            events=[e for data in events if data and isinstance(e := decode(data), OrderEvent)],
+            stock=msgspec.json.decode(stock, type=StockLevels) if stock else None,
+            viewers=int(fields.get("viewers", 0)),
+            viewers_peak=int(fields.get("viewers_peak", 0)),
+            current=fields.get("current") or None,
+            comments=int(fields.get("comments", 0)),
+        )
+        # comment texts never change once written, so reading them apart is still consistent
+        wanted = sorted(stored.review_comment_ids())
+        if wanted:
+            texts = await self.redis.hmget(k.of(stream, "comments"), wanted)
+            stored.texts = {cid: _text(t) for cid, t in zip(wanted, texts, strict=True) if t}
+        return stored
+
+    async def streams(self) -> list[str]:
+        return sorted(_text(s) for s in await self.redis.smembers(self.keys.streams))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass
+class StoredStream:
+    stream: str
+    version: int
+    catalog: Catalog | None
+    events: list[OrderEvent]  # each order's latest event, by seq
+    stock: StockLevels | None
+    viewers: int
+    viewers_peak: int
+    current: str | None
+    comments: int
+    texts: dict[str, str] = field(default_factory=dict)  # of the comments awaiting review
+
+    def review_comment_ids(self) -> set[str]:
+        return {
+            line.review_id.split("#", 1)[0]
+            for event in self.events
+            for line in event.lines
+            if line.status == "review" and line.review_id
+        }
+
+
+def parse_catalog_record(data: bytes) -> Catalog:
+    """A CATALOG topic record: the catalog document (as in chotdon/data/*.json), optionally with
+    `type` and `v` like the other records. Raises ValueError (CatalogError is one)."""
+    return parse_catalog(json.loads(data))

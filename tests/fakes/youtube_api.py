@@ -1,0 +1,252 @@
+"""A local YouTube Data API v3 speaking the wire format of `liveChatMessages.list` and
+`videos.list?part=liveStreamingDetails`, with failures a test can script.
+
+Page tokens are the index of the next message, so a client resuming with a saved token gets
+exactly the messages after it, as the real API promises.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+API_KEY = "test-api-key"
+OAUTH_TOKEN = "test-oauth-token"
+
+# One scripted failure per request, in order (then requests succeed again).
+FAILURES = (
+    "500",  # backendError
+    "drop",  # connection closed mid-body
+    "rate",  # 403 rateLimitExceeded
+    "quota",  # 403 quotaExceeded
+    "expired",  # 401 authError (OAuth token expired)
+    "not_found",  # 404 liveChatNotFound
+    "garbage",  # 200 with a body that is not JSON
+    "overlap",  # the page starts two messages early: they arrive twice
+)
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds")
+
+
+def text_message(
+    msg_id: str, text: str, ts: float, channel: str = "UCviewer", name: str = "Viewer"
+) -> dict[str, Any]:
+    return {
+        "kind": "youtube#liveChatMessage",
+        "etag": f"etag-{msg_id}",
+        "id": msg_id,
+        "snippet": {
+            "type": "textMessageEvent",
+            "liveChatId": "",
+            "authorChannelId": channel,
+            "publishedAt": rfc3339(ts),
+            "hasDisplayContent": True,
+            "displayMessage": text,
+            "textMessageDetails": {"messageText": text},
+        },
+        "authorDetails": {
+            "channelId": channel,
+            "channelUrl": f"http://www.youtube.com/channel/{channel}",
+            "displayName": name,
+            "profileImageUrl": "https://yt3.ggpht.example/photo.jpg",
+            "isVerified": False,
+            "isChatOwner": False,
+            "isChatSponsor": False,
+            "isChatModerator": False,
+        },
+    }
+
+
+def deleted_message(msg_id: str, deleted_id: str, ts: float) -> dict[str, Any]:
+    """A moderator removed `deleted_id` (the event's author is the moderator)."""
+    return {
+        "kind": "youtube#liveChatMessage",
+        "etag": f"etag-{msg_id}",
+        "id": msg_id,
+        "snippet": {
+            "type": "messageDeletedEvent",
+            "liveChatId": "",
+            "authorChannelId": "UCmoderator",
+            "publishedAt": rfc3339(ts),
+            "hasDisplayContent": False,
+            "deletedMessageDetails": {"deletedMessageId": deleted_id},
+        },
+        "authorDetails": {"channelId": "UCmoderator", "displayName": "Mod"},
+    }
+
+
+def chat_ended(msg_id: str, ts: float) -> dict[str, Any]:
+    return {
+        "kind": "youtube#liveChatMessage",
+        "etag": f"etag-{msg_id}",
+        "id": msg_id,
+        "snippet": {
+            "type": "chatEndedEvent",
+            "liveChatId": "",
+            "authorChannelId": "UCowner",
+            "publishedAt": rfc3339(ts),
+            "hasDisplayContent": False,
+        },
+        "authorDetails": {"channelId": "UCowner", "displayName": "Owner"},
+    }
+
+
+def api_error(status: int, reason: str, message: str, domain: str = "youtube.liveChat") -> web.Response:
+    body = {
+        "error": {
+            "code": status,
+            "message": message,
+            "errors": [{"message": message, "domain": domain, "reason": reason}],
+        }
+    }
+    if status == 401:
+        body["error"]["status"] = "UNAUTHENTICATED"
+    elif status == 403:
+        body["error"]["status"] = "PERMISSION_DENIED"
+    return web.json_response(body, status=status)
+
+
+@dataclass
+class FakeYouTube:
+    video_id: str = "vid123"
+    live_chat_id: str = "chat-abc"
+    page_size: int = 3
+    polling_interval_ms: int = 5
+    viewers: int = 42
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    ended_at: float | None = None  # the broadcast's actualEndTime
+    chat_gone: str | None = None  # a 403/404 reason every chat request answers with
+    failures: deque[str] = field(default_factory=deque)
+    requests: list[dict[str, str]] = field(default_factory=list)
+    video_requests: int = 0
+    server: TestServer | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/liveChat/messages", self.chat_messages)
+        app.router.add_get("/videos", self.videos)
+        return app
+
+    async def start(self) -> str:
+        self.server = TestServer(self.app(), host="127.0.0.1", port=0)
+        await self.server.start_server()
+        return str(self.server.make_url("")).rstrip("/")
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+
+    def _authorised(self, request: web.Request) -> web.Response | None:
+        if request.headers.get("Authorization") == f"Bearer {OAUTH_TOKEN}":
+            return None
+        if request.query.get("key") == API_KEY:
+            return None
+        if "Authorization" in request.headers:
+            return api_error(
+                401,
+                "authError",
+                "Request had invalid authentication credentials.",
+                domain="global",
+            )
+        return api_error(
+            400, "badRequest", "API key not valid. Please pass a valid API key.", "global"
+        )
+
+    async def chat_messages(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(dict(request.query))
+        if (denied := self._authorised(request)) is not None:
+            return denied
+        failure = self.failures.popleft() if self.failures else None
+        if failure not in (None, "overlap"):
+            return await self._fail(request, str(failure))
+        if request.query.get("liveChatId") != self.live_chat_id:
+            return api_error(404, "liveChatNotFound", "The live chat that you are trying to retrieve cannot be found.")
+        if request.query.get("part") != "id,snippet,authorDetails":
+            return api_error(400, "invalidValue", "part", "global")
+        if self.chat_gone == "liveChatEnded":
+            return api_error(403, "liveChatEnded", "The live chat is no longer live.")
+        if self.chat_gone == "liveChatDisabled":
+            return api_error(403, "liveChatDisabled", "Live chat is not enabled for the specified broadcast.")
+        token = request.query.get("pageToken", "t0")
+        start = int(token.removeprefix("t"))
+        if failure == "overlap":
+            start = max(0, start - 2)
+        limit = min(self.page_size, int(request.query.get("maxResults", "500")))
+        items = self.messages[start : start + limit]
+        body: dict[str, Any] = {
+            "kind": "youtube#liveChatMessageListResponse",
+            "etag": f"etag-page-{start}",
+            "pollingIntervalMillis": self.polling_interval_ms,
+            "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
+            "nextPageToken": f"t{start + len(items)}",
+            "items": [
+                {**m, "snippet": {**m["snippet"], "liveChatId": self.live_chat_id}} for m in items
+            ],
+        }
+        if self.ended_at is not None:
+            body["offlineAt"] = rfc3339(self.ended_at)
+        return web.json_response(body)
+
+    async def videos(self, request: web.Request) -> web.StreamResponse:
+        self.video_requests += 1
+        if (denied := self._authorised(request)) is not None:
+            return denied
+        if request.query.get("id") != self.video_id:
+            return web.json_response(
+                {"kind": "youtube#videoListResponse", "items": [], "pageInfo": {"totalResults": 0}}
+            )
+        details: dict[str, Any] = {"actualStartTime": rfc3339(1_714_560_000.0)}
+        if self.ended_at is None:
+            details["concurrentViewers"] = str(self.viewers)
+            details["activeLiveChatId"] = self.live_chat_id
+        else:
+            details["actualEndTime"] = rfc3339(self.ended_at)
+        return web.json_response(
+            {
+                "kind": "youtube#videoListResponse",
+                "pageInfo": {"totalResults": 1, "resultsPerPage": 1},
+                "items": [
+                    {
+                        "kind": "youtube#video",
+                        "id": self.video_id,
+                        "liveStreamingDetails": details,
+                    }
+                ],
+            }
+        )
+
+    async def _fail(self, request: web.Request, kind: str) -> web.StreamResponse:
+        if kind == "500":
+            return api_error(500, "backendError", "Backend Error", "global")
+        if kind == "rate":
+            return api_error(
+                403, "rateLimitExceeded", "The request was sent too soon after the previous one."
+            )
+        if kind == "quota":
+            return api_error(
+                403,
+                "quotaExceeded",
+                "The request cannot be completed because you have exceeded your quota.",
+                domain="youtube.quota",
+            )
+        if kind == "expired":
+            return api_error(401, "authError", "Request had invalid authentication credentials.", "global")
+        if kind == "not_found":
+            return api_error(404, "liveChatNotFound", "The live chat that you are trying to retrieve cannot be found.")
+        if kind == "garbage":
+            return web.Response(text="<html>502 Bad Gateway</html>", content_type="text/html")
+        assert kind == "drop", kind
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = 4096
+        await response.prepare(request)
+        await response.write(b'{"kind": "youtube#liveChatMessageListRe')
+        assert request.transport is not None
+        request.transport.close()
+        return response

@@ -1,0 +1,241 @@
+"""The YouTube connector against a local fake of the Data API v3, driven by the shared runner."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chotdon.records import Comment, ViewerCount
+from ingest.connectors.base import Backoff, Checkpoint, ConnectorMetrics
+from ingest.connectors.runner import ConnectorRecord, Outcome, UsageError, run_connector
+from ingest.connectors.youtube import YouTubeConnector
+from tests.fakes.youtube_api import (
+    API_KEY,
+    OAUTH_TOKEN,
+    FakeYouTube,
+    chat_ended,
+    deleted_message,
+    text_message,
+)
+
+T0 = 1_714_560_000.0
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeYouTube]:
+    fake = FakeYouTube()
+    fake.url = await fake.start()  # type: ignore[attr-defined]
+    yield fake
+    await fake.close()
+
+
+def connector(fake: FakeYouTube, **kwargs: object) -> YouTubeConnector:
+    options: dict[str, object] = {"api_key": API_KEY, "viewers_every": 3600.0}
+    options.update(kwargs)
+    return YouTubeConnector(fake.video_id, api_url=fake.url, **options)  # type: ignore[arg-type,attr-defined]
+
+
+class Run:
+    """One run of the runner: what it emitted, its outcome and metrics."""
+
+    def __init__(self) -> None:
+        self.records: list[ConnectorRecord] = []
+        self.metrics = ConnectorMetrics()
+        self.stop = asyncio.Event()
+        self.stop_after: int | None = None
+        self.logs: list[str] = []
+
+    async def emit(self, record: ConnectorRecord) -> None:
+        self.records.append(record)
+        if self.stop_after is not None and len(self.comments) >= self.stop_after:
+            self.stop.set()
+
+    @property
+    def comments(self) -> list[Comment]:
+        return [r for r in self.records if isinstance(r, Comment)]
+
+    def errors(self, kind: str) -> float:
+        value = self.metrics.registry.get_sample_value(
+            "chotdon_ingest_errors_total",
+            {"platform": "youtube", "stream": "vid123", "kind": kind},
+        )
+        return value or 0.0
+
+    async def __call__(
+        self, conn: YouTubeConnector, checkpoint: Checkpoint | None = None
+    ) -> Outcome:
+        return await asyncio.wait_for(
+            run_connector(
+                conn,
+                self.emit,
+                stop=self.stop,
+                metrics=self.metrics,
+                checkpoint=checkpoint,
+                log=self.logs.append,
+                backoff=Backoff(base=0.001, cap=0.01),
+            ),
+            timeout=10,
+        )
+
+
+def chat(n: int, start: int = 0) -> list[dict[str, object]]:
+    return [
+        text_message(f"m{i}", f"A{i} 1 cái sđt 0912345{i:03d}", T0 + i, f"UC{i % 3}", f"Khách {i}")
+        for i in range(start, start + n)
+    ]
+
+
+async def test_pages_are_followed_and_every_comment_arrives_once_in_order(
+    fake: FakeYouTube,
+) -> None:
+    fake.messages = [*chat(8), chat_ended("end", T0 + 9)]
+    run = Run()
+    outcome = await run(connector(fake))
+    assert outcome.reason == "ended" and "chatEndedEvent" in outcome.message
+    assert [c.comment_id for c in run.comments] == [f"youtube:m{i}" for i in range(8)]
+    first = run.comments[0]
+    assert (first.stream, first.user_id, first.user_name, first.platform) == (
+        "vid123",
+        "UC0",
+        "Khách 0",
+        "youtube",
+    )
+    assert first.text == "A0 1 cái sđt 0912345000" and first.ts == T0
+    # The first response is the chat's backlog; later pages are live.
+    assert [c.history for c in run.comments] == [True] * 3 + [False] * 5
+    requests = fake.requests
+    assert [r.get("pageToken") for r in requests] == [None, "t3", "t6", "t9"]
+    assert all(r["part"] == "id,snippet,authorDetails" for r in requests)
+    assert all(r["liveChatId"] == "chat-abc" and r["key"] == API_KEY for r in requests)
+
+
+async def test_viewers_come_from_video_details_as_a_number(fake: FakeYouTube) -> None:
+    fake.messages = [*chat(1), chat_ended("end", T0 + 2)]
+    fake.viewers = 1234
+    run = Run()
+    await run(connector(fake, viewers_every=0.0))
+    viewers = [r for r in run.records if isinstance(r, ViewerCount)]
+    assert viewers and all(v.viewers == 1234 and v.platform == "youtube" for v in viewers)
+    assert isinstance(run.records[0], ViewerCount)  # read before the chat is polled
+
+
+async def test_deleted_message_undoes_its_comment(fake: FakeYouTube) -> None:
+    fake.messages = [*chat(3), deleted_message("d1", "m1", T0 + 5), chat_ended("end", T0 + 6)]
+    run = Run()
+    await run(connector(fake))
+    assert [(c.comment_id, c.deleted) for c in run.comments] == [
+        ("youtube:m0", False),
+        ("youtube:m1", False),
+        ("youtube:m2", False),
+        ("youtube:m1", True),
+    ]
+    assert run.comments[-1].ts == T0 + 5 and run.comments[-1].text == ""
+
+
+async def test_failures_and_overlapping_pages_lose_and_repeat_nothing(fake: FakeYouTube) -> None:
+    fake.messages = [*chat(10), chat_ended("end", T0 + 11)]
+    fake.failures.extend(["500", "drop", "overlap", "rate", "garbage", "overlap"])
+    run = Run()
+    outcome = await run(connector(fake))
+    assert outcome.reason == "ended"
+    assert [c.comment_id for c in run.comments] == [f"youtube:m{i}" for i in range(10)]
+    assert run.errors("transient") == 3  # 500, dropped connection, HTML body
+    assert run.errors("rate_limited") == 1
+    duplicates = run.metrics.registry.get_sample_value(
+        "chotdon_ingest_duplicates_total", {"platform": "youtube", "stream": "vid123"}
+    )
+    assert duplicates == 4  # two overlapping pages, two repeats each
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason", "words"),
+    [
+        ("quota", "quota", "daily quota"),
+        ("expired", "auth", "YOUTUBE_OAUTH_TOKEN"),
+        ("not_found", "ended", "liveChatNotFound"),
+    ],
+)
+async def test_errors_stop_with_a_clear_outcome(
+    fake: FakeYouTube, failure: str, reason: str, words: str
+) -> None:
+    fake.messages = chat(2)
+    fake.failures.append(failure)
+    run = Run()
+    outcome = await run(connector(fake, oauth_token=OAUTH_TOKEN, api_key=None))
+    assert outcome.reason == reason and words in outcome.message
+    assert run.comments == []
+    assert len(fake.requests) == 1  # stopped, not a crash loop
+
+
+@pytest.mark.parametrize("gone", ["liveChatEnded", "liveChatDisabled"])
+async def test_chat_gone_ends_the_session(fake: FakeYouTube, gone: str) -> None:
+    fake.chat_gone = gone
+    outcome = await Run()(connector(fake))
+    assert outcome.reason == "ended" and gone in outcome.message
+
+
+async def test_invalid_api_key_stops_with_auth(fake: FakeYouTube) -> None:
+    run = Run()
+    outcome = await run(connector(fake, api_key="wrong"))
+    assert outcome.reason == "auth" and "YOUTUBE_API_KEY" in outcome.message
+    assert run.errors("auth") == 1
+
+
+def test_a_credential_is_required() -> None:
+    with pytest.raises(UsageError, match="YOUTUBE_API_KEY"):
+        YouTubeConnector("vid123")
+
+
+async def test_offline_broadcast_drains_then_ends(fake: FakeYouTube) -> None:
+    fake.messages = chat(4)
+    fake.ended_at = T0 + 100  # pages now carry offlineAt
+    run = Run()
+    outcome = await run(connector(fake, live_chat_id="chat-abc"))
+    assert outcome.reason == "ended" and "offline" in outcome.message
+    assert [c.comment_id for c in run.comments] == [f"youtube:m{i}" for i in range(4)]
+
+
+async def test_ended_broadcast_has_no_chat_to_join(fake: FakeYouTube) -> None:
+    fake.ended_at = T0 + 100
+    outcome = await Run()(connector(fake))
+    assert outcome.reason == "ended" and "ended at" in outcome.message
+    assert fake.requests == []
+
+
+async def test_malformed_messages_are_skipped_and_counted(fake: FakeYouTube) -> None:
+    broken = text_message("bad", "x", T0)
+    del broken["snippet"]["publishedAt"]
+    fake.messages = [chat(1)[0], broken, *chat(1, start=1), chat_ended("end", T0 + 5)]
+    run = Run()
+    await run(connector(fake))
+    assert [c.comment_id for c in run.comments] == ["youtube:m0", "youtube:m1"]
+    malformed = run.metrics.registry.get_sample_value(
+        "chotdon_ingest_malformed_total", {"platform": "youtube", "stream": "vid123"}
+    )
+    assert malformed == 1
+    assert any("malformed" in line and "0912***000" not in line for line in run.logs)
+
+
+async def test_restart_resumes_from_the_saved_page_token(
+    fake: FakeYouTube, tmp_path: Path
+) -> None:
+    fake.messages = [*chat(9), chat_ended("end", T0 + 10)]
+    path = tmp_path / "youtube.json"
+    first = Run()
+    first.stop_after = 4  # stopped (SIGTERM) mid-session
+    assert (await first(connector(fake), Checkpoint(path))).reason == "stopped"
+    saved = json.loads(path.read_text())
+    assert saved["live_chat_id"] == "chat-abc" and saved["page_token"] == "t6"
+    emitted = len(first.comments)
+    assert emitted == 6  # the whole second page was flushed before stopping
+
+    second = Run()
+    assert (await second(connector(fake), Checkpoint(path))).reason == "ended"
+    assert fake.requests[-2].get("pageToken") == "t6"
+    ids = [c.comment_id for c in first.comments + second.comments]
+    assert ids == [f"youtube:m{i}" for i in range(9)]
+    assert not any(c.history for c in second.comments)  # a resume is not a backlog

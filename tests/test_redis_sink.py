@@ -1,0 +1,240 @@
+"""The Redis sink against the real Kafka and Redis: what it stores, and that a re-delivered, a
+re-produced or an older record changes nothing."""
+
+from __future__ import annotations
+
+import json
+import msgspec
+from redis.asyncio import Redis
+
+from chotdon import topics
+from chotdon.catalog import Catalog, load_catalog
+from chotdon.records import (
+    Comment,
+    Intent,
+    Item,
+    MetricsSnapshot,
+    OrderEvent,
+    OrderLine,
+    Record,
+    SetCurrent,
+    StockLevels,
+    ViewerCount,
+    decode,
+    encode,
+)
+from sinks.redis_store import Keys
+from tests.redis_helpers import (  # noqa: F401  (fixtures)
+    SinkRun,
+    dump,
+    kafka,
+    prefix,
+    produce,
+    produce_raw,
+    redis,
+)
+
+CATALOG = load_catalog("kim-an")
+STREAM = CATALOG.stream
+T0 = 1_764_230_400.0
+PHONE = "0912345678"
+
+
+def comment(n: int, text: str, ts: float) -> Comment:
+    return Comment(
+        stream=STREAM, comment_id=f"c{n}", user_id=f"u{n}", text=text, ts=ts, user_name=f"N{n}"
+    )
+
+
+def intent(n: int, text: str, ts: float) -> Intent:
+    return Intent(intent="order", items=[Item("OI-HOP", 1)], comment=comment(n, text, ts))
+
+
+def event(
+    seq: int, order_id: str, qty: int, kind: str = "confirmed", phone: str | None = PHONE
+) -> OrderEvent:
+    lines = [OrderLine(sku="OI-HOP", variant=None, qty=qty, unit_price=80_000)] if qty else []
+    return OrderEvent(
+        kind=kind,  # type: ignore[arg-type]
+        stream=STREAM,
+        order_id=order_id,
+        customer=f"fb:{order_id}",
+        customer_name=f"Khách {order_id}",
+        lines=lines,
+        total=80_000 * qty,
+        phone=phone,
+        comment_id=f"c{seq}",
+        ts=T0 + seq,
+        seq=seq,
+    )
+
+
+def stock(remaining: int, ts: float) -> StockLevels:
+    return StockLevels(
+        stream=STREAM,
+        remaining={"OI-HOP": remaining},
+        reserved={"OI-HOP": 150 - remaining},
+        waiting={},
+        ts=ts,
+    )
+
+
+def metrics(start: float, size: int, comments: int, revenue: int) -> MetricsSnapshot:
+    return MetricsSnapshot(
+        stream=STREAM,
+        window_start=start,
+        window_s=size,
+        comments=comments,
+        commenters=comments,
+        intents={"order": comments},
+        orders=1,
+        revenue=revenue,
+        viewers=120,
+        viewers_peak=130,
+    )
+
+
+SESSION: list[Record | Catalog] = [
+    CATALOG,
+    SetCurrent(stream=STREAM, code="A1", ts=T0),
+    ViewerCount(stream=STREAM, viewers=100, ts=T0),
+    ViewerCount(stream=STREAM, viewers=130, ts=T0 + 1),
+    ViewerCount(stream=STREAM, viewers=120, ts=T0 + 2),
+    intent(1, f"chốt 2 hộp {PHONE}", T0 + 1),
+    intent(2, "lấy 1 hộp", T0 + 2),
+    intent(3, "thêm 1 hộp nữa", T0 + 3),
+    event(1, "o1", 2),
+    event(2, "o2", 1),
+    event(3, "o1", 3, "updated"),
+    event(4, "o2", 0, "cancelled"),
+    stock(147, T0 + 3),
+    stock(145, T0 + 1),  # a late comment's ts: still the newest stock in partition order
+    metrics(T0, 10, 3, 240_000),
+    metrics(T0 + 10, 10, 0, 0),
+    metrics(T0, 60, 3, 240_000),
+]
+
+
+def text(values: dict[bytes, bytes]) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in values.items()}
+
+
+async def check_session(redis: Redis, keys: Keys) -> None:
+    """What SESSION leaves in Redis."""
+    feed = await redis.xrange(keys.of(STREAM, "feed"))
+    assert [entry_id for entry_id, _ in feed] == [b"1-0", b"2-0", b"3-0", b"4-0"]
+    first = decode(feed[0][1][b"event"])
+    assert isinstance(first, OrderEvent) and first.phone == PHONE  # full: the page masks
+
+    o1 = text(await redis.hgetall(keys.order(STREAM, "o1")))
+    assert o1["seq"] == "3" and o1["kind"] == "updated" and o1["status"] == "confirmed"
+    assert o1["total"] == "240000" and o1["phone"] == PHONE and o1["customer"] == "fb:o1"
+    assert json.loads(o1["lines"])[0]["qty"] == 3
+    assert decode(o1["event"]) == event(3, "o1", 3, "updated")
+    o2 = text(await redis.hgetall(keys.order(STREAM, "o2")))
+    assert o2["status"] == "cancelled" and o2["total"] == "0"
+    assert await redis.zrange(keys.of(STREAM, "orders"), 0, -1, withscores=True) == [
+        (b"o1", 3.0),
+        (b"o2", 4.0),
+    ]
+
+    stock_hash = text(await redis.hgetall(keys.of(STREAM, "stock")))
+    assert json.loads(stock_hash["remaining"]) == {"OI-HOP": 145}
+
+    summary = text(await redis.hgetall(keys.of(STREAM, "summary")))
+    assert summary["revenue"] == "240000" and summary["orders"] == "1"
+    assert summary["viewers"] == "120" and summary["viewers_peak"] == "130"
+    assert summary["comments"] == "3" and summary["current"] == "A1"
+
+    latest = text(await redis.hgetall(keys.metrics(STREAM, 10)))
+    assert float(latest["window_start"]) == T0 + 10 and latest["comments"] == "0"
+    windows = await redis.hgetall(keys.windows(STREAM, 10))
+    assert sorted(decode(v).window_start for v in windows.values()) == [T0, T0 + 10]  # type: ignore[union-attr]
+    assert text(await redis.hgetall(keys.metrics(STREAM, 60)))["revenue"] == "240000"
+
+    catalog = await redis.get(keys.of(STREAM, "catalog"))
+    assert msgspec.json.decode(catalog, type=Catalog) == CATALOG
+    assert await redis.smembers(keys.streams) == {STREAM.encode()}
+
+
+async def test_sink_stores_the_session_and_a_redelivery_changes_nothing(
+    kafka: str, prefix: str, redis: Redis
+) -> None:
+    keys = Keys(prefix)
+    sent = await produce(kafka, prefix, SESSION)
+    async with SinkRun(kafka, prefix) as run:
+        await run.read(sent)
+    await check_session(redis, keys)
+    assert run.sink.stats.bad == 0
+    before = await dump(redis, prefix)
+
+    # a sink of another group reads every offset again: exactly what a crash before the
+    # commit re-delivers
+    async with SinkRun(kafka, prefix, group=f"{prefix}-again") as again:
+        await again.read(sent)
+    assert again.sink.stats.written == 0
+    assert await dump(redis, prefix) == before  # versions included: nothing was announced
+
+
+async def test_events_produced_again_or_older_change_nothing(
+    kafka: str, prefix: str, redis: Redis
+) -> None:
+    keys = Keys(prefix)
+    sent = await produce(kafka, prefix, SESSION)
+    async with SinkRun(kafka, prefix) as run:
+        await run.read(sent)
+        before = await dump(redis, prefix)
+        # a worker that crashed before its commit produces its output again; a stale event
+        # of an order, a stale viewer count and a stale current product come late
+        again: list[Record] = [r for r in SESSION if not isinstance(r, Catalog | StockLevels)]
+        stale: list[Record] = [
+            msgspec.structs.replace(event(2, "o1", 9), kind="updated"),
+            ViewerCount(stream=STREAM, viewers=5, ts=T0 - 10),
+            SetCurrent(stream=STREAM, code="A2", ts=T0 - 10),
+        ]
+        sent += await produce(kafka, prefix, again + stale)
+        await run.read(sent)
+    assert run.sink.stats.written == len(SESSION)  # the first time only
+    assert await dump(redis, prefix) == before
+    await check_session(redis, keys)
+
+
+async def test_the_hosts_current_product_wins_a_tie(kafka: str, prefix: str, redis: Redis) -> None:
+    """The page stamps an action with the stream's latest ts, so the action came after a source
+    record of that ts, whichever topic the sink reads first, and however often."""
+    keys = Keys(prefix)
+    host = SetCurrent(stream=STREAM, code="A3", ts=T0 + 5)
+    source = SetCurrent(stream=STREAM, code="A2", ts=T0 + 5)
+    sent = await produce(kafka, prefix, [CATALOG])
+    sent += await produce_actions(kafka, prefix, [host])
+    sent += await produce(kafka, prefix, [source])
+    async with SinkRun(kafka, prefix) as run:
+        await run.read(sent)
+        sent += await produce(kafka, prefix, [source])
+        await run.read(sent)
+    assert await redis.hget(keys.of(STREAM, "summary"), "current") == b"A3"
+
+
+async def produce_actions(kafka: str, prefix: str, actions: list[SetCurrent]) -> int:
+    await produce_raw(
+        kafka, topics.ACTIONS.name(prefix), [encode(a) for a in actions], STREAM.encode()
+    )
+    return len(actions)
+
+
+async def test_bad_records_are_counted_and_skipped(kafka: str, prefix: str, redis: Redis) -> None:
+    keys = Keys(prefix)
+    garbage: list[bytes] = [
+        b"\xff\xfe not json",
+        b'{"type":"order","v":1,"stream":"kim-an-oi","seq":"one"}',  # wrong schema
+        json.dumps({"type": "comment", "stream": STREAM, "text": PHONE}).encode(),  # wrong topic
+    ]
+    await produce_raw(kafka, topics.ORDERS.name(prefix), garbage, STREAM.encode())
+    await produce_raw(kafka, topics.CATALOG.name(prefix), [b'{"stream": 1}'], STREAM.encode())
+    sent = len(garbage) + 1 + await produce(kafka, prefix, [event(1, "o1", 1)])
+    async with SinkRun(kafka, prefix) as run:
+        await run.read(sent)
+    assert run.sink.stats.bad == 4
+    assert await redis.hget(keys.order(STREAM, "o1"), "seq") == b"1"
+    logged = "\n".join(run.log)
+    assert PHONE not in logged and "orders" in logged
