@@ -272,6 +272,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p)
     p.set_defaults(func=cmd_simulate)
 
+    from sinks.feed.redis_feed import add_arguments as add_feed_arguments
+    from sinks.feed.redis_feed import cmd_feed
+    from sinks.redis_sink import add_arguments as add_sink_arguments
+    from sinks.redis_sink import cmd_sink_redis
+
+    p = sub.add_parser("sink", help="store the pipeline's results (distributed mode)")
+    sink_sub = p.add_subparsers(dest="sink", required=True)
+    r = sink_sub.add_parser("redis", help="order events, stock, metrics from Kafka into Redis")
+    add_sink_arguments(r)
+    r.set_defaults(func=cmd_sink_redis)
+
+    p = sub.add_parser("feed", help="serve the host's feed page from Redis (distributed mode)")
+    add_feed_arguments(p)
+    p.set_defaults(func=cmd_feed)
+
     p = sub.add_parser("demo", help="replay a bundled livestream session and serve its feed")
     p.add_argument("--speed", default="1", help="1 = real time (default), 10 = ten times, max")
     p.add_argument("--db", default="", help="SQLite file (default: a new temporary one)")

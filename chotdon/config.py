@@ -43,6 +43,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("redis", "redis://127.0.0.1:6379/0", "Redis URL (distributed mode)."),
     Setting("topic_prefix", "chotdon", "Prefix of every Kafka topic name."),
     Setting("partitions", 8, "Partitions of each topic: the most workers that can share a stage."),
+    Setting("checkpoint_dir", "checkpoints", "Directory of the connectors' resumable positions."),
+    Setting(
+        "facebook_graph_url",
+        "https://graph.facebook.com/v25.0",
+        "Graph API base URL of the Facebook connector (a versioned one; tests point it home).",
+    ),
+    Setting(
+        "youtube_api_url",
+        "https://www.googleapis.com/youtube/v3",
+        "YouTube Data API v3 base URL of the YouTube connector (tests point it home).",
+    ),
+    Setting(
+        "shopee_api_url",
+        "https://partner.shopeemobile.com",
+        "Shopee Open Platform host of the Shopee connector (its test host, or a local fake).",
+    ),
 )
 
 

@@ -36,7 +36,7 @@ class TopicsReport:
 
 
 def bootstrap_servers(bootstrap: str) -> list[str]:
-    """"host:port,host:port" as the list the Kafka clients take."""
+    """ "host:port,host:port" as the list the Kafka clients take."""
     return [s.strip() for s in bootstrap.split(",") if s.strip()]
 
 

@@ -38,7 +38,7 @@ from chotdon.records import (
 )
 
 from .simulator import simulate, stream_catalogs
-from .sources import JsonLinesSource, Pace, RecordsSource, Source, SourceRecord
+from .sources import JsonLinesSource, Pace, RecordsSource, Source
 
 ROUTES: dict[type, topics.TopicSpec] = {
     Comment: topics.COMMENTS,
@@ -67,6 +67,25 @@ class IngestStats:
         return sum(self.kinds.values())
 
 
+class BadLines:
+    """The source's `on_error`: reports each malformed line (number and reason, phones masked)
+    and keeps it until `take` hands it over to become a dead letter."""
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.count = 0
+        self._new: list[tuple[int, str, str]] = []
+
+    def __call__(self, lineno: int, reason: str, raw: str) -> None:
+        self.count += 1
+        self._new.append((lineno, reason, raw))
+        self.log(f"dòng {lineno} bị bỏ qua (line {lineno} skipped): {mask_phones_in(reason)}")
+
+    def take(self) -> list[tuple[int, str, str]]:
+        taken, self._new = self._new, []
+        return taken
+
+
 def new_producer(bootstrap: str, compression: str | None = None) -> Any:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers(bootstrap),
@@ -78,14 +97,24 @@ def new_producer(bootstrap: str, compression: str | None = None) -> Any:
     )
 
 
-async def publish_catalogs(producer: Any, prefix: str, catalogs: Sequence[Catalog]) -> None:
-    """Each catalog under its stream's key, acknowledged before any record that needs it."""
-    name = topics.CATALOG.name(prefix)
-    futures = [
-        await producer.send(name, msgspec.json.encode(c), key=c.stream.encode())
-        for c in catalogs
-    ]
-    await asyncio.gather(*futures)
+class _Sender:
+    """Sends without waiting for each ack; waits for the acks of a window at a time."""
+
+    def __init__(self, producer: Any) -> None:
+        self.producer = producer
+        self.pending: list[asyncio.Future[Any]] = []
+        self.window_start = time.monotonic()
+
+    async def send(self, topic: str, value: bytes, key: bytes | None) -> None:
+        self.pending.append(await self.producer.send(topic, value, key=key))
+        if len(self.pending) >= WINDOW or time.monotonic() - self.window_start >= WINDOW_S:
+            await self.drain()
+
+    async def drain(self) -> None:
+        """Raise the first send error (a record the broker did not take), if any."""
+        pending, self.pending = self.pending, []
+        self.window_start = time.monotonic()
+        await asyncio.gather(*pending)
 
 
 async def ingest(
@@ -94,73 +123,161 @@ async def ingest(
     catalogs: Sequence[Catalog],
     source: Source,
     *,
-    bad_lines: list[tuple[int, str, str]] | None = None,
+    bad_lines: BadLines | None = None,
     compression: str | None = None,
     log: Log | None = None,
 ) -> IngestStats:
-    """Publish the catalogs, then every record of `source`. `bad_lines` is where the source's
-    `on_error` collects malformed lines: each becomes a DeadLetter on the dead-letter topic."""
+    """Publish the catalogs (acknowledged before any record that needs them), then every record
+    of `source`. Malformed lines that `bad_lines` (the source's `on_error`) collected become
+    DeadLetters on the dead-letter topic."""
     say = log or (lambda _msg: None)
     stats = IngestStats()
-    started = time.monotonic()
+    started = last_progress = time.monotonic()
     known = {c.stream for c in catalogs}
-    warned: set[str] = set()
-    pending: list[asyncio.Future[Any]] = []
-    window_start = last_progress = started
     producer = new_producer(bootstrap, compression)
     await producer.start()
     try:
-        await publish_catalogs(producer, prefix, catalogs)
+        sender = _Sender(producer)
+        for catalog in catalogs:
+            value = msgspec.json.encode(catalog)
+            await sender.send(topics.CATALOG.name(prefix), value, catalog.stream.encode())
+        await sender.drain()
         stats.catalogs = len(catalogs)
         async for _position, record in source.records():
-            if record.stream not in known and record.stream not in warned:
-                warned.add(record.stream)
+            if record.stream not in known:
+                known.add(record.stream)  # say it once
                 say(
                     f"stream '{record.stream}' has no --catalog in this run: the workers need "
                     "its catalog on the catalog topic, or they dead-letter its comments"
                 )
-            pending.append(await _send(producer, prefix, record))
+            topic = ROUTES[type(record)].name(prefix)
+            await sender.send(topic, encode(record), record.stream.encode())
             stats.kinds[type(record).__name__] += 1
-            if bad_lines:
-                pending.extend(await _dead_letters(producer, prefix, source.name, bad_lines))
+            if bad_lines is not None:
+                await _dead_letters(sender, prefix, source.name, bad_lines)
             now = time.monotonic()
-            if len(pending) >= WINDOW or now - window_start >= WINDOW_S:
-                await asyncio.gather(*pending)
-                pending.clear()
-                window_start = now
             if now - last_progress >= PROGRESS_EVERY_S:
                 last_progress = now
                 rate = stats.records / (now - started)
                 say(f"{stats.records:,} records sent ({rate:,.0f}/s)".replace(",", "."))
-        if bad_lines:
-            pending.extend(await _dead_letters(producer, prefix, source.name, bad_lines))
-        await asyncio.gather(*pending)
+        if bad_lines is not None:
+            await _dead_letters(sender, prefix, source.name, bad_lines)
+            stats.bad_lines = bad_lines.count
+        await sender.drain()
     finally:
-        await producer.stop()  # flushes what is still buffered
-    stats.bad_lines = len(bad_lines or [])
+        await producer.stop()
     stats.seconds = time.monotonic() - started
     return stats
 
 
-async def _send(producer: Any, prefix: str, record: SourceRecord) -> asyncio.Future[Any]:
-    topic = ROUTES[type(record)].name(prefix)
-    future: asyncio.Future[Any] = await producer.send(
-        topic, encode(record), key=record.stream.encode()
-    )
-    return future
-
-
-async def _dead_letters(
-    producer: Any, prefix: str, source: str, bad_lines: list[tuple[int, str, str]]
-) -> list[asyncio.Future[Any]]:
-    """Send the malformed lines collected since the last call (the list keeps its length as
-    the count: only the lines not yet sent are sent)."""
-    futures = []
-    sent = getattr(producer, "_chotdon_dead_sent", 0)
-    for lineno, reason, raw in bad_lines[sent:]:
+async def _dead_letters(sender: _Sender, prefix: str, source: str, bad_lines: BadLines) -> None:
+    for lineno, reason, raw in bad_lines.take():
         letter = DeadLetter(
             source=source, reason=reason, raw=raw, position=f"line {lineno}", ts=time.time()
         )
-        futures.append(await producer.send(topics.DEAD_LETTERS.name(prefix), encode(letter)))
-    producer._chotdon_dead_sent = len(bad_lines)
-    return futures
+        await sender.send(topics.DEAD_LETTERS.name(prefix), encode(letter), None)
+
+
+def _stderr(message: str) -> None:
+    print(f"chotdon ingest: {message}", file=sys.stderr, flush=True)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of `chotdon ingest`, for the CLI's sub-parser."""
+    conf = settings()
+    p.add_argument(
+        "--source",
+        required=True,
+        help="JSON Lines file, - for stdin, or 'simulator' for a simulated session",
+    )
+    p.add_argument(
+        "--catalog",
+        action="append",
+        help="catalog file or bundled name, published to the catalog topic; repeat for several "
+        f"streams (default: env CHOTDON_CATALOG, {conf.catalog})",
+    )
+    p.add_argument("--to", choices=("kafka",), default="kafka", help="where to (default kafka)")
+    p.add_argument(
+        "--speed", default="max", help="replay speed of recorded time: max (default), 1, 10…"
+    )
+    p.add_argument(
+        "--bootstrap",
+        default=conf.kafka,
+        help="Kafka bootstrap servers (env CHOTDON_KAFKA; default %(default)s)",
+    )
+    p.add_argument(
+        "--topic-prefix",
+        default=conf.topic_prefix,
+        help="topic name prefix (env CHOTDON_TOPIC_PREFIX; default %(default)s)",
+    )
+    p.add_argument(
+        "--compression", choices=("gzip",), help="compress record batches (default: none)"
+    )
+    sim = p.add_argument_group("with --source simulator (as in `chotdon simulate`)")
+    sim.add_argument("--rate", type=float, default=5.0, help="comments/s per stream (default 5)")
+    sim.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
+    sim.add_argument("--streams", type=int, default=1, help="number of livestreams (default 1)")
+    sim.add_argument("--seed", type=int, default=0, help="same seed, same records (default 0)")
+    sim.add_argument("--start-ts", type=float, help="unix time of the session start (default now)")
+    sim.add_argument(
+        "--order-share", type=float, help="fraction of comments that order (default about 0.38)"
+    )
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """`chotdon ingest` from parsed `add_arguments` flags."""
+    pace = Pace.parse(args.speed)
+    loaded = [load_catalog(c) for c in args.catalog or [settings().catalog]]
+    bad_lines: BadLines | None = None
+    source: Source
+    if args.source == "simulator":
+        if args.streams < 1 or args.rate < 0 or args.duration <= 0:
+            _stderr("need --streams >= 1, --rate >= 0, --duration > 0")
+            return 2
+        catalogs = stream_catalogs(loaded, args.streams)
+        start = time.time() if args.start_ts is None else args.start_ts
+        records = simulate(
+            catalogs,
+            rate=args.rate,
+            duration=args.duration,
+            seed=args.seed,
+            start_ts=start,
+            order_share=args.order_share,
+        )
+        source = RecordsSource("simulator", records, pace)
+    else:
+        catalogs = loaded
+        bad_lines = BadLines(_stderr)
+        source = JsonLinesSource(args.source, on_error=bad_lines, pace=pace)
+    stats = asyncio.run(
+        ingest(
+            args.bootstrap,
+            args.topic_prefix,
+            catalogs,
+            source,
+            bad_lines=bad_lines,
+            compression=args.compression,
+            log=_stderr,
+        )
+    )
+    k = stats.kinds
+    actions = k["Approve"] + k["Reject"] + k["AdjustStock"]
+    bad = f"; {stats.bad_lines} bad line(s)" if stats.bad_lines else ""
+    _stderr(
+        f"{k['Comment']:,} comments, {k['ViewerCount']:,} viewer counts, "
+        f"{k['SetCurrent']:,} product switches, {actions:,} host actions, "
+        f"{stats.catalogs} catalog(s) -> {args.topic_prefix}.* on {args.bootstrap} "
+        f"in {stats.seconds:.1f} s{bad}"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m ingest.kafka_producer`: the same as `chotdon ingest`."""
+    p = argparse.ArgumentParser(prog="python -m ingest.kafka_producer", description=__doc__)
+    add_arguments(p)
+    return cmd_ingest(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,7 +13,7 @@ import asyncio
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition  # type: ignore[import-untyped]
@@ -26,11 +26,14 @@ from chotdon import topics
 from chotdon.config import settings
 from chotdon.phones import mask_phones_in
 from chotdon.records import (
+    AdjustStock,
     AnyRecord,
+    Approve,
     Intent,
     MetricsSnapshot,
     OrderEvent,
     RecordError,
+    Reject,
     SetCurrent,
     StockLevels,
     ViewerCount,
@@ -56,7 +59,7 @@ ACCEPTS: dict[str, tuple[type[AnyRecord], ...]] = {
     topics.COMMENTS.suffix: (SetCurrent,),
     topics.ACTIONS.suffix: (SetCurrent,),
     topics.VIEWERS.suffix: (ViewerCount,),
-    topics.INTENTS.suffix: (Intent,),
+    topics.INTENTS.suffix: (Intent, Approve, Reject, AdjustStock),  # the worker sequences both
     topics.ORDERS.suffix: (OrderEvent, StockLevels),
     topics.METRICS.suffix: (MetricsSnapshot,),
 }
@@ -248,19 +251,38 @@ async def run_sink(options: SinkOptions) -> SinkStats:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     conf = settings()
     p.add_argument(
-        "--kafka", default=conf.kafka, help="bootstrap servers (env CHOTDON_KAFKA; %(default)s)"
+        "--bootstrap",
+        default=conf.kafka,
+        help="Kafka bootstrap servers (env CHOTDON_KAFKA; default %(default)s)",
     )
-    p.add_argument("--redis", default=conf.redis, help="Redis URL (env CHOTDON_REDIS; %(default)s)")
     p.add_argument(
-        "--prefix",
+        "--redis", default=conf.redis, help="Redis URL (env CHOTDON_REDIS; default %(default)s)"
+    )
+    p.add_argument(
+        "--topic-prefix",
         default=conf.topic_prefix,
-        help="prefix of the topics and Redis keys (env CHOTDON_TOPIC_PREFIX; %(default)s)",
+        help="prefix of the topic names, also of the Redis keys (env CHOTDON_TOPIC_PREFIX; "
+        "default %(default)s)",
     )
     p.add_argument("--group", default="", help="consumer group (default: <prefix>-sink-redis)")
 
 
 def cmd_sink_redis(args: argparse.Namespace) -> int:
-    options = SinkOptions(kafka=args.kafka, redis=args.redis, prefix=args.prefix, group=args.group)
+    """`chotdon sink redis` from parsed `add_arguments` flags."""
+    options = SinkOptions(
+        kafka=args.bootstrap, redis=args.redis, prefix=args.topic_prefix, group=args.group
+    )
     _stderr(f"sink redis: {options.kafka} → {options.redis} (group {options.group_id})")
     asyncio.run(run_sink(options))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m sinks.redis_sink`: the same as `chotdon sink redis`."""
+    p = argparse.ArgumentParser(prog="python -m sinks.redis_sink", description=__doc__)
+    add_arguments(p)
+    return cmd_sink_redis(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

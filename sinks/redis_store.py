@@ -39,10 +39,17 @@ from sinks.feed.view import status_of
 
 FEED_MAXLEN = 100_000  # order events kept in a stream's feed (approximately); orders keep all
 
-_NOTIFY = """
+_COMMON = """
 local function notify(version_key, channel, body)
   local n = redis.call('INCR', version_key)
   redis.call('PUBLISH', channel, '{"n":' .. n .. ',' .. body .. '}')
+end
+-- whether the record at (partition, offset) comes after the stored position "partition:offset";
+-- another partition means the topic was re-created or re-partitioned: the newest layout wins
+local function after(stored, partition, offset)
+  if not stored then return true end
+  local p, o = string.match(stored, '^(%d+):(%d+)$')
+  return p ~= partition or tonumber(offset) > tonumber(o)
 end
 """
 
@@ -50,7 +57,7 @@ end
 # ARGV seq, order_id, kind, status, total, customer, customer_name, phone, lines, ts, event,
 #      maxlen, channel
 _ORDER = (
-    _NOTIFY
+    _COMMON
     + """
 local seq = tonumber(ARGV[1])
 -- the feed's last id is the stream's highest seq: Redis itself refuses an event seen before
@@ -76,34 +83,39 @@ return 1
 """
 )
 
+# StockLevels and window snapshots are whole states without a seq; their ts can move backwards
+# (a late comment's), but one stream stays on one partition, where the later record is the newer
+# state: their Kafka position is their version.
+
 # KEYS stock, version; ARGV partition, offset, remaining, reserved, waiting, ts, record, channel
-# StockLevels carry the ts of what changed them, which a late comment can move backwards; their
-# order in the partition (one stream stays on one) is the truth, so the offset is the version.
 _STOCK = (
-    _NOTIFY
+    _COMMON
     + """
-local at = redis.call('HMGET', KEYS[1], 'partition', 'offset')
-if at[1] == ARGV[1] and tonumber(at[2]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'partition', ARGV[1], 'offset', ARGV[2], 'remaining', ARGV[3],
+if not after(redis.call('HGET', KEYS[1], 'at'), ARGV[1], ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'at', ARGV[1] .. ':' .. ARGV[2], 'remaining', ARGV[3],
   'reserved', ARGV[4], 'waiting', ARGV[5], 'ts', ARGV[6], 'record', ARGV[7])
 notify(KEYS[2], ARGV[8], '"record":' .. ARGV[7])
 return 1
 """
 )
 
-# KEYS latest, windows, version
-# ARGV window_start, snapshot, channel, then field/value pairs of the latest hash
-# A window re-emitted after a worker restart replaces its snapshot; the latest hash only moves on.
+# KEYS latest, windows, positions, version
+# ARGV window_start, snapshot, partition, offset, channel, then field/value pairs of the latest
+# A window is sent again as it fills (the worker's open windows at each checkpoint) and after a
+# worker's restart: the windows hash keeps each window's newest snapshot, the latest hash the
+# newest window's.
 _METRICS = (
-    _NOTIFY
+    _COMMON
     + """
 if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then return 0 end
+if not after(redis.call('HGET', KEYS[3], ARGV[1]), ARGV[3], ARGV[4]) then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3] .. ':' .. ARGV[4])
 local latest = redis.call('HGET', KEYS[1], 'window_start')
 if not latest or tonumber(latest) <= tonumber(ARGV[1]) then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+  redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 end
-notify(KEYS[3], ARGV[3], '"record":' .. ARGV[2])
+notify(KEYS[4], ARGV[5], '"record":' .. ARGV[2])
 return 1
 """
 )
@@ -111,7 +123,7 @@ return 1
 # KEYS summary, version; ARGV viewers, ts, record, channel
 # The latest count by ts (a tie: the later in the partition) and the peak.
 _VIEWERS = (
-    _NOTIFY
+    _COMMON
     + """
 local s = redis.call('HMGET', KEYS[1], 'viewers', 'viewers_ts', 'viewers_peak')
 local viewers, ts = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -131,7 +143,7 @@ return 1
 # The latest by (ts, rank): the host's action beats the source's SetCurrent of the same instant
 # (the host's page stamps actions with the stream's latest ts, so the action came after it).
 _CURRENT = (
-    _NOTIFY
+    _COMMON
     + """
 local s = redis.call('HMGET', KEYS[1], 'current', 'current_ts', 'current_rank')
 local ts, rank = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -150,7 +162,7 @@ return 1
 # One field per comment id: the count is exact however often an intent arrives, and the texts
 # are there for the review queue when the feed restarts.
 _COMMENT = (
-    _NOTIFY
+    _COMMON
     + """
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], 'comments', redis.call('HLEN', KEYS[1]))
@@ -161,7 +173,7 @@ return 1
 
 # KEYS catalog, version; ARGV catalog, channel
 _CATALOG = (
-    _NOTIFY
+    _COMMON
     + """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
@@ -171,7 +183,8 @@ return 1
 )
 
 # KEYS version, catalog, orders, summary, stock; ARGV the order keys' prefix
-# One script, so the state and its version are one instant's.
+# One script, so the state and its version are one instant's. The order hashes it reads are not
+# in KEYS (there are too many), but share the stream's hash tag, so the slot is the same.
 _LOAD = """
 local ids = redis.call('ZRANGE', KEYS[3], 0, -1)
 local events = {}
@@ -273,7 +286,7 @@ class RedisStore:
             if streams:
                 pipe.sadd(self.keys.streams, *sorted(streams))
             replies = await pipe.execute(raise_on_error=False) if queued else []
-        for entry, reply in zip(queued, replies, strict=False):
+        for entry, reply in zip(queued, replies, strict=False):  # the SADD's reply is last
             if isinstance(reply, ResponseError):
                 result.refused.append((entry, str(reply)))
             elif reply == 1:
@@ -338,9 +351,19 @@ class RedisStore:
                 keys=[
                     k.metrics(stream, record.window_s),
                     k.windows(stream, record.window_s),
+                    k.of(stream, f"metrics:{record.window_s}:at"),
                     version,
                 ],
-                args=[repr(record.window_start), snapshot, channel, *latest, "record", snapshot],
+                args=[
+                    repr(record.window_start),
+                    snapshot,
+                    entry.partition,
+                    entry.offset,
+                    channel,
+                    *latest,
+                    "record",
+                    snapshot,
+                ],
                 client=pipe,
             )
         elif isinstance(record, ViewerCount):

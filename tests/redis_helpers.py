@@ -1,5 +1,8 @@
 """The real Redis and Kafka for the distributed-mode tests, and a Redis sink to run against them.
 
+Import the fixtures where they are used: `from tests.redis_helpers import kafka_fixture, ...`
+(their names are `kafka`, `redis` and `prefix`).
+
 Each test gets its own prefix ("t" + random hex) for topics, consumer groups and Redis keys, so
 tests never see each other's data; both are removed afterwards. A service that is not running
 skips the test locally (saying how to start it) and fails it in CI (env CI set).
@@ -13,12 +16,13 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -26,9 +30,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from chotdon import topics
 from chotdon.catalog import Catalog
 from chotdon.config import settings
+from chotdon.kafka_admin import create_topics
 from chotdon.records import AnyRecord, Record, decode, encode
 from sinks.redis_sink import RedisSink, SinkOptions
 
+ROOT = Path(__file__).resolve().parent.parent
 KAFKA = settings().kafka
 REDIS_URL = settings().redis
 PARTITIONS = 2  # enough to show that streams spread; fewer partitions start faster
@@ -60,13 +66,13 @@ def new_prefix() -> str:
     return "t" + uuid.uuid4().hex[:10]
 
 
-@pytest.fixture
-def prefix() -> str:
+@pytest.fixture(name="prefix")
+def prefix_fixture() -> str:
     return new_prefix()
 
 
-@pytest.fixture
-async def redis(prefix: str) -> AsyncIterator[Redis]:
+@pytest.fixture(name="redis")
+async def redis_fixture(prefix: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(REDIS_URL)
     try:
         await client.ping()
@@ -82,10 +88,10 @@ async def redis(prefix: str) -> AsyncIterator[Redis]:
         await client.aclose()
 
 
-@pytest.fixture
-async def kafka(prefix: str) -> AsyncIterator[str]:
-    """Every topic of the prefix, created empty; the bootstrap servers."""
-    names = [spec.name(prefix) for spec in topics.ALL]
+@pytest.fixture(name="kafka")
+async def kafka_fixture(prefix: str) -> AsyncIterator[str]:
+    """Every topic of the prefix, created empty; the bootstrap servers. Afterwards every topic
+    named after the prefix goes, the workers' changelogs included."""
     admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, request_timeout_ms=5000)
     try:
         await admin.start()
@@ -93,15 +99,13 @@ async def kafka(prefix: str) -> AsyncIterator[str]:
         await admin.close()
         unavailable("Kafka")
     try:
-        await admin.create_topics(
-            [
-                NewTopic(spec.name(prefix), PARTITIONS, 1, topic_configs=spec.config)
-                for spec in topics.ALL
-            ]
-        )
+        await create_topics(KAFKA, prefix, PARTITIONS)
         yield KAFKA
     finally:
         with contextlib.suppress(KafkaError):
+            names = [
+                t for t in await admin.list_topics() if t.startswith((f"{prefix}.", f"{prefix}-"))
+            ]
             await admin.delete_topics(names)
         await admin.close()
 
@@ -173,10 +177,10 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0
 class SinkRun:
     """A Redis sink running in this event loop (use `async with`)."""
 
-    def __init__(self, kafka: str, prefix: str, group: str = "") -> None:
+    def __init__(self, kafka: str, prefix: str, group: str = "", redis: str = REDIS_URL) -> None:
         self.log: list[str] = []
         self.sink = RedisSink(
-            SinkOptions(kafka=kafka, redis=REDIS_URL, prefix=prefix, group=group), self.log.append
+            SinkOptions(kafka=kafka, redis=redis, prefix=prefix, group=group), self.log.append
         )
         self._stop = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None

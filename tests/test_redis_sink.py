@@ -3,7 +3,13 @@ re-produced or an older record changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import socket
+import sys
+from typing import Any
+
 import msgspec
 from redis.asyncio import Redis
 
@@ -25,13 +31,16 @@ from chotdon.records import (
 )
 from sinks.redis_store import Keys
 from tests.redis_helpers import (  # noqa: F401  (fixtures)
+    REDIS_URL,
+    ROOT,
     SinkRun,
     dump,
-    kafka,
-    prefix,
+    eventually,
+    kafka_fixture,
+    prefix_fixture,
     produce,
     produce_raw,
-    redis,
+    redis_fixture,
 )
 
 CATALOG = load_catalog("kim-an")
@@ -109,6 +118,7 @@ SESSION: list[Record | Catalog] = [
     event(4, "o2", 0, "cancelled"),
     stock(147, T0 + 3),
     stock(145, T0 + 1),  # a late comment's ts: still the newest stock in partition order
+    metrics(T0, 10, 2, 160_000),  # the open window at a checkpoint of the worker's
     metrics(T0, 10, 3, 240_000),
     metrics(T0 + 10, 10, 0, 0),
     metrics(T0, 60, 3, 240_000),
@@ -148,8 +158,8 @@ async def check_session(redis: Redis, keys: Keys) -> None:
 
     latest = text(await redis.hgetall(keys.metrics(STREAM, 10)))
     assert float(latest["window_start"]) == T0 + 10 and latest["comments"] == "0"
-    windows = await redis.hgetall(keys.windows(STREAM, 10))
-    assert sorted(decode(v).window_start for v in windows.values()) == [T0, T0 + 10]  # type: ignore[union-attr]
+    windows = [decode(v) for v in (await redis.hgetall(keys.windows(STREAM, 10))).values()]
+    assert sorted((w.window_start, w.comments) for w in windows) == [(T0, 3), (T0 + 10, 0)]  # type: ignore[union-attr]
     assert text(await redis.hgetall(keys.metrics(STREAM, 60)))["revenue"] == "240000"
 
     catalog = await redis.get(keys.of(STREAM, "catalog"))
@@ -186,7 +196,7 @@ async def test_events_produced_again_or_older_change_nothing(
         before = await dump(redis, prefix)
         # a worker that crashed before its commit produces its output again; a stale event
         # of an order, a stale viewer count and a stale current product come late
-        again: list[Record] = [r for r in SESSION if not isinstance(r, Catalog | StockLevels)]
+        again: list[Record] = [r for r in SESSION if not isinstance(r, Catalog)]
         stale: list[Record] = [
             msgspec.structs.replace(event(2, "o1", 9), kind="updated"),
             ViewerCount(stream=STREAM, viewers=5, ts=T0 - 10),
@@ -194,9 +204,20 @@ async def test_events_produced_again_or_older_change_nothing(
         ]
         sent += await produce(kafka, prefix, again + stale)
         await run.read(sent)
-    assert run.sink.stats.written == len(SESSION)  # the first time only
-    assert await dump(redis, prefix) == before
+    # whole states sent again are newer by position: the two stock levels and the two
+    # snapshots of the window that changed are written again, ending as they were
+    assert run.sink.stats.written == len(SESSION) + 4
+    assert content(await dump(redis, prefix)) == content(before)
     await check_session(redis, keys)
+
+
+def content(state: dict[str, Any]) -> dict[str, Any]:
+    """A dump without the versions and the Kafka positions."""
+    return {
+        key: {f: v for f, v in value.items() if f != b"at"} if isinstance(value, dict) else value
+        for key, value in state.items()
+        if not key.endswith((":version", ":at"))
+    }
 
 
 async def test_the_hosts_current_product_wins_a_tie(kafka: str, prefix: str, redis: Redis) -> None:
@@ -238,3 +259,56 @@ async def test_bad_records_are_counted_and_skipped(kafka: str, prefix: str, redi
     assert await redis.hget(keys.order(STREAM, "o1"), "seq") == b"1"
     logged = "\n".join(run.log)
     assert PHONE not in logged and "orders" in logged
+
+
+async def test_the_command_stops_on_sigterm_with_its_offsets_committed(
+    kafka: str, prefix: str, redis: Redis
+) -> None:
+    keys = Keys(prefix)
+    await produce(kafka, prefix, SESSION)
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "sinks.redis_sink"),
+        *("--bootstrap", kafka, "--redis", REDIS_URL, "--topic-prefix", prefix),
+        cwd=ROOT,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+
+        async def all_written() -> bool:
+            return await redis.get(keys.of(STREAM, "version")) == str(len(SESSION)).encode()
+
+        await eventually(all_written)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, stderr.decode()
+    assert f"{len(SESSION)} ghi (written)" in stderr.decode()
+    await check_session(redis, keys)
+
+    # the same group goes on after what was committed
+    async with SinkRun(kafka, prefix) as run:
+        await produce(kafka, prefix, [event(5, "o5", 1)])
+        await run.read(1)
+    assert run.sink.stats.records == 1
+
+
+async def test_nothing_is_committed_while_redis_is_away(
+    kafka: str, prefix: str, redis: Redis
+) -> None:
+    keys = Keys(prefix)
+    sent = await produce(kafka, prefix, SESSION)
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        away = f"redis://127.0.0.1:{closed.getsockname()[1]}/0"
+    async with SinkRun(kafka, prefix, redis=away) as run:
+
+        async def retrying() -> bool:
+            return sum("unreachable" in line for line in run.log) >= 2
+
+        await eventually(retrying)
+    assert run.sink.stats.batches == 0
+
+    async with SinkRun(kafka, prefix) as run:  # the same group: every record comes again
+        await run.read(sent)
+    assert run.sink.stats.written == len(SESSION)
+    await check_session(redis, keys)

@@ -29,7 +29,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any, Literal, Protocol
 
 import aiohttp
@@ -86,6 +86,7 @@ class Batch:
     wait: float = 0.0  # seconds before the next batch is pulled: the platform's polling interval
     malformed: Sequence[Malformed] = ()
     requests: int = 0  # polls or connections this batch took
+    errors: Sequence[tuple[str, str]] = ()  # (kind, message) counted and logged, no retry
     ack: asyncio.Future[Accepted] | None = None  # set once the records are emitted
 
 
@@ -109,7 +110,11 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.reason in ("ended", "stopped") else 1
+        """0 done; 78 (EX_CONFIG) needs a person (token, quota): a supervisor should not
+        restart it (systemd RestartPreventExitStatus=78); 1 anything else."""
+        if self.reason in ("ended", "stopped"):
+            return 0
+        return 78 if self.reason in ("auth", "quota") else 1
 
 
 class EmitError(Exception):
@@ -130,11 +135,7 @@ class Platform:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     build: Callable[[argparse.Namespace, Mapping[str, str]], Connector]
     description: str = ""
-    # Extra connectors started alongside the main one (e.g. a sampled stream reconciled by
-    # polling); they share the run's deduper and emit.
-    companions: Callable[[argparse.Namespace, Mapping[str, str]], list[Connector]] = field(
-        default=lambda args, env: []
-    )
+    needs_stream: bool = True  # --stream ID; a push connector gets the stream in each record
 
 
 def _stderr(message: str) -> None:
@@ -261,16 +262,19 @@ class Runner:
             await asyncio.wait((pull, stopped), return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopped.cancel()
-        if pull.done():
-            return pull.result()
-        pull.cancel()
-        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, *NETWORK_ERRORS):
-            await pull
-        return None
+            if not pull.done():
+                pull.cancel()
+                await asyncio.wait((pull,))
+        if pull.cancelled():
+            return None
+        return pull.result()  # a batch that beat the cancel is still applied
 
     async def _apply(self, batch: Batch) -> None:
         if batch.requests:
             self._polls.inc(batch.requests)
+        for kind, message in batch.errors:
+            self.metrics.errors.labels(*self._labels, kind).inc()
+            self.log(message)
         for bad in batch.malformed:
             self._malformed.inc()
             self.log(f"malformed payload skipped: {bad.reason}: {bad.raw[:MALFORMED_RAW_CHARS]}")
@@ -355,40 +359,6 @@ async def run_connector(
         clock=clock,
     )
     return await runner.run()
-
-
-async def run_connectors(
-    connectors: Sequence[Connector],
-    emit: Emit,
-    *,
-    stop: asyncio.Event,
-    metrics: ConnectorMetrics | None = None,
-    checkpoint: Checkpoint | None = None,
-    log: Log = _stderr,
-) -> Outcome:
-    """A main connector and its companions, sharing one deduper; the first to finish for good
-    (ended, auth...) stops the others. Only the main one (first) keeps the checkpoint."""
-    deduper = Deduper()
-    metrics = metrics or ConnectorMetrics()
-    tasks = [
-        asyncio.create_task(
-            run_connector(
-                c,
-                emit,
-                stop=stop,
-                metrics=metrics,
-                checkpoint=checkpoint if i == 0 else None,
-                log=log,
-                deduper=deduper,
-            )
-        )
-        for i, c in enumerate(connectors)
-    ]
-    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    stop.set()
-    outcomes = await asyncio.gather(*tasks)
-    first = next(iter(done)).result()
-    return first if first.reason != "stopped" else outcomes[0]
 
 
 def stable_comment(comment: Comment) -> Comment:

@@ -1,4 +1,5 @@
 """YouTube Live: the Data API v3 `liveChatMessages.list`, polled at the pace the API asks for.
+`chotdon ingest youtube --stream VIDEO_ID` (the id in the live's watch?v= address).
 
 - The live chat is found from the video (`videos.list?part=liveStreamingDetails`
   → `activeLiveChatId`), which also gives the viewers (`concurrentViewers`, a string).
@@ -27,6 +28,7 @@ from typing import Any
 
 import aiohttp
 
+from chotdon.config import settings
 from chotdon.records import Comment, ViewerCount
 
 from .base import (
@@ -40,14 +42,22 @@ from .base import (
 from .runner import Batch, ConnectorRecord, Malformed, Platform, UsageError
 
 PLATFORM = "youtube"
-API_URL = "https://www.googleapis.com/youtube/v3"
 MAX_RESULTS = 2000  # the API's largest page: fewer polls on a busy chat
 PARTS = "id,snippet,authorDetails"
 ENDED_REASONS = frozenset({"liveChatEnded", "liveChatDisabled", "liveChatNotFound"})
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 AUTH_REASONS = frozenset(
-    {"authError", "keyInvalid", "keyExpired", "forbidden", "insufficientPermissions"}
+    {
+        "authError",
+        "keyInvalid",
+        "keyExpired",
+        "forbidden",
+        "insufficientPermissions",
+        "API_KEY_INVALID",  # google.rpc.ErrorInfo reasons, beside the v3 `errors` list
+        "API_KEY_EXPIRED",
+        "ACCESS_TOKEN_EXPIRED",
+    }
 )
 
 
@@ -62,7 +72,7 @@ class YouTubeConnector:
         live_chat_id: str | None = None,
         api_key: str | None = None,
         oauth_token: str | None = None,
-        api_url: str = API_URL,
+        api_url: str | None = None,
         viewers_every: float = 30.0,
         timeout: float = 30.0,
     ) -> None:
@@ -71,7 +81,7 @@ class YouTubeConnector:
         self.stream = stream
         self.video_id = video_id or stream
         self.live_chat_id = live_chat_id
-        self.api_url = api_url.rstrip("/")
+        self.api_url = (api_url or settings().youtube_api_url).rstrip("/")
         self.viewers_every = viewers_every
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         # OAuth wins: it also reads chats an API key cannot (unlisted, members-only).
@@ -88,11 +98,8 @@ class YouTubeConnector:
     async def batches(self) -> AsyncIterator[Batch]:
         async with aiohttp.ClientSession(timeout=self.timeout, headers=self._auth_headers) as http:
             while True:
-                records: list[ConnectorRecord] = []
-                requests = 0
                 if self.live_chat_id is None or time.monotonic() >= self._viewers_due:
-                    records.extend(await self._video(http))
-                    requests += 1
+                    yield Batch(await self._video(http), requests=1)
                 page = await self._get(
                     http,
                     "/liveChat/messages",
@@ -103,9 +110,7 @@ class YouTubeConnector:
                         **({"pageToken": self.page_token} if self.page_token else {}),
                     },
                 )
-                requests += 1
                 comments, malformed, chat_ended = self._read_page(page, self.page_token is None)
-                records.extend(comments)
                 token = page.get("nextPageToken")
                 if isinstance(token, str) and token:
                     self.page_token = token
@@ -113,16 +118,16 @@ class YouTubeConnector:
                 interval = page.get("pollingIntervalMillis")
                 wait = interval / 1000 if isinstance(interval, int | float) else 5.0
                 yield Batch(
-                    records,
+                    comments,
                     state={"live_chat_id": self.live_chat_id, "page_token": self.page_token},
                     wait=wait,
                     malformed=malformed,
-                    requests=requests,
+                    requests=1,
                 )
                 if chat_ended:
                     raise SessionEnded("the live chat ended (chatEndedEvent)")
-                if self._offline and len(page.get("items") or ()) < MAX_RESULTS:
-                    raise SessionEnded("the broadcast went offline")
+                if self._offline and not page.get("items"):
+                    raise SessionEnded("the broadcast went offline and its chat is drained")
 
     async def _video(self, http: aiohttp.ClientSession) -> list[ConnectorRecord]:
         """The chat id (first call) and the viewers, from the video's live details."""
@@ -231,20 +236,25 @@ def _error(
 ) -> ConnectorError:
     """The base error for a failed call, from the reason in Google's error body."""
     error = body.get("error") if isinstance(body, dict) else None
-    details = (error.get("errors") or [{}]) if isinstance(error, dict) else [{}]
-    reason = str(details[0].get("reason", "")) if isinstance(details[0], dict) else ""
-    message = str(error.get("message", "")) if isinstance(error, dict) else ""
-    what = f"GET {path}: HTTP {status} {reason or ''} {message or raw[:200]!r}".strip()
+    error = error if isinstance(error, dict) else {}
+    reasons = [
+        str(d.get("reason", ""))
+        for d in [*(error.get("errors") or []), *(error.get("details") or [])]
+        if isinstance(d, dict)
+    ]
+    reason = next((r for r in reasons if r), "")
+    message = str(error.get("message", ""))
+    what = f"GET {path}: HTTP {status} {reason} {message or raw[:200]!r}"
     if reason in ENDED_REASONS:
         return SessionEnded(f"{reason}: {message}")
     if reason in RATE_REASONS or status == 429:
-        return RateLimited(what, float(retry_after) if _number(retry_after) else None)
+        return RateLimited(what, _seconds(retry_after))
     if reason in QUOTA_REASONS:
         return QuotaExceeded(
             f"the YouTube Data API daily quota is spent ({reason}: {message}); it resets at "
             "midnight Pacific time, or ask Google for more"
         )
-    if status == 401 or reason in AUTH_REASONS:
+    if status == 401 or AUTH_REASONS.intersection(reasons):
         return AuthError(
             f"YouTube refused the credentials ({reason or status}: {message}); set a valid "
             "YOUTUBE_API_KEY or a fresh YOUTUBE_OAUTH_TOKEN"
@@ -264,11 +274,12 @@ def _nonempty(value: Any) -> str:
     return value
 
 
-def _number(text: str | None) -> bool:
+def _seconds(text: str | None) -> float | None:
+    """A Retry-After header in seconds (its HTTP-date form is rare here: backoff covers it)."""
     try:
-        return text is not None and float(text) >= 0
+        return max(0.0, float(text)) if text else None
     except ValueError:
-        return False
+        return None
 
 
 def _raw(value: Any) -> str:
@@ -298,7 +309,7 @@ def build(args: argparse.Namespace, env: Mapping[str, str]) -> YouTubeConnector:
         live_chat_id=args.live_chat_id,
         api_key=env.get("YOUTUBE_API_KEY"),
         oauth_token=env.get("YOUTUBE_OAUTH_TOKEN"),
-        api_url=env.get("CHOTDON_YOUTUBE_API_URL") or API_URL,
+        api_url=settings(env).youtube_api_url,
         viewers_every=args.viewers_every,
     )
 
@@ -306,8 +317,7 @@ def build(args: argparse.Namespace, env: Mapping[str, str]) -> YouTubeConnector:
 PLATFORM_SPEC = Platform(
     name=PLATFORM,
     help="YouTube Live chat (Data API v3 liveChatMessages.list)",
-    description="Polls a YouTube live chat. --stream is the live video's id. Credentials: "
-    "YOUTUBE_OAUTH_TOKEN or YOUTUBE_API_KEY.",
+    description=__doc__ or "",
     add_arguments=add_arguments,
     build=build,
 )

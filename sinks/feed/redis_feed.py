@@ -17,7 +17,7 @@ import secrets
 import signal
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -35,7 +35,7 @@ from chotdon.records import Comment, HostAction, SetCurrent, ViewerCount, decode
 from sinks.prometheus_metrics import PipelineMetrics
 from sinks.redis_store import RedisStore, StoredStream
 
-from .hub import FeedHub
+from .hub import ActionSink, FeedHub
 from .server import create_app
 from .view import StreamView, Update
 
@@ -47,8 +47,8 @@ Log = Callable[[str], None]
 
 class Notice(msgspec.Struct):
     n: int  # the stream's version after the change
-    record: msgspec.Raw | None = None
-    catalog: msgspec.Raw | None = None
+    record: msgspec.Raw = msgspec.Raw()  # empty when the notice is of a catalog
+    catalog: msgspec.Raw = msgspec.Raw()
 
 
 def build_view(stored: StoredStream, catalog: Catalog) -> StreamView:
@@ -96,7 +96,7 @@ class RedisFeed:
     """A FeedHub whose views follow Redis."""
 
     def __init__(
-        self, store: RedisStore, act: ActionProducer, catalogs: list[Catalog], log: Log
+        self, store: RedisStore, act: ActionSink, catalogs: list[Catalog], log: Log
     ) -> None:
         self.store = store
         self.hub = FeedHub({}, act)
@@ -178,18 +178,18 @@ class RedisFeed:
             return
         try:
             notice = msgspec.json.decode(data, type=Notice)
-            record = decode(bytes(notice.record)) if notice.record is not None else None
+            record = decode(bytes(notice.record)) if notice.record else None
         except (msgspec.DecodeError, ValueError) as exc:
             self.log(f"feed: bỏ qua thông báo (skipped notification) on {channel}: {exc}")
             return
         known = self._versions.get(stream)
         if known is None:
-            if notice.catalog is not None or stream not in self._no_catalog:
+            if notice.catalog or stream not in self._no_catalog:
                 await self._load(stream)
             return
         if notice.n <= known:
             return  # already in the view it was loaded with
-        if notice.n > known + 1 or notice.catalog is not None:
+        if notice.n > known + 1 or notice.catalog:
             await self._load(stream)
             return
         self._versions[stream] = notice.n
@@ -281,13 +281,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "default: a random one, printed at start)",
     )
     p.add_argument(
-        "--kafka", default=conf.kafka, help="bootstrap servers (env CHOTDON_KAFKA; %(default)s)"
+        "--bootstrap",
+        default=conf.kafka,
+        help="Kafka bootstrap servers (env CHOTDON_KAFKA; default %(default)s)",
     )
-    p.add_argument("--redis", default=conf.redis, help="Redis URL (env CHOTDON_REDIS; %(default)s)")
     p.add_argument(
-        "--prefix",
+        "--redis", default=conf.redis, help="Redis URL (env CHOTDON_REDIS; default %(default)s)"
+    )
+    p.add_argument(
+        "--topic-prefix",
         default=conf.topic_prefix,
-        help="prefix of the topics and Redis keys (env CHOTDON_TOPIC_PREFIX; %(default)s)",
+        help="prefix of the topic names, also of the Redis keys (env CHOTDON_TOPIC_PREFIX; "
+        "default %(default)s)",
     )
     p.add_argument(
         "--catalog",
@@ -299,10 +304,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_feed(args: argparse.Namespace) -> int:
+    """`chotdon feed` from parsed `add_arguments` flags."""
     options = FeedOptions(
-        kafka=args.kafka,
+        kafka=args.bootstrap,
         redis=args.redis,
-        prefix=args.prefix,
+        prefix=args.topic_prefix,
         host=args.host,
         port=args.port,
         catalogs=[load_catalog(c) for c in args.catalog],
@@ -319,3 +325,14 @@ def cmd_feed(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m sinks.feed.redis_feed`: the same as `chotdon feed`."""
+    p = argparse.ArgumentParser(prog="python -m sinks.feed.redis_feed", description=__doc__)
+    add_arguments(p)
+    return cmd_feed(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

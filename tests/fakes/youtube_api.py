@@ -7,6 +7,7 @@ exactly the messages after it, as the real API promises.
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from aiohttp.test_utils import TestServer
 API_KEY = "test-api-key"
 OAUTH_TOKEN = "test-oauth-token"
 
-# One scripted failure per request, in order (then requests succeed again).
+# One scripted failure per chat request, in order ("ok" for none; then requests succeed again).
 FAILURES = (
     "500",  # backendError
     "drop",  # connection closed mid-body
@@ -98,7 +99,9 @@ def chat_ended(msg_id: str, ts: float) -> dict[str, Any]:
     }
 
 
-def api_error(status: int, reason: str, message: str, domain: str = "youtube.liveChat") -> web.Response:
+def api_error(
+    status: int, reason: str, message: str, domain: str = "youtube.liveChat"
+) -> web.Response:
     body = {
         "error": {
             "code": status,
@@ -127,6 +130,7 @@ class FakeYouTube:
     requests: list[dict[str, str]] = field(default_factory=list)
     video_requests: int = 0
     server: TestServer | None = None
+    url: str = ""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -137,7 +141,8 @@ class FakeYouTube:
     async def start(self) -> str:
         self.server = TestServer(self.app(), host="127.0.0.1", port=0)
         await self.server.start_server()
-        return str(self.server.make_url("")).rstrip("/")
+        self.url = str(self.server.make_url("")).rstrip("/")
+        return self.url
 
     async def close(self) -> None:
         if self.server is not None:
@@ -155,25 +160,42 @@ class FakeYouTube:
                 "Request had invalid authentication credentials.",
                 domain="global",
             )
-        return api_error(
+        response = api_error(
             400, "badRequest", "API key not valid. Please pass a valid API key.", "global"
         )
+        body = json.loads(response.text or "{}")
+        body["error"]["status"] = "INVALID_ARGUMENT"
+        body["error"]["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "youtube.googleapis.com"},
+            }
+        ]
+        return web.json_response(body, status=400)
 
     async def chat_messages(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(dict(request.query))
         if (denied := self._authorised(request)) is not None:
             return denied
         failure = self.failures.popleft() if self.failures else None
-        if failure not in (None, "overlap"):
+        if failure not in (None, "ok", "overlap"):
             return await self._fail(request, str(failure))
         if request.query.get("liveChatId") != self.live_chat_id:
-            return api_error(404, "liveChatNotFound", "The live chat that you are trying to retrieve cannot be found.")
+            return api_error(
+                404,
+                "liveChatNotFound",
+                "The live chat that you are trying to retrieve cannot be found.",
+            )
         if request.query.get("part") != "id,snippet,authorDetails":
             return api_error(400, "invalidValue", "part", "global")
         if self.chat_gone == "liveChatEnded":
             return api_error(403, "liveChatEnded", "The live chat is no longer live.")
         if self.chat_gone == "liveChatDisabled":
-            return api_error(403, "liveChatDisabled", "Live chat is not enabled for the specified broadcast.")
+            return api_error(
+                403, "liveChatDisabled", "Live chat is not enabled for the specified broadcast."
+            )
         token = request.query.get("pageToken", "t0")
         start = int(token.removeprefix("t"))
         if failure == "overlap":
@@ -237,9 +259,15 @@ class FakeYouTube:
                 domain="youtube.quota",
             )
         if kind == "expired":
-            return api_error(401, "authError", "Request had invalid authentication credentials.", "global")
+            return api_error(
+                401, "authError", "Request had invalid authentication credentials.", "global"
+            )
         if kind == "not_found":
-            return api_error(404, "liveChatNotFound", "The live chat that you are trying to retrieve cannot be found.")
+            return api_error(
+                404,
+                "liveChatNotFound",
+                "The live chat that you are trying to retrieve cannot be found.",
+            )
         if kind == "garbage":
             return web.Response(text="<html>502 Bad Gateway</html>", content_type="text/html")
         assert kind == "drop", kind

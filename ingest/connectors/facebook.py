@@ -1,0 +1,537 @@
+"""Facebook Live: the Graph API's live video comments, polled, and the Page `feed` webhooks.
+
+Polling (`--video LIVE_VIDEO_ID`), the primary path:
+
+- GET /{live-video-id}/comments with filter=stream (every comment, replies too),
+  live_filter=no_filter (the default, filter_low_quality, drops comments, and buyers' "chốt"
+  look low quality), order=chronological, since=<last created_time> and limit; each poll
+  follows `paging.cursors.after` while `paging.next` is there, so a busy stream's several pages
+  between two polls are all read. `since` has whole seconds, so a poll re-reads the last second:
+  the run loop's dedupe drops it.
+- The checkpoint keeps `since` and, in the middle of a poll's pages, the `after` cursor with the
+  `since` that cursor belongs to (a cursor, not `paging.next`, which carries the access token).
+- GET /{live-video-id}?fields=status,live_views every --status-every seconds gives the viewers;
+  status LIVE_STOPPED, PROCESSING or VOD ends the session once the comments are drained.
+- On a fresh start the comments made before the connector started are marked `history`.
+- Graph errors ({"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}): 190
+  and 102 (token expired or invalid), 3, 10 and 200-299 (permission) stop with a clear message;
+  4, 17, 32, 341, 368, 613 and 80000-80014 (throttling) back off, as long as the
+  x-business-use-case-usage header's estimated_time_to_regain_access says when that is given;
+  1, 2, 5xx and network errors are retried with backoff.
+- Comments whose author the token may not see come without `from`: each then counts as its own
+  customer ("anonymous:<comment id>"), never merged with another.
+
+The `live_comments` server-sent events stream is not used: Meta deprecated Server-Sent Events
+and announced their removal on 31 December 2023 (developers.facebook.com/docs/graph-api/
+server-sent-events); it also only ever sampled comments.
+
+Page webhooks (`--listen HOST:PORT`, subscribe the Page's `feed` field with the callback URL
+http(s)://HOST:PORT/webhooks/facebook): answers the verification GET (hub.mode=subscribe and
+hub.verify_token = FACEBOOK_VERIFY_TOKEN: echoes hub.challenge, else 403); a POST must carry
+X-Hub-Signature-256 = "sha256=" + HMAC-SHA256(FACEBOOK_APP_SECRET, raw body), compared in
+constant time (else 401, counted, nothing emitted). Comment changes (entry[].changes[].value with
+item=comment): `add` is a comment, `remove` a deletion (undoing its order), `edited` a new
+version: the previous version is deleted and the new text becomes a comment
+"<comment_id>~<hash of the text>" (the same edit redelivered dedupes), so an edited "chốt 2" ->
+"chốt 3" ends with one order of 3. `hide`/`unhide` are the Page's moderation, not the buyer's:
+ignored. The Page's own comments (from.id = the entry's Page id) are skipped.
+
+Credentials only from the environment: FACEBOOK_ACCESS_TOKEN (a Page access token; with
+FACEBOOK_APP_SECRET also set, every call carries appsecret_proof), FACEBOOK_APP_SECRET and
+FACEBOOK_VERIFY_TOKEN for the webhooks. CHOTDON_FACEBOOK_GRAPH_URL points the connector at
+another server (tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import msgspec
+from aiohttp import web
+from multidict import CIMultiDictProxy
+
+from chotdon.config import settings
+from chotdon.records import Comment, ViewerCount
+
+from .base import AuthError, ConnectorError, RateLimited, SessionEnded, TransientError
+from .runner import Batch, ConnectorRecord, Malformed, Platform, UsageError
+from .webhook import (
+    DEFAULT_MAX_BYTES,
+    PushConnector,
+    ShuttingDown,
+    parse_listen,
+    signature_ok,
+)
+
+PLATFORM = "facebook"
+COMMENT_FIELDS = "id,message,from{id,name},created_time"
+ENDED_STATUSES = frozenset({"LIVE_STOPPED", "PROCESSING", "VOD"})
+TOKEN_CODES = frozenset({102, 190})
+PERMISSION_CODES = frozenset({3, 10, *range(200, 300)})
+RATE_CODES = frozenset({4, 17, 32, 341, 368, 613}) | frozenset(range(80000, 80015))
+TRANSIENT_CODES = frozenset({1, 2})
+TOKEN_SUBCODES = {
+    458: "the app is not installed for this user",
+    459: "the user must log in at facebook.com to fix their account",
+    460: "the password was changed",
+    463: "the token has expired",
+    464: "the user is unconfirmed",
+    467: "the token is invalid",
+}
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+VERSIONS_KEPT = 1_000  # edited comments whose current version the webhook remembers
+
+
+class UnreadableResponse(TransientError):
+    """A Graph answer that is not the JSON it should be: retried, counted apart."""
+
+    kind = "malformed"
+
+
+def graph_error(error: Any, status: int, headers: CIMultiDictProxy[str]) -> ConnectorError:
+    """The connector error for a Graph error object."""
+    if not isinstance(error, dict):
+        return UnreadableResponse(f"HTTP {status}: unreadable error object {error!r}")
+    code, subcode = error.get("code"), error.get("error_subcode")
+    detail = (
+        f"{error.get('message', '')} (code {code}, subcode {subcode}, "
+        f"type {error.get('type')}, fbtrace_id {error.get('fbtrace_id')})"
+    )
+    if code in TOKEN_CODES:
+        why = TOKEN_SUBCODES.get(subcode if isinstance(subcode, int) else 0)
+        why = why or "the token is invalid or expired"
+        return AuthError(
+            f"Facebook rejected the access token: {why}. Put a new Page access token in "
+            f"FACEBOOK_ACCESS_TOKEN and restart. {detail}"
+        )
+    if code in PERMISSION_CODES:
+        return AuthError(f"the access token lacks a permission for this live video: {detail}")
+    if code in RATE_CODES or status == 429:
+        return RateLimited(f"Facebook throttles these calls: {detail}", _regain_access(headers))
+    if code in TRANSIENT_CODES or status >= 500:
+        return TransientError(f"Facebook had a temporary error: {detail}")
+    return ConnectorError(f"Facebook refused the request: {detail}")
+
+
+def _regain_access(headers: CIMultiDictProxy[str]) -> float | None:
+    """Seconds until access returns, from x-business-use-case-usage (minutes, per business)."""
+    try:
+        usage = json.loads(headers.get("x-business-use-case-usage", ""))
+        minutes = [
+            float(entry.get("estimated_time_to_regain_access", 0))
+            for entries in usage.values()
+            for entry in entries
+        ]
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return max(minutes) * 60 if minutes and max(minutes) > 0 else None
+
+
+def parse_created_time(value: Any) -> float:
+    """Graph's "2026-11-27T08:00:05+0000", or a webhook's unix seconds, as unix seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    raise ValueError(f"created_time {value!r} is not a time")
+
+
+def _raw(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+class FacebookLive:
+    """Polls a live video's comments (every page) and status; see the module's doc."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        stream: str,
+        video_id: str,
+        access_token: str,
+        *,
+        app_secret: str | None = None,
+        graph_url: str,
+        interval: float = 2.0,
+        status_every: float = 10.0,
+        page_size: int = 100,
+        page_id: str | None = None,
+        timeout: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.stream = stream
+        self.video_id = video_id
+        self.graph_url = graph_url.rstrip("/")
+        self.interval = interval
+        self.status_every = status_every
+        self.page_size = page_size
+        self.page_id = page_id  # its own comments are the host's replies, not orders
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.clock = clock
+        self._auth = {"access_token": access_token}
+        if app_secret:
+            proof = hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256)
+            self._auth["appsecret_proof"] = proof.hexdigest()
+        self.since: int | None = None  # created_time of the newest comment read
+        self.after: str | None = None  # cursor of the next page, in the middle of a poll
+        self.poll_since: int | None = None  # the `since` that cursor belongs to
+        self.started_at = clock()
+        self.fresh = True
+        self._status_due = 0.0
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self.since = state.get("since")
+        self.after = state.get("after")
+        self.poll_since = state.get("poll_since")
+        self.fresh = self.since is None and self.after is None
+
+    def _state(self) -> dict[str, Any]:
+        return {"since": self.since, "after": self.after, "poll_since": self.poll_since}
+
+    async def batches(self) -> AsyncIterator[Batch]:
+        async with aiohttp.ClientSession(timeout=self.timeout) as http:
+            while True:
+                status = None
+                if time.monotonic() >= self._status_due:
+                    status, viewers = await self._status(http)
+                    self._status_due = time.monotonic() + self.status_every
+                    yield Batch(viewers, requests=1)
+                ended = status in ENDED_STATUSES
+                async for batch in self._drain(http, wait=0.0 if ended else self.interval):
+                    yield batch
+                if ended:
+                    raise SessionEnded(f"live video {self.video_id} is {status}")
+
+    async def _status(self, http: aiohttp.ClientSession) -> tuple[str | None, list[ViewerCount]]:
+        body = await self._get(http, f"/{self.video_id}", {"fields": "status,live_views"})
+        status = body.get("status")
+        views = body.get("live_views")
+        viewers = []
+        if isinstance(views, int) and not isinstance(views, bool) and views >= 0:
+            viewers.append(
+                ViewerCount(stream=self.stream, viewers=views, ts=self.clock(), platform=PLATFORM)
+            )
+        return (status if isinstance(status, str) else None), viewers
+
+    async def _drain(self, http: aiohttp.ClientSession, wait: float) -> AsyncIterator[Batch]:
+        """Every page of comments since the last one read, a batch each; the last one waits."""
+        since = self.poll_since if self.after else self.since
+        link: str | None = None  # a `paging.next` without a cursor: followed, never saved
+        while True:
+            params = {
+                "fields": COMMENT_FIELDS,
+                "filter": "stream",
+                "live_filter": "no_filter",
+                "order": "chronological",
+                "limit": str(self.page_size),
+            }
+            if since is not None:
+                params["since"] = str(since)
+            cursor = self.after
+            if cursor:
+                params["after"] = cursor
+            path = f"/{self.video_id}/comments"
+            try:
+                page = await self._get(http, path, {} if link else params, url=link)
+            except ConnectorError as exc:
+                if cursor is None or exc.retriable or isinstance(exc, AuthError):
+                    raise
+                # An expired cursor: read again from `since`; dedupe drops what repeats.
+                self.after = self.poll_since = None
+                raise TransientError(f"the paging cursor was refused ({exc}); re-reading") from exc
+            comments, malformed = self._read_page(page)
+            paging = page.get("paging")
+            paging = paging if isinstance(paging, dict) else {}
+            cursors = paging.get("cursors")
+            after = cursors.get("after") if isinstance(cursors, dict) else None
+            following = paging.get("next")
+            following = following if isinstance(following, str) and following != link else None
+            by_cursor = bool(following) and isinstance(after, str) and after != cursor
+            link = None if by_cursor else following
+            if comments:
+                newest = int(max(c.ts for c in comments))
+                self.since = max(self.since or newest, newest)
+            self.after = after if by_cursor else None
+            self.poll_since = since if by_cursor else None
+            more = by_cursor or link is not None
+            yield Batch(
+                comments,
+                state=self._state(),
+                wait=0.0 if more else wait,
+                malformed=malformed,
+                requests=1,
+            )
+            if not more:
+                self.fresh = False  # the backlog is read: what comes now is live
+                return
+
+    def _read_page(self, page: dict[str, Any]) -> tuple[list[ConnectorRecord], list[Malformed]]:
+        data = page.get("data")
+        if not isinstance(data, list):
+            raise UnreadableResponse(f"a comments page without a data list: {_raw(page)[:300]}")
+        comments: list[ConnectorRecord] = []
+        malformed: list[Malformed] = []
+        for raw in data:
+            try:
+                comment = self._comment(raw)
+            except (ValueError, TypeError, KeyError) as exc:
+                malformed.append(Malformed(f"comment: {exc!r}", _raw(raw)))
+                continue
+            if comment.user_id != self.page_id:
+                comments.append(comment)
+        return comments, malformed
+
+    def _comment(self, raw: Any) -> Comment:
+        cid = raw["id"]
+        if not isinstance(cid, str) or not cid:
+            raise ValueError("no comment id")
+        ts = parse_created_time(raw["created_time"])
+        text = raw.get("message", "")  # a sticker- or photo-only comment has none
+        if not isinstance(text, str):
+            raise ValueError("message is not a string")
+        sender = raw.get("from")
+        if sender is not None and not (isinstance(sender, dict) and sender.get("id")):
+            raise ValueError("from has no id")
+        return Comment(
+            stream=self.stream,
+            comment_id=cid,
+            user_id=str(sender["id"]) if sender else f"anonymous:{cid}",
+            user_name=str(sender.get("name", "")) if sender else "",
+            text=text,
+            ts=ts,
+            platform=PLATFORM,
+            history=self.fresh and ts < self.started_at,  # the backlog of a first start
+        )
+
+    async def _get(
+        self,
+        http: aiohttp.ClientSession,
+        path: str,
+        params: dict[str, str],
+        *,
+        url: str | None = None,
+    ) -> dict[str, Any]:
+        """GET the path (or Graph's own `url`, whose query is complete) as JSON, or raise the
+        error it means. Errors name the path, never the URL: that carries the access token."""
+        target, query = (url, {}) if url else (self.graph_url + path, {**params, **self._auth})
+        try:
+            async with http.get(target, params=query) as resp:
+                status, headers, body = resp.status, resp.headers, await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransientError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+        bare = {"message": f"GET {path}: HTTP {status}"}  # an answer without an error object
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            if status >= 500 or status == 429:
+                raise graph_error(bare, status, headers) from None
+            raise UnreadableResponse(f"GET {path}: HTTP {status}, not JSON") from None
+        if isinstance(data, dict) and "error" in data:
+            raise graph_error(data["error"], status, headers)
+        if status >= 400 or not isinstance(data, dict):
+            raise graph_error(bare, status, headers)
+        return data
+
+
+class FacebookPageWebhook(PushConnector):
+    """The Page `feed` webhooks, for one live stream; see the module's doc."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        stream: str,
+        app_secret: str,
+        verify_token: str,
+        host: str,
+        port: int,
+        *,
+        post_id: str | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(stream, host, port, max_bytes=max_bytes)
+        self.app_secret = app_secret
+        self.verify_token = verify_token
+        self.post_id = post_id
+        self.clock = clock
+        self.versions: OrderedDict[str, str] = OrderedDict()  # comment id -> current version
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self.versions = OrderedDict(state.get("versions") or {})
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/webhooks/facebook", self.verify)
+        app.router.add_post("/webhooks/facebook", self.receive)
+
+    async def verify(self, request: web.Request) -> web.Response:
+        query = request.query
+        token = query.get("hub.verify_token", "")
+        if query.get("hub.mode") == "subscribe" and hmac.compare_digest(
+            token.encode(), self.verify_token.encode()
+        ):
+            return web.Response(text=query.get("hub.challenge", ""))
+        self.note_error("verification", "refused a webhook verification: wrong verify token")
+        return web.Response(status=403, text="forbidden")
+
+    async def receive(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if not signature_ok(self.app_secret, body, request.headers.get(SIGNATURE_HEADER)):
+            self.note_error("signature", "rejected a feed webhook: bad X-Hub-Signature-256")
+            return web.Response(status=401, text="bad signature")
+        records: list[ConnectorRecord] = []
+        malformed: list[Malformed] = []
+        try:
+            payload = json.loads(body)
+            entries = payload["entry"]
+            if not isinstance(entries, list):
+                raise TypeError("entry is not a list")
+        except (ValueError, UnicodeDecodeError, TypeError, KeyError) as exc:
+            malformed.append(Malformed(f"feed webhook: {exc!r}", body.decode("utf-8", "replace")))
+            entries = []
+        edited = False
+        for entry in entries:
+            changes = entry.get("changes") if isinstance(entry, dict) else None
+            for change in changes if isinstance(changes, list) else []:
+                try:
+                    found, was_edit = self._change(entry, change)
+                except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                    malformed.append(Malformed(f"feed change: {exc!r}", _raw(change)))
+                    continue
+                records.extend(found)
+                edited = edited or was_edit
+        state = {"versions": dict(self.versions)} if edited else None
+        try:
+            await self.submit(records, malformed, state)
+        except ShuttingDown:
+            return web.Response(status=503, text="shutting down")
+        # Malformed changes are counted and skipped: a redelivery would not mend them.
+        return web.Response(text="EVENT_RECEIVED")
+
+    def _change(self, entry: dict[str, Any], change: Any) -> tuple[list[Comment], bool]:
+        """The comments one feed change makes, and whether it was an edit."""
+        if change.get("field") != "feed":
+            return [], False
+        value = change["value"]
+        if value.get("item") != "comment":
+            return [], False
+        post = str(value.get("post_id", ""))
+        if self.post_id and post != self.post_id and not post.endswith("_" + self.post_id):
+            return [], False
+        sender = value.get("from") or {}
+        user_id = str(sender.get("id", ""))
+        if user_id and user_id == str(entry.get("id")):
+            return [], False  # the Page's own comment: the host answering, not a buyer
+        cid = value["comment_id"]
+        if not isinstance(cid, str) or not cid:
+            raise ValueError("no comment_id")
+        created = value.get("created_time")
+        ts = parse_created_time(created) if created is not None else self.clock()
+        verb = value.get("verb")
+        comment = Comment(
+            stream=self.stream,
+            comment_id=cid,
+            user_id=user_id or f"anonymous:{cid}",
+            user_name=str(sender.get("name", "")),
+            text="",
+            ts=ts,
+            platform=PLATFORM,
+        )
+        current = self.versions.get(cid, cid)
+        if verb == "add":
+            text = value.get("message", "")
+            if not isinstance(text, str):
+                raise ValueError("message is not a string")
+            return [msgspec.structs.replace(comment, text=text)], False
+        if verb == "remove":
+            return [msgspec.structs.replace(comment, comment_id=current, deleted=True)], False
+        if verb == "edited":
+            text = value.get("message", "")
+            if not isinstance(text, str):
+                raise ValueError("message is not a string")
+            version = f"{cid}~{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+            if version == current:
+                return [], False
+            self.versions[cid] = version
+            self.versions.move_to_end(cid)
+            while len(self.versions) > VERSIONS_KEPT:
+                self.versions.popitem(last=False)
+            return [
+                msgspec.structs.replace(comment, comment_id=current, deleted=True),
+                msgspec.structs.replace(comment, comment_id=version, text=text),
+            ], True
+        return [], False  # hide, unhide: the Page's moderation
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--video", metavar="LIVE_VIDEO_ID", help="poll this live video's comments")
+    mode.add_argument(
+        "--listen",
+        type=parse_listen,
+        metavar="HOST:PORT",
+        help="receive the Page's feed webhooks here (path /webhooks/facebook)",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=2.0,
+        help="seconds between polls when caught up (default %(default)s)",
+    )
+    p.add_argument(
+        "--status-every",
+        type=float,
+        default=10.0,
+        help="seconds between reads of the viewers and status (default %(default)s)",
+    )
+    p.add_argument(
+        "--page-size", type=int, default=100, help="comments per page (default %(default)s)"
+    )
+    p.add_argument(
+        "--page-id", help="skip comments by this id when polling (the Page's own replies)"
+    )
+    p.add_argument("--post", help="with --listen: only comments on this post id")
+
+
+def build(
+    args: argparse.Namespace, environ: Mapping[str, str]
+) -> FacebookLive | FacebookPageWebhook:
+    if args.video:
+        token = environ.get("FACEBOOK_ACCESS_TOKEN")
+        if not token:
+            raise UsageError("set FACEBOOK_ACCESS_TOKEN (a Page access token)")
+        return FacebookLive(
+            args.stream,
+            args.video,
+            token,
+            app_secret=environ.get("FACEBOOK_APP_SECRET"),
+            graph_url=settings(environ).facebook_graph_url,
+            interval=args.interval,
+            status_every=args.status_every,
+            page_size=args.page_size,
+            page_id=args.page_id,
+        )
+    secret, verify = environ.get("FACEBOOK_APP_SECRET"), environ.get("FACEBOOK_VERIFY_TOKEN")
+    if not secret or not verify:
+        raise UsageError("webhooks need FACEBOOK_APP_SECRET and FACEBOOK_VERIFY_TOKEN")
+    host, port = args.listen
+    return FacebookPageWebhook(args.stream, secret, verify, host, port, post_id=args.post)
+
+
+PLATFORM_SPEC = Platform(
+    name=PLATFORM,
+    help="Facebook Live comments (Graph API polling, or the Page feed webhooks)",
+    description=__doc__ or "",
+    add_arguments=add_arguments,
+    build=build,
+)

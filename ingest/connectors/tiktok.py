@@ -1,0 +1,276 @@
+"""TikTok Live through a local bridge: TikTok has no official live-comments API, so a bridge
+built on an open-source TikTok live connector (TikTok-Live-Connector for Node, and its ports)
+forwards the events it receives to chotdon, which listens on
+
+    GET  /ws       a WebSocket: each text frame is one event or a JSON list of events
+    POST /events   an HTTP body of one event or a list; answered 202 {"accepted", "duplicates",
+                   "rejected"} once the records are emitted (400 lists malformed items)
+
+An event is `{"event": NAME, "data": DATA}` ("type" may stand for "event"), DATA being the
+connector's event object as it emits it, in either of its shapes:
+
+    chat      {"common": {"msgId", "createTime"}, "user": {"userId", "uniqueId", "nickname"},
+               "comment"}                         (v2; v1 flattens common and user into DATA)
+    roomUser  {"viewerCount", ...}
+    imDelete  {"deleteMsgIdsList": [...], ...}    a moderator deleted these comments
+    streamEnd {"action"}                          the host ended the live (or it was banned)
+
+Other events (gifts, likes, members...) are ignored. The connector replays recent chat history
+every time the bridge (re)connects: the run loop drops what it already emitted by msgId, and a
+comment no newer than the newest seen is marked history.
+
+Only local processes should reach it: it refuses browser requests (any with an Origin header), and
+when TIKTOK_BRIDGE_TOKEN is set it requires that token (header `Authorization: Bearer <token>`,
+or `?token=` for a WebSocket client that cannot set headers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from typing import Any, cast
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from chotdon.records import Comment, ViewerCount
+
+from .base import SessionEnded
+from .runner import Accepted, Batch, ConnectorRecord, Malformed, Platform
+from .webhook import DEFAULT_MAX_BYTES, PushConnector, ShuttingDown, parse_listen
+
+PLATFORM = "tiktok"
+TOKEN_ENV = "TIKTOK_BRIDGE_TOKEN"
+CHAT, ROOM_USER, IM_DELETE, STREAM_END = "chat", "roomUser", "imDelete", "streamEnd"
+
+
+class Events:
+    """The records of one frame or request, what could not be read, and whether the live ended."""
+
+    def __init__(self) -> None:
+        self.records: list[ConnectorRecord] = []
+        self.malformed: list[Malformed] = []
+        self.rejected: list[dict[str, Any]] = []
+        self.ended: str | None = None
+
+
+class TikTokBridgeConnector(PushConnector):
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        stream: str,
+        host: str,
+        port: int,
+        *,
+        token: str | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(stream, host, port, max_bytes=max_bytes)
+        self.token = token
+        self.clock = clock
+        self.last_ts = 0.0  # the newest comment seen: older ones are a replayed history
+        self._ended: str | None = None
+        self._sockets: set[web.WebSocketResponse] = set()
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        last_ts = state.get("last_ts")
+        self.last_ts = float(last_ts) if isinstance(last_ts, int | float) else 0.0
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/ws", self.websocket)
+        app.router.add_post("/events", self.post)
+        app.on_shutdown.append(self._close_sockets)
+
+    async def _close_sockets(self, app: web.Application) -> None:
+        """On shutdown, before the server waits for its handlers: a bridge socket never ends by
+        itself."""
+        for ws in list(self._sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"chotdon stops")
+
+    async def batches(self) -> AsyncIterator[Batch]:
+        inner = cast(AsyncGenerator[Batch, None], super().batches())
+        try:
+            async for batch in inner:
+                yield batch
+                if self._ended is not None:
+                    raise SessionEnded(self._ended)
+        finally:
+            await inner.aclose()
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        if "Origin" in request.headers:  # a web page, not the bridge: no cross-site injection
+            self.note_error("auth", f"refused a request from origin {request.headers['Origin']!r}")
+            return web.json_response({"error": "browser requests are refused"}, status=403)
+        if self.token is None:
+            return None
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        given = given or request.query.get("token", "")
+        if hmac.compare_digest(given.encode(), self.token.encode()):
+            return None
+        self.note_error("auth", "refused a bridge request: wrong or missing token")
+        return web.json_response({"error": "wrong or missing token"}, status=401)
+
+    async def post(self, request: web.Request) -> web.Response:
+        if (refused := self._refusal(request)) is not None:
+            return refused
+        body = await request.read()
+        events = self.read(body)
+        try:
+            accepted = await self._submit(events)
+        except ShuttingDown:
+            return web.json_response({"error": "shutting down, retry"}, status=503)
+        if events.malformed and not events.rejected:  # the body itself was unreadable
+            return web.json_response({"error": events.malformed[0].reason}, status=400)
+        answer = {
+            "accepted": accepted.emitted,
+            "duplicates": accepted.duplicates,
+            "rejected": events.rejected,
+        }
+        return web.json_response(answer, status=400 if events.rejected else 202)
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        if (refused := self._refusal(request)) is not None:
+            return refused
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=self.max_bytes)
+        await ws.prepare(request)
+        self._sockets.add(ws)
+        try:
+            async for message in ws:
+                if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    continue
+                data = message.data if message.type == WSMsgType.TEXT else bytes(message.data)
+                try:
+                    await self._submit(self.read(data))
+                except ShuttingDown:
+                    break
+        finally:
+            self._sockets.discard(ws)
+        await ws.close()
+        return ws
+
+    async def _submit(self, events: Events) -> Accepted:
+        accepted = await self.submit(events.records, events.malformed, {"last_ts": self.last_ts})
+        if events.ended:
+            # After this request's records are out: wake the loop, which then ends the session.
+            self._ended = events.ended
+            self._queue.put_nowait(Batch())
+        return accepted
+
+    def read(self, body: str | bytes) -> Events:
+        """The records in one frame or request body."""
+        events = Events()
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raw = body if isinstance(body, str) else body.decode("utf-8", "replace")
+            events.malformed.append(Malformed(f"invalid JSON: {exc}", raw))
+            return events
+        items = payload if isinstance(payload, list) else [payload]
+        for index, item in enumerate(items):
+            try:
+                self._read_event(item, events)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                reason = f"event {index}: {exc!r}"
+                events.malformed.append(Malformed(reason, json.dumps(item, ensure_ascii=False)))
+                events.rejected.append({"index": index, "error": reason})
+        return events
+
+    def _read_event(self, item: Any, events: Events) -> None:
+        name = item.get("event") or item.get("type")
+        data = item.get("data", item)
+        if name == CHAT:
+            events.records.append(self._comment(data))
+        elif name == ROOM_USER:
+            viewers = data["viewerCount"]
+            if isinstance(viewers, bool) or not isinstance(viewers, int) or viewers < 0:
+                raise ValueError(f"viewerCount is not a count: {viewers!r}")
+            ts = self._ts(data.get("common") or data)
+            events.records.append(ViewerCount(self.stream, viewers, ts, PLATFORM))
+        elif name == IM_DELETE:
+            ts = self._ts(data.get("common") or data)
+            for msg_id in data["deleteMsgIdsList"]:
+                events.records.append(
+                    Comment(
+                        stream=self.stream,
+                        comment_id=_id(msg_id),
+                        user_id="",
+                        text="",
+                        ts=ts,
+                        platform=PLATFORM,
+                        deleted=True,
+                    )
+                )
+        elif name == STREAM_END:
+            events.ended = f"the TikTok live ended (streamEnd, action {data.get('action')!r})"
+        elif not isinstance(name, str):
+            raise ValueError("no event name")
+
+    def _comment(self, data: Mapping[str, Any]) -> Comment:
+        common = data.get("common") or data  # v1 flattens `common` into the event
+        user = data.get("user") or data  # ...and `user`
+        text = data["comment"]
+        if not isinstance(text, str):
+            raise TypeError(f"comment is not text: {text!r}")
+        ts = self._ts(common)
+        history = ts <= self.last_ts
+        self.last_ts = max(self.last_ts, ts)
+        return Comment(
+            stream=self.stream,
+            comment_id=_id(common["msgId"]),
+            user_id=_id(user.get("userId") or user["uniqueId"]),
+            user_name=str(user.get("nickname") or user.get("uniqueId") or ""),
+            text=text,
+            ts=ts,
+            platform=PLATFORM,
+            history=history,
+        )
+
+    def _ts(self, common: Mapping[str, Any]) -> float:
+        """createTime is milliseconds (a string, from a 64-bit integer); absent: now."""
+        value = common.get("createTime")
+        if value in (None, "", "0", 0):
+            return self.clock()
+        ts = float(value)
+        return ts / 1000 if ts > 1e11 else ts
+
+
+def _id(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int) or value in ("", 0):
+        raise ValueError(f"not an id: {value!r}")
+    return str(value)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--listen",
+        type=parse_listen,
+        default=("127.0.0.1", 8091),
+        metavar="HOST:PORT",
+        help="address the bridge sends events to (default 127.0.0.1:8091; keep it local)",
+    )
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        default=DEFAULT_MAX_BYTES,
+        help="largest request body or frame accepted (default %(default)s)",
+    )
+
+
+def build(args: argparse.Namespace, env: Mapping[str, str]) -> TikTokBridgeConnector:
+    host, port = args.listen
+    return TikTokBridgeConnector(
+        args.stream, host, port, token=env.get(TOKEN_ENV) or None, max_bytes=args.max_bytes
+    )
+
+
+PLATFORM_SPEC = Platform(
+    name=PLATFORM,
+    help="TikTok Live events from a local bridge (WebSocket /ws or POST /events)",
+    description=__doc__ or "",
+    add_arguments=add_arguments,
+    build=build,
+)

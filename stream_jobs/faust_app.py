@@ -1,0 +1,283 @@
+"""`chotdon worker`: the stream jobs as a faust-streaming app; run several to share the partitions.
+
+Agents (one instance each: concurrency 1, see below) and their tables, all keyed by stream:
+
+    parse    comments + actions -> intents      table "current": the product switches
+    resolve  intents            -> orders       table "books": each stream's order book
+    metrics  intents + viewers + orders -> metrics   table "metrics": windows + offsets counted
+
+Catalogs come from the compacted catalog topic, read whole by every worker (`faust_catalogs`).
+What each agent does, and the delivery guarantee, is in `faust_jobs`.
+
+Why these Faust settings: agent concurrency above 1 lets Faust commit an offset past an event
+still in flight (faust-streaming/faust#606), so every agent runs one instance and acks its
+events in order; exactly_once has open duplicate and recovery bugs (faust-streaming/faust#47),
+so the guarantee is at least once with idempotent steps. Tables live in memory, recovered from
+their changelog topics after a restart or a rebalance. Table rows are written to the changelog
+explicitly (`Table.send_changelog`) at checkpoints, with the partition of the events they came
+from, and their acknowledgement is awaited before the events are acked.
+
+    python -m stream_jobs.faust_app worker --topic-prefix chotdon --partitions 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import faust
+from faust import Stream
+from faust.types import TP, AppT, TableT
+
+from chotdon import topics
+from chotdon.config import settings
+from chotdon.kafka_admin import TopicsError, bootstrap_servers, check_topics
+
+from .faust_catalogs import CatalogReader
+from .faust_jobs import Job, JobConfig, MetricsJob, ParseJob, ResolveJob
+
+log = logging.getLogger(__name__)
+
+MAX_STATE_BYTES = 32 * 1024 * 1024  # a long session's order book is several MB
+TABLES = ("current", "books", "metrics")
+CHANGELOG_CONFIG = {
+    "max.message.bytes": str(MAX_STATE_BYTES),
+    # compaction only cleans closed segments: roll them often so the versions of a book that
+    # a checkpoint replaced do not pile up for the next recovery to read
+    "segment.ms": str(10 * 60 * 1000),
+    "segment.bytes": str(64 * 1024 * 1024),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    bootstrap: str
+    prefix: str
+    partitions: int
+    app_id: str
+    replication_factor: int = 1
+    web_port: int = 0  # 0: no web server (several workers on one machine would clash)
+    batch_size: int = 500
+    batch_within: float = 0.05
+    checkpoint_s: float = 1.0
+    catalog_wait_s: float = 10.0
+    session_timeout_s: float = 10.0  # how soon a dead worker's partitions move
+    loglevel: str = "info"
+    data_dir: str = ""  # Faust's datadir (unused by memory tables); default: under the temp dir
+
+    @property
+    def changelogs(self) -> list[str]:
+        return [f"{self.app_id}-{table}-changelog" for table in TABLES]
+
+
+@dataclass
+class Worker:
+    app: AppT
+    jobs: list[Job[Any]]
+    catalogs: CatalogReader
+
+
+def create_app(config: WorkerConfig) -> Worker:
+    # not Faust's default "<id>-data" in the working directory
+    datadir = Path(config.data_dir or f"{tempfile.gettempdir()}/chotdon-faust/{config.app_id}")
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        config.app_id,
+        broker=";".join(f"kafka://{s}" for s in bootstrap_servers(config.bootstrap)),
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=config.partitions,
+        topic_replication_factor=config.replication_factor,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=config.session_timeout_s,
+        broker_heartbeat_interval=max(config.session_timeout_s / 4, 0.5),
+        producer_max_request_size=MAX_STATE_BYTES,
+        producer_acks=-1,
+        stream_wait_empty=True,  # a rebalance waits for the events in flight (checkpointed)
+        table_standby_replicas=0,
+        web_enabled=config.web_port > 0,
+        web_port=config.web_port or 6066,
+        web_bind="127.0.0.1",
+        autodiscover=False,
+        datadir=str(datadir),
+    )
+    jobs_config = JobConfig(
+        prefix=config.prefix,
+        batch_size=config.batch_size,
+        batch_within=config.batch_within,
+        checkpoint_s=config.checkpoint_s,
+    )
+    catalogs = CatalogReader(
+        config.bootstrap,
+        topics.CATALOG.name(config.prefix),
+        config.partitions,
+        config.catalog_wait_s,
+    )
+
+    def table(name: str) -> TableT[bytes, bytes]:
+        return app.Table(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=config.partitions,
+            extra_topic_configs=CHANGELOG_CONFIG,
+        )
+
+    def source(*specs: topics.TopicSpec) -> Any:
+        names = [spec.name(config.prefix) for spec in specs]
+        return app.topic(*names, key_type=bytes, value_type=bytes)
+
+    parse = ParseJob(app, jobs_config, table("current"), catalogs)
+    resolve = ResolveJob(app, jobs_config, table("books"), catalogs)
+    metrics = MetricsJob(app, jobs_config, table("metrics"))
+    agents = (
+        (parse, source(topics.COMMENTS, topics.ACTIONS)),
+        (resolve, source(topics.INTENTS)),
+        (metrics, source(topics.INTENTS, topics.VIEWERS, topics.ORDERS)),
+    )
+    for job, channel in agents:
+        app.agent(channel, name=job.name, concurrency=1)(_agent_body(job))
+
+    async def read_catalogs() -> None:
+        try:
+            await catalogs.run()
+        except Exception as exc:  # without catalogs, the agents would wait forever
+            log.exception("catalogs: %r", exc)
+            await app.crash(exc)
+
+    app.task(read_catalogs)
+
+    async def forget_states(_sender: Any, *_args: Any, signal: Any, **_kw: Any) -> None:
+        for job, _channel in agents:
+            job.forget()
+
+    async def say_assigned(_sender: Any, assigned: set[TP], signal: Any, **_kw: Any) -> None:
+        mine = sorted({tp.partition for tp in assigned if tp.topic.startswith(f"{config.prefix}.")})
+        log.info("chotdon worker: partitions %s of %s.*", mine, config.prefix)
+
+    # mode's handler type names the `signal` keyword by a string mypy does not resolve
+    app.on_partitions_revoked.connect(forget_states)  # type: ignore[arg-type]
+    app.on_partitions_assigned.connect(say_assigned)  # type: ignore[arg-type]
+
+    return Worker(app, [parse, resolve, metrics], catalogs)
+
+
+def _agent_body(job: Job[Any]) -> Any:
+    async def body(stream: Any) -> None:
+        await job.run(cast(Stream[bytes], stream))
+
+    body.__name__ = body.__qualname__ = job.name  # what Faust logs the agent as
+    return body
+
+
+def run_worker(config: WorkerConfig) -> int:
+    """Run until SIGTERM/SIGINT. Exits 2, saying why, when the topics are not as needed."""
+    try:
+        asyncio.run(
+            check_topics(
+                config.bootstrap, config.prefix, config.partitions, extra=config.changelogs
+            )
+        )
+    except TopicsError as exc:
+        print(f"chotdon worker: {exc}", file=sys.stderr)
+        return 2
+    asyncio.set_event_loop(asyncio.new_event_loop())  # asyncio.run closed its own
+    worker = create_app(config)
+    faust.Worker(worker.app, loglevel=config.loglevel, quiet=True).execute_from_commandline()
+    return 0  # not reached: execute_from_commandline exits
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of `chotdon worker`, for the CLI's sub-parser."""
+    conf = settings()
+    p.add_argument(
+        "--bootstrap",
+        default=conf.kafka,
+        help="Kafka bootstrap servers (env CHOTDON_KAFKA; default %(default)s)",
+    )
+    p.add_argument(
+        "--topic-prefix",
+        default=conf.topic_prefix,
+        help="topic name prefix (env CHOTDON_TOPIC_PREFIX; default %(default)s)",
+    )
+    p.add_argument(
+        "--partitions",
+        type=int,
+        default=conf.partitions,
+        help="partitions of every topic (env CHOTDON_PARTITIONS; default %(default)s)",
+    )
+    p.add_argument(
+        "--app-id",
+        help="Faust app id: the consumer group and the tables' changelog topic names; workers "
+        "with the same id share the work (default: PREFIX-worker)",
+    )
+    p.add_argument(
+        "--replication-factor",
+        type=int,
+        default=1,
+        help="replicas of the tables' changelog topics (default 1)",
+    )
+    p.add_argument(
+        "--web-port", type=int, default=0, help="serve Faust's web views on this port (default off)"
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=float,
+        default=1.0,
+        help="seconds between writes of the tables' state (default 1; 0: every batch)",
+    )
+    p.add_argument(
+        "--catalog-wait",
+        type=float,
+        default=10.0,
+        help="seconds to wait for an unknown stream's catalog before dead-lettering (default 10)",
+    )
+    p.add_argument(
+        "--session-timeout",
+        type=float,
+        default=10.0,
+        help="seconds before a silent worker's partitions go to the others (default 10)",
+    )
+    p.add_argument("--loglevel", default="info", help="debug, info (default), warning, error")
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """`chotdon worker` from parsed `add_arguments` flags."""
+    if args.partitions < 1:
+        print("chotdon worker: --partitions must be >= 1", file=sys.stderr)
+        return 2
+    return run_worker(
+        WorkerConfig(
+            bootstrap=args.bootstrap,
+            prefix=args.topic_prefix,
+            partitions=args.partitions,
+            app_id=args.app_id or f"{args.topic_prefix}-worker",
+            replication_factor=args.replication_factor,
+            web_port=args.web_port,
+            checkpoint_s=args.checkpoint,
+            catalog_wait_s=args.catalog_wait,
+            session_timeout_s=args.session_timeout,
+            loglevel=args.loglevel,
+        )
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m stream_jobs.faust_app worker ...`: the same as `chotdon worker ...`."""
+    p = argparse.ArgumentParser(prog="python -m stream_jobs.faust_app")
+    sub = p.add_subparsers(dest="command", required=True)
+    add_arguments(sub.add_parser("worker", help="run a stream-jobs worker"))
+    return cmd_worker(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,497 @@
+"""The work of each Faust agent: the same stage code as the embedded mode, around Kafka records.
+
+    comments + actions ─▶ parse ─▶ intents (+ the host's order actions) ─▶ resolve ─▶ orders
+    intents + viewers + orders ─▶ metrics ─▶ metrics            (anything unusable ─▶ dead letters)
+
+Every topic has the same partition count and is keyed by stream, and every output goes to the
+partition of the input it came from, so one stream lives on one partition number everywhere:
+its records, its table rows (the changelogs are partitioned alike) and its outputs.
+
+Delivery: at least once, with idempotent steps. A job handles a batch of events, sends what it
+produced and waits for the broker's acks; its state (a table row per stream) is written to the
+table's changelog at a checkpoint (at most every `checkpoint_s`, or when a rebalance starts) and
+only once that write is acknowledged are the batch's input events acked, which is what lets
+Faust commit their offsets. So, after a crash, the committed offsets are never past the last
+durable state, and the state is never ahead of the outputs: inputs since the last commit are
+processed again from a state at or before them. The resolver's input is one log per stream
+(intents and the host's order actions, sequenced by the parse job), so a replay from the same
+book gives the same events with the same `seq`; inputs the book has already applied are
+ignored by comment or action id. Consumers drop events whose `seq` they have seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+import msgspec
+from faust import Stream
+from faust.types import AppT, EventT, TableT
+
+from chotdon import topics
+from chotdon.catalog import Catalog
+from chotdon.records import (
+    AdjustStock,
+    AnyRecord,
+    Approve,
+    Comment,
+    DeadLetter,
+    Intent,
+    OrderEvent,
+    RecordError,
+    Reject,
+    SetCurrent,
+    StockLevels,
+    ViewerCount,
+    decode,
+    encode,
+)
+from parsers import Parser
+
+from . import metrics as windows
+from .actions import ActionError
+from .faust_catalogs import CatalogReader
+from .order_book import StreamBook, decode_state, encode_state, new_book
+from .resolver import apply, apply_action
+from .stages import parse_comment, stock_levels
+
+log = logging.getLogger(__name__)
+
+RAW_LIMIT = 10_000  # characters of a dead letter's raw record kept
+SWITCHES_KEPT = 16  # product switches a parse state remembers (see ParseState)
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True, slots=True)
+class JobConfig:
+    prefix: str
+    batch_size: int = 500
+    batch_within: float = 0.05  # seconds a batch waits to fill
+    checkpoint_s: float = 1.0  # state written at most this often per job (0: every batch)
+
+    def topic(self, spec: topics.TopicSpec) -> str:
+        return spec.name(self.prefix)
+
+
+def tag(record: msgspec.Struct) -> str:
+    return str(type(record).__struct_config__.tag)
+
+
+class Job(Generic[S]):
+    """One agent's loop: batches in, outputs out, state checkpointed, then inputs acked."""
+
+    name = "job"
+
+    def __init__(self, app: AppT, config: JobConfig, table: TableT[bytes, bytes]) -> None:
+        self.app = app
+        self.config = config
+        self.table = table
+        self.states: dict[bytes, S] = {}  # live state by table key; the table has the last
+        self.dirty: dict[bytes, int] = {}  # key -> partition: state changed since checkpoint
+        self.pending: list[EventT[bytes]] = []  # handled, not yet acked
+        self.pending_since = 0.0
+        self.sent: list[Awaitable[Any]] = []
+        self.dead_letters: Counter[str] = Counter()
+        self.lock = asyncio.Lock()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def run(self, stream: Stream[bytes]) -> None:
+        """The agent's body. A bug (an exception a record cannot cause: those are dead-letters)
+        crashes the worker rather than skip inputs: their offsets stay uncommitted."""
+        ticker = asyncio.create_task(self._checkpoint_when_due(stream))
+        try:
+            cfg = self.config
+            async for batch in stream.noack_take(cfg.batch_size, within=cfg.batch_within):
+                # noack_take yields the events, for this loop to ack them after the checkpoint
+                events = cast(Sequence[EventT[bytes]], batch)
+                async with self.lock:
+                    for event in events:
+                        await self.handle(event)
+                    await self.end_batch()
+                    await self.wait_sent()
+                    if not self.pending:
+                        self.pending_since = time.monotonic()
+                    self.pending.extend(events)
+                    if self._due():
+                        await self.checkpoint(stream)
+        except Exception as exc:
+            log.exception("%s: stopping the worker: %r", self.name, exc)
+            await self.app.crash(exc)
+            raise
+        finally:
+            ticker.cancel()
+
+    def _due(self) -> bool:
+        age = time.monotonic() - self.pending_since
+        return bool(self.pending) and (age >= self.config.checkpoint_s or self.app.rebalancing)
+
+    async def _checkpoint_when_due(self, stream: Stream[bytes]) -> None:
+        """Checkpoint when no batch comes to do it, and at once when a rebalance starts: Faust
+        waits for every event in flight to be acked before it hands partitions over."""
+        try:
+            while True:
+                await asyncio.sleep(min(0.1, self.config.checkpoint_s or 0.1))
+                if self._due():
+                    async with self.lock:
+                        if self._due():
+                            await self.checkpoint(stream)
+        except Exception as exc:  # e.g. the broker refused a write: stop, do not ack
+            log.exception("%s: checkpoint failed, stopping the worker: %r", self.name, exc)
+            await self.app.crash(exc)
+
+    async def checkpoint(self, stream: Stream[bytes]) -> None:
+        await self.before_checkpoint()
+        await self.wait_sent()
+        written = []
+        for key, partition in self.dirty.items():
+            value = self.encode(self.states[key])
+            self.table.data[key] = value
+            written.append(self.table.send_changelog(partition, key, value))
+        await asyncio.gather(*written)
+        self.dirty.clear()
+        for event in self.pending:
+            await stream.ack(event)
+        self.pending.clear()
+
+    def forget(self) -> None:
+        """Drop the live states after a rebalance: the table (recovered from the changelog)
+        is the truth for partitions this worker gets."""
+        if self.pending:  # Faust waits for them to be acked first (stream_wait_empty)
+            raise RuntimeError(f"{self.name}: {len(self.pending)} events in flight, rebalancing")
+        self.states.clear()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def state(self, key: bytes) -> S | None:
+        state = self.states.get(key)
+        if state is None:
+            raw = self.table.data.get(key)
+            if raw is not None:
+                state = self.states[key] = self.decode(raw)
+        return state
+
+    def changed(self, key: bytes, partition: int, state: S) -> None:
+        self.states[key] = state
+        self.dirty[key] = partition
+
+    # -- output --------------------------------------------------------------------------------
+
+    async def send(
+        self, spec: topics.TopicSpec, key: bytes | None, value: bytes, partition: int
+    ) -> None:
+        producer = self.app.producer
+        topic = self.config.topic(spec)
+        self.sent.append(await producer.send(topic, key, value, partition, None, None))
+
+    async def wait_sent(self) -> None:
+        """Wait until the broker has every output sent so far (raises the first failure)."""
+        sent, self.sent = self.sent, []
+        await asyncio.gather(*sent)
+
+    async def dead_letter(self, event: EventT[bytes], reason: str) -> None:
+        message = event.message
+        raw = (message.value or b"").decode("utf-8", "backslashreplace")
+        if len(raw) > RAW_LIMIT:
+            raw, reason = raw[:RAW_LIMIT], f"{reason} (raw record truncated)"
+        letter = DeadLetter(
+            source=message.topic,
+            reason=reason,
+            raw=raw,
+            position=f"{message.partition}/{message.offset}",
+            ts=time.time(),
+        )
+        await self.send(topics.DEAD_LETTERS, message.key, encode(letter), message.partition)
+        self.dead_letters[message.topic] += 1
+        log.warning(
+            "%s: dead letter #%d from %s %s: %s",
+            self.name,
+            sum(self.dead_letters.values()),
+            message.topic,
+            letter.position,
+            reason[:200],
+        )
+
+    async def read(self, event: EventT[bytes], allowed: tuple[str, ...]) -> AnyRecord | None:
+        """The event's record, or None after dead-lettering it: undecodable, of a type that
+        does not belong on its topic, or keyed by another stream than its own."""
+        message = event.message
+        try:
+            record = decode(message.value or b"")
+        except RecordError as exc:
+            await self.dead_letter(event, f"undecodable record: {exc}")
+            return None
+        if tag(record) not in allowed:
+            await self.dead_letter(
+                event, f"a '{tag(record)}' record does not belong on topic {message.topic}"
+            )
+            return None
+        stream = record_stream(record)
+        if stream is not None and message.key != stream.encode():
+            key = (message.key or b"").decode("utf-8", "backslashreplace")
+            await self.dead_letter(event, f"keyed '{key}', not by its stream '{stream}'")
+            return None
+        return record
+
+    # -- what each job does --------------------------------------------------------------------
+
+    async def handle(self, event: EventT[bytes]) -> None:
+        raise NotImplementedError
+
+    async def end_batch(self) -> None:
+        """After the batch's events were handled, before its outputs are awaited."""
+
+    async def before_checkpoint(self) -> None:
+        """Before the dirty states are written."""
+
+    def encode(self, state: S) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, raw: bytes) -> S:
+        raise NotImplementedError
+
+
+def record_stream(record: AnyRecord) -> str | None:
+    if isinstance(record, Intent):
+        return record.comment.stream if record.comment is not None else None
+    stream = getattr(record, "stream", None)
+    return stream if isinstance(stream, str) else None
+
+
+# -- parse ----------------------------------------------------------------------------------------
+
+
+class ParseState(msgspec.Struct):
+    """The product switches of a stream, newest last, with where each came from.
+
+    A replay after a crash can start before switches this state already holds; each comment is
+    parsed with the product current at its own position in the comments topic (a switch from
+    the comments topic counts only if it came before the comment), so a replayed comment gives
+    the same intent as the first time. The host's switches (actions topic) are not ordered
+    with the comments anyway: they apply from when they are handled.
+    """
+
+    switches: list[tuple[str, int, str | None]] = []  # (topic, offset, product code)
+
+    def current(self, topic: str, offset: int) -> str | None:
+        for source, at, code in reversed(self.switches):
+            if not (source == topic and at > offset):
+                return code
+        return None
+
+    def switch(self, topic: str, offset: int, code: str | None) -> bool:
+        if any(s == topic and at == offset for s, at, _ in self.switches):
+            return False  # a replay
+        self.switches = [*self.switches, (topic, offset, code)][-SWITCHES_KEPT:]
+        return True
+
+
+class ParseJob(Job[ParseState]):
+    """Comments (with the source's product switches) and host actions -> intents.
+
+    Host actions for the order book are forwarded to the intents topic, so that the resolver
+    reads one log per stream and a replay applies everything in the same order. An action
+    without an id gets one from its position, applied once however often it is replayed."""
+
+    name = "parse"
+    _encoder = msgspec.json.Encoder()
+    _decoder = msgspec.json.Decoder(ParseState)
+
+    def __init__(
+        self, app: AppT, config: JobConfig, table: TableT[bytes, bytes], catalogs: CatalogReader
+    ) -> None:
+        super().__init__(app, config, table)
+        self.catalogs = catalogs
+        self.parsers: dict[str, tuple[Catalog, Parser]] = {}
+        self.allowed = {
+            config.topic(topics.COMMENTS): topics.COMMENTS.records,
+            config.topic(topics.ACTIONS): topics.ACTIONS.records,
+        }
+
+    def encode(self, state: ParseState) -> bytes:
+        return self._encoder.encode(state)
+
+    def decode(self, raw: bytes) -> ParseState:
+        return self._decoder.decode(raw)
+
+    async def handle(self, event: EventT[bytes]) -> None:
+        message = event.message
+        record = await self.read(event, self.allowed.get(message.topic, ()))
+        if record is None:
+            return
+        key, partition = message.key or b"", message.partition
+        state = self.state(key) or ParseState()
+        if isinstance(record, Comment):
+            parser = await self.parser(record.stream)
+            if parser is None:
+                await self.dead_letter(event, f"no catalog for stream '{record.stream}'")
+                return
+            current = state.current(message.topic, message.offset)
+            intent = parse_comment(parser, record, current)
+            await self.send(topics.INTENTS, key, encode(intent), partition)
+        elif isinstance(record, SetCurrent):
+            if state.switch(message.topic, message.offset, record.code):
+                self.changed(key, partition, state)
+        elif isinstance(record, Approve | Reject | AdjustStock):
+            if not record.action_id:
+                position = f"{message.topic}/{partition}/{message.offset}"
+                record = msgspec.structs.replace(record, action_id=position)
+            await self.send(topics.INTENTS, key, encode(record), partition)
+
+    async def parser(self, stream: str) -> Parser | None:
+        catalog = await self.catalogs.get(stream)
+        if catalog is None:
+            return None
+        cached = self.parsers.get(stream)
+        if cached is None or cached[0] is not catalog:  # new, or the catalog was republished
+            cached = self.parsers[stream] = (catalog, Parser(catalog))
+        return cached[1]
+
+
+# -- resolve --------------------------------------------------------------------------------------
+
+
+class ResolveJob(Job[StreamBook]):
+    """Intents and host actions -> order events, and each changed stream's stock levels after
+    every batch. The book of each stream is the table row (`encode_state`)."""
+
+    name = "resolve"
+    accepts = ("intent", "approve", "reject", "stock")
+
+    def __init__(
+        self, app: AppT, config: JobConfig, table: TableT[bytes, bytes], catalogs: CatalogReader
+    ) -> None:
+        super().__init__(app, config, table)
+        self.catalogs = catalogs
+        self.stock_changed: dict[bytes, tuple[int, float]] = {}  # key -> (partition, ts)
+
+    def encode(self, state: StreamBook) -> bytes:
+        return encode_state(state)
+
+    def decode(self, raw: bytes) -> StreamBook:
+        return decode_state(raw)
+
+    async def handle(self, event: EventT[bytes]) -> None:
+        record = await self.read(event, self.accepts)
+        if record is None:
+            return
+        stream = record_stream(record)
+        if stream is None:
+            await self.dead_letter(event, "an intent without its comment")
+            return
+        catalog = await self.catalogs.get(stream)
+        if catalog is None:
+            await self.dead_letter(event, f"no catalog for stream '{stream}'")
+            return
+        key, partition = event.message.key or b"", event.message.partition
+        book = self.state(key) or new_book(catalog)
+        try:
+            if isinstance(record, Intent):
+                book, events = apply(book, record, catalog)
+                ts = record.comment.ts if record.comment is not None else 0.0
+            else:
+                assert isinstance(record, Approve | Reject | AdjustStock)
+                book, events = apply_action(book, record, catalog)
+                ts = record.ts
+        except ActionError as exc:
+            await self.dead_letter(event, f"host action refused: {exc}")
+            return
+        self.changed(key, partition, book)
+        for order_event in events:
+            await self.send(topics.ORDERS, key, encode(order_event), partition)
+        if events or not isinstance(record, Intent):
+            _, seen = self.stock_changed.get(key, (partition, ts))
+            self.stock_changed[key] = (partition, max(ts, seen))
+
+    async def end_batch(self) -> None:
+        for key, (partition, ts) in self.stock_changed.items():
+            levels: StockLevels = stock_levels(self.states[key], ts)
+            await self.send(topics.ORDERS, key, encode(levels), partition)
+        self.stock_changed.clear()
+
+
+# -- metrics --------------------------------------------------------------------------------------
+
+
+class MetricsEntry(msgspec.Struct):
+    """A stream's metrics and, per input topic, the offset of the last record counted: a replay
+    after a crash skips what the state already counted (counting is not idempotent)."""
+
+    offsets: dict[str, int]
+    state: msgspec.Raw  # metrics.encode_state
+
+
+@dataclass
+class LiveMetrics:
+    state: windows.MetricsState
+    offsets: dict[str, int]
+
+
+class MetricsJob(Job[LiveMetrics]):
+    """Intents (with their comments), viewer counts and order events -> tumbling-window
+    snapshots: each window when it closes, and its open windows as they stand at each
+    checkpoint (a consumer keeps the latest snapshot per stream, size and start)."""
+
+    name = "metrics"
+    _encoder = msgspec.json.Encoder()
+    _decoder = msgspec.json.Decoder(MetricsEntry)
+
+    def __init__(self, app: AppT, config: JobConfig, table: TableT[bytes, bytes]) -> None:
+        super().__init__(app, config, table)
+        self.viewers = config.topic(topics.VIEWERS)
+        self.orders = config.topic(topics.ORDERS)
+        # the intents topic is the resolver's to dead-letter; it carries host actions too
+        self.allowed = {
+            config.topic(topics.INTENTS): ("intent", "approve", "reject", "stock"),
+            self.viewers: topics.VIEWERS.records,
+            self.orders: topics.ORDERS.records,
+        }
+        self.open_changed: dict[bytes, int] = {}  # key -> partition, since the checkpoint
+
+    def encode(self, state: LiveMetrics) -> bytes:
+        raw = msgspec.Raw(windows.encode_state(state.state))
+        return self._encoder.encode(MetricsEntry(offsets=state.offsets, state=raw))
+
+    def decode(self, raw: bytes) -> LiveMetrics:
+        entry = self._decoder.decode(raw)
+        return LiveMetrics(windows.decode_state(entry.state), entry.offsets)
+
+    async def handle(self, event: EventT[bytes]) -> None:
+        message = event.message
+        record: AnyRecord | None
+        if message.topic in (self.viewers, self.orders):
+            record = await self.read(event, self.allowed[message.topic])
+        else:  # the resolver dead-letters what is wrong on the intents topic
+            try:
+                record = decode(message.value or b"")
+            except RecordError:
+                return
+        if not isinstance(record, Intent | ViewerCount | OrderEvent):
+            return
+        stream = record_stream(record)
+        if stream is None or message.key != stream.encode():
+            return
+        key, partition = message.key or b"", message.partition
+        live = self.state(key) or LiveMetrics(windows.new_state(stream), {})
+        if message.offset <= live.offsets.get(message.topic, -1):
+            return  # counted before the crash this replay recovers from
+        live.offsets[message.topic] = message.offset
+        _, closed = windows.add(live.state, record)
+        for snapshot in closed:
+            await self.send(topics.METRICS, key, encode(snapshot), partition)
+        self.changed(key, partition, live)
+        self.open_changed[key] = partition
+
+    async def before_checkpoint(self) -> None:
+        for key, partition in self.open_changed.items():
+            # a copy: flushing closes the windows it is given
+            copy = windows.decode_state(windows.encode_state(self.states[key].state))
+            for snapshot in windows.flush(copy)[1]:
+                await self.send(topics.METRICS, key, encode(snapshot), partition)
+        self.open_changed.clear()

@@ -1,0 +1,189 @@
+"""A local Shopee Open Platform v2 speaking the livestream module's wire format
+(`get_latest_comment_list`, `get_session_detail`, `get_session_metric`), checking every request's
+signature as Shopee does, with failures a test can script.
+
+Livestream calls are "User" APIs: common parameters partner_id, timestamp, access_token, user_id
+and sign = HMAC-SHA256(partner_key, partner_id + path + timestamp + access_token + user_id).
+Offsets are the index of the next comment, so `next_offset` resumes exactly after a page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+PARTNER_ID = 2001234
+PARTNER_KEY = "shpk-test-partner-key"
+ACCESS_TOKEN = "test-access-token"
+USER_ID = 778899
+PREFIX = "/api/v2/livestream/"
+
+# One scripted failure per comment-list request, in order ("ok" for none).
+FAILURES = (
+    "500",  # HTTP 500 error_server
+    "drop",  # connection closed mid-body
+    "rate",  # error_rate_limit (the platform's per-app limit)
+    "busy",  # error_server "Too many requests, please try again later"
+    "expired",  # error_auth "Invalid access_token." (tokens last 4 hours)
+    "quota",  # error_limit: the app's daily call limit
+    "garbage",  # 200 with a body that is not JSON
+    "overlap",  # the page starts two comments early: they arrive twice
+)
+
+
+def sign(path: str, timestamp: int, token: str = ACCESS_TOKEN, user_id: int = USER_ID) -> str:
+    base = f"{PARTNER_ID}{path}{timestamp}{token}{user_id}"
+    return hmac.new(PARTNER_KEY.encode(), base.encode(), hashlib.sha256).hexdigest()
+
+
+def comment(
+    n: int, text: str, ts: int, user_id: int = 500, username: str = "khach"
+) -> dict[str, Any]:
+    return {
+        "comment_id": 273_887_000 + n,
+        "content": text,
+        "timestamp": ts,
+        "user_id": user_id,
+        "username": username,
+    }
+
+
+@dataclass
+class FakeShopee:
+    session_id: int = 6236215
+    page_size: int = 3
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    status: int = 1  # 0 initial, 1 ongoing, 2 ended
+    ccu: int = 57
+    failures: deque[str] = field(default_factory=deque)
+    requests: list[dict[str, str]] = field(default_factory=list)  # comment-list queries
+    calls: list[str] = field(default_factory=list)  # every API called, in order
+    server: TestServer | None = None
+    url: str = ""
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_get(PREFIX + "{api}", self.handle)
+        self.server = TestServer(app, host="127.0.0.1", port=0)
+        await self.server.start_server()
+        self.url = str(self.server.make_url("")).rstrip("/")
+        return self.url
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        api = request.match_info["api"]
+        self.calls.append(api)
+        query = request.query
+        if (refused := self._check_common(request.path, query)) is not None:
+            return refused
+        if query.get("session_id") != str(self.session_id):
+            return error(
+                "error_data", f"The session(session_id:{query.get('session_id')}) is not exist"
+            )
+        if api == "get_latest_comment_list":
+            self.requests.append(dict(query))
+            return await self.comment_list(request)
+        if api == "get_session_detail":
+            return ok(
+                {
+                    "session_id": self.session_id,
+                    "title": "Xả kho cuối tuần",
+                    "status": self.status,
+                    "is_test": False,
+                    "start_time": 1_714_560_000,
+                    "end_time": 1_714_563_600 if self.status == 2 else 0,
+                }
+            )
+        if api == "get_session_metric":
+            return ok({"ccu": self.ccu, "peak_ccu": self.ccu, "views": 3 * self.ccu, "likes": 9})
+        return error(
+            "error_param",
+            "Permission denied. This API is currently offline or the request path is incorrect.",
+        )
+
+    def _check_common(self, path: str, query: Any) -> web.Response | None:
+        if query.get("partner_id") != str(PARTNER_ID):
+            return error("error_auth", "partner_id is invalid", 403)
+        try:
+            timestamp = int(query.get("timestamp", ""))
+        except ValueError:
+            return error("error_param", "no timestamp")
+        if abs(time.time() - timestamp) > 300:
+            return error("error_param", "Timestamp is expired.")
+        if "user_id" not in query:
+            return error("error_param", "There is no user_id in query.")
+        token = query.get("access_token", "")
+        expected = sign(path, timestamp, token, int(query["user_id"]))
+        if not hmac.compare_digest(query.get("sign", ""), expected):
+            return error("error_sign", "Wrong sign.", 403)
+        if token != ACCESS_TOKEN:
+            return error("invalid_acceess_token", "Invalid access_token, please have a check.", 403)
+        if query["user_id"] != str(USER_ID):
+            return error("user_no_linked", "Partner and user has no linked.", 403)
+        return None
+
+    async def comment_list(self, request: web.Request) -> web.StreamResponse:
+        failure = self.failures.popleft() if self.failures else None
+        if failure not in (None, "ok", "overlap"):
+            return await self._fail(request, str(failure))
+        if self.status == 2:
+            return error("error_data", f"The session(session_id:{self.session_id}) is not ongoing")
+        offset = int(request.query.get("offset", "0"))
+        if failure == "overlap":
+            offset = max(0, offset - 2)
+        page = self.comments[offset : offset + self.page_size]
+        return ok({"next_offset": offset + len(page), "list": page})
+
+    async def _fail(self, request: web.Request, kind: str) -> web.StreamResponse:
+        if kind == "500":
+            return error("error_server", "Server internal error: upstream timeout", 500)
+        if kind == "rate":
+            return error(
+                "error_rate_limit",
+                "Too many requests. You have reached the rate limit. Please try again later.",
+                429,
+            )
+        if kind == "busy":
+            return error("error_server", "Too many requests, please try again later", 500)
+        if kind == "expired":
+            return error("error_auth", "Invalid access_token.", 403)
+        if kind == "quota":
+            return error(
+                "error_limit",
+                "The total API call number made by your APP has reached the daily API call "
+                "limit, please try again after 00: 00 (UTC+08:00)",
+                403,
+            )
+        if kind == "garbage":
+            return web.Response(text="<html>504 Gateway Time-out</html>", content_type="text/html")
+        assert kind == "drop", kind
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = 4096
+        await response.prepare(request)
+        await response.write(b'{"error": "", "message": "", "respo')
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+
+def ok(response: dict[str, Any]) -> web.Response:
+    return web.json_response(
+        {"error": "", "message": "", "request_id": "ae9e59cf358b59d7", "response": response}
+    )
+
+
+def error(code: str, message: str, status: int = 200) -> web.Response:
+    return web.json_response(
+        {"error": code, "message": message, "request_id": "2b02779a357abd74", "response": {}},
+        status=status,
+    )

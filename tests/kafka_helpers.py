@@ -1,0 +1,294 @@
+"""Helpers for the tests against the real Kafka broker: topics, workers, reading outputs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from chotdon.catalog import Catalog
+from chotdon.kafka_admin import create_topics
+from chotdon.records import AnyRecord, MetricsSnapshot, OrderEvent, StockLevels, decode
+from ingest.kafka_producer import ingest
+from ingest.sources import Pace, RecordsSource, SourceRecord
+from sinks.sqlite_store import SQLiteStore
+from stream_jobs.embedded import EmbeddedRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOTSTRAP = os.environ.get("CHOTDON_TEST_KAFKA", "127.0.0.1:9092")
+
+
+def broker_answers(bootstrap: str = BOOTSTRAP, timeout: float = 2.0) -> bool:
+    """A Kafka broker, not just anything, listens there: it answers a metadata request."""
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError:
+        return False
+
+    async def metadata() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        await admin.start()
+        try:
+            await admin.list_topics()
+        finally:
+            await admin.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(metadata(), 10))
+    except (KafkaError, OSError, TimeoutError):
+        return False
+    return True
+
+
+def new_prefix(label: str) -> str:
+    """A topic prefix (and app id stem) of one test: tests never see each other's records."""
+    return f"t{label}-{uuid.uuid4().hex[:8]}"
+
+
+def make_topics(prefix: str, partitions: int) -> None:
+    report = asyncio.run(create_topics(BOOTSTRAP, prefix, partitions))
+    assert not report.mismatched, report
+
+
+def produce_records(
+    prefix: str,
+    catalogs: list[Catalog],
+    records: Iterable[SourceRecord],
+    speed: float | None = None,
+) -> None:
+    """What `chotdon ingest` does: the catalogs, then the records (paced when `speed`)."""
+    source = RecordsSource("test", records, Pace(speed))
+    asyncio.run(ingest(BOOTSTRAP, prefix, catalogs, source))
+
+
+def produce_raw(topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
+    """(key, value) pairs as they are, in order (for bad input)."""
+
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all")
+        await producer.start()
+        try:
+            for key, value in items:
+                await producer.send_and_wait(topic, value, key=key)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+@dataclass
+class Read:
+    """Records read from a topic, with (partition, offset) for each."""
+
+    records: list[AnyRecord] = field(default_factory=list)
+    positions: list[tuple[int, int]] = field(default_factory=list)
+    undecodable: int = 0
+
+
+def read_topic(topic: str, partitions: int) -> Read:
+    """Everything on the topic now, from the beginning of every partition."""
+
+    async def run() -> Read:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=BOOTSTRAP, group_id=None, enable_auto_commit=False
+        )
+        await consumer.start()
+        out = Read()
+        try:
+            tps = [TopicPartition(topic, p) for p in range(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            end = await consumer.end_offsets(tps)
+            while any([await consumer.position(tp) < end[tp] for tp in tps]):
+                batches = await consumer.getmany(timeout_ms=500)
+                for tp, batch in batches.items():
+                    for message in batch:
+                        try:
+                            out.records.append(decode(message.value))
+                        except ValueError:
+                            out.undecodable += 1
+                            continue
+                        out.positions.append((tp.partition, message.offset))
+        finally:
+            await consumer.stop()
+        return out
+
+    return asyncio.run(run())
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
+    """Poll `check` until it returns something truthy; fail saying `what` did not happen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+# -- what a finished pipeline produced ------------------------------------------------------------
+
+
+def final_orders(records: Iterable[AnyRecord]) -> dict[tuple[str, str], OrderEvent]:
+    """The latest event of each order (by seq), as a sink that drops repeats would keep."""
+    latest: dict[tuple[str, str], OrderEvent] = {}
+    for r in records:
+        if isinstance(r, OrderEvent):
+            key = (r.stream, r.order_id)
+            if key not in latest or r.seq > latest[key].seq:
+                latest[key] = r
+    return latest
+
+
+def order_view(orders: dict[tuple[str, str], OrderEvent]) -> dict[tuple[str, str], Any]:
+    """What must be equal between two runs: each order's lines, total, phone and kind."""
+    return {
+        key: (
+            [(x.sku, x.variant, x.qty, x.unit_price, x.status, x.missing) for x in e.lines],
+            e.total,
+            e.phone,
+            e.customer,
+        )
+        for key, e in sorted(orders.items())
+    }
+
+
+def final_stock(records: Iterable[AnyRecord]) -> dict[str, tuple[Any, ...]]:
+    """The last stock levels of each stream (records in the order of their partition)."""
+    last: dict[str, StockLevels] = {}
+    for r in records:
+        if isinstance(r, StockLevels):
+            last[r.stream] = r
+    return {s: (dict(x.remaining), dict(x.reserved), dict(x.waiting)) for s, x in last.items()}
+
+
+def metric_totals(records: Iterable[AnyRecord]) -> dict[tuple[str, int], dict[str, Any]]:
+    """Per stream and window size, the sums over windows of what is counted once (the latest
+    snapshot of each window) and the peak viewers: equal however records interleaved."""
+    latest: dict[tuple[str, int, float], MetricsSnapshot] = {}
+    for r in records:
+        if isinstance(r, MetricsSnapshot):
+            latest[(r.stream, r.window_s, r.window_start)] = r
+    totals: dict[tuple[str, int], dict[str, Any]] = {}
+    for (stream, size, _), s in sorted(latest.items()):
+        t = totals.setdefault(
+            (stream, size),
+            {"comments": 0, "orders": 0, "cancelled": 0, "revenue": 0, "intents": {}, "peak": 0},
+        )
+        t["comments"] += s.comments
+        t["orders"] += s.orders
+        t["cancelled"] += s.cancelled
+        t["revenue"] += s.revenue
+        for kind, n in s.intents.items():
+            t["intents"][kind] = t["intents"].get(kind, 0) + n
+        t["peak"] = max(t["peak"], s.viewers_peak)
+    return totals
+
+
+# -- workers --------------------------------------------------------------------------------------
+
+
+class WorkerProcess:
+    """`python -m stream_jobs.faust_app worker` (what `chotdon worker` runs) in a subprocess."""
+
+    def __init__(self, prefix: str, partitions: int, app_id: str, log_path: Path) -> None:
+        self.log_path = log_path
+        self.args = [
+            sys.executable,
+            "-m",
+            "stream_jobs.faust_app",
+            "worker",
+            "--bootstrap",
+            BOOTSTRAP,
+            "--topic-prefix",
+            prefix,
+            "--partitions",
+            str(partitions),
+            "--app-id",
+            app_id,
+            "--session-timeout",
+            "6",
+            "--checkpoint",
+            "0.5",
+        ]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps writing to it
+        self.proc = subprocess.Popen(
+            self.args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        log.close()
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def check_alive(self) -> None:
+        if not self.alive():
+            raise AssertionError(f"worker {self.log_path.stem} exited:\n{self.log()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, nothing flushed or committed."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+# -- the embedded mode, for the expected results --------------------------------------------------
+
+
+class _Capture:
+    """Stands in for the feed hub: keeps every record the embedded runner publishes."""
+
+    def __init__(self) -> None:
+        self.views: dict[str, Any] = {}
+        self.records: list[AnyRecord] = []
+
+    def apply(self, _stream: str, record: AnyRecord) -> None:
+        self.records.append(record)
+
+
+def run_embedded(
+    catalogs: list[Catalog], records: Iterable[SourceRecord], db: Path
+) -> list[AnyRecord]:
+    """What the embedded mode publishes for these records (no web server), in order."""
+    capture = _Capture()
+
+    async def run() -> None:
+        store = SQLiteStore(db)
+        try:
+            runner = EmbeddedRunner(catalogs, store, hub=capture)  # type: ignore[arg-type]
+            await runner.run(RecordsSource("expected", records))
+        finally:
+            store.close()
+
+    asyncio.run(run())
+    return capture.records

@@ -1,0 +1,284 @@
+"""The Shopee Live connector against a local fake of the Open Platform v2 livestream API (which
+checks every request's signature), driven by the shared runner."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chotdon.records import Comment, ViewerCount
+from ingest.connectors.base import Backoff, Checkpoint, ConnectorMetrics
+from ingest.connectors.runner import ConnectorRecord, Outcome, UsageError, run_connector
+from ingest.connectors.shopee import ShopeeConnector, build
+from tests.fakes.shopee_api import (
+    ACCESS_TOKEN,
+    PARTNER_ID,
+    PARTNER_KEY,
+    USER_ID,
+    FakeShopee,
+    comment,
+    sign,
+)
+
+T0 = 1_714_560_000
+STREAM = "6236215"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeShopee]:
+    fake = FakeShopee()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+def connector(
+    fake: FakeShopee,
+    *,
+    partner_key: str = PARTNER_KEY,
+    access_token: str = ACCESS_TOKEN,
+    metrics_every: float = 3600.0,
+) -> ShopeeConnector:
+    return ShopeeConnector(
+        STREAM,
+        partner_id=str(PARTNER_ID),
+        partner_key=partner_key,
+        access_token=access_token,
+        user_id=str(USER_ID),
+        api_url=fake.url,
+        poll_every=0.001,
+        metrics_every=metrics_every,
+    )
+
+
+class Run:
+    """One run of the runner; `then` is called after each emitted comment (the live stream
+    going on, or a SIGTERM)."""
+
+    def __init__(self) -> None:
+        self.records: list[ConnectorRecord] = []
+        self.metrics = ConnectorMetrics()
+        self.stop = asyncio.Event()
+        self.logs: list[str] = []
+        self.stop_after: int | None = None
+
+    async def emit(self, record: ConnectorRecord) -> None:
+        self.records.append(record)
+        if self.stop_after is not None and len(self.comments) >= self.stop_after:
+            self.stop.set()
+
+    @property
+    def comments(self) -> list[Comment]:
+        return [r for r in self.records if isinstance(r, Comment)]
+
+    def sample(self, name: str, **labels: str) -> float:
+        value = self.metrics.registry.get_sample_value(
+            name, {"platform": "shopee", "stream": STREAM, **labels}
+        )
+        return value or 0.0
+
+    async def __call__(
+        self, conn: ShopeeConnector, checkpoint: Checkpoint | None = None
+    ) -> Outcome:
+        return await asyncio.wait_for(
+            run_connector(
+                conn,
+                self.emit,
+                stop=self.stop,
+                metrics=self.metrics,
+                checkpoint=checkpoint,
+                log=self.logs.append,
+                backoff=Backoff(base=0.001, cap=0.01),
+            ),
+            timeout=10,
+        )
+
+
+def comments(n: int, start: int = 0) -> list[dict[str, object]]:
+    return [
+        comment(i, f"chốt {i} áo sđt 0987654{i:03d}", T0 + i, 500 + i % 4, f"khach{i % 4}")
+        for i in range(start, start + n)
+    ]
+
+
+def ids(records: list[Comment]) -> list[str]:
+    return [c.comment_id for c in records]
+
+
+def expected(n: int) -> list[str]:
+    return [f"shopee:{273_887_000 + i}" for i in range(n)]
+
+
+async def end_after(fake: FakeShopee, run: Run, n: int) -> None:
+    """The host ends the session once `n` comments were read."""
+    while len(run.comments) < n:
+        await asyncio.sleep(0.001)
+    fake.status = 2
+
+
+async def test_pages_follow_next_offset_and_every_comment_arrives_once(fake: FakeShopee) -> None:
+    fake.comments = comments(8)
+    run = Run()
+    ender = asyncio.create_task(end_after(fake, run, 8))
+    outcome = await run(connector(fake))
+    await ender
+    assert outcome.reason == "ended" and "not ongoing" in outcome.message
+    assert ids(run.comments) == expected(8)
+    first = run.comments[0]
+    assert (first.stream, first.user_id, first.user_name, first.text, first.ts) == (
+        STREAM,
+        "500",
+        "khach0",
+        "chốt 0 áo sđt 0987654000",
+        float(T0),
+    )
+    offsets = [r["offset"] for r in fake.requests]
+    assert offsets[:4] == ["0", "3", "6", "8"]  # pages followed to the end, then polled again
+    assert all(r["session_id"] == STREAM and r["user_id"] == str(USER_ID) for r in fake.requests)
+    # The first page of a fresh start is what the last 10 seconds held: backlog.
+    assert [c.history for c in run.comments] == [True] * 3 + [False] * 5
+
+
+async def test_live_comments_after_the_first_poll_are_not_history(fake: FakeShopee) -> None:
+    fake.comments = comments(2)
+    run = Run()
+
+    async def live() -> None:
+        while len(run.comments) < 2:
+            await asyncio.sleep(0.001)
+        fake.comments.extend(comments(3, start=2))
+        await end_after(fake, run, 5)
+
+    task = asyncio.create_task(live())
+    await run(connector(fake))
+    await task
+    assert ids(run.comments) == expected(5)
+    assert [c.history for c in run.comments] == [True, True, False, False, False]
+
+
+async def test_viewers_and_session_status_come_from_their_apis(fake: FakeShopee) -> None:
+    fake.ccu = 321
+    fake.comments = comments(1)
+    run = Run()
+    ender = asyncio.create_task(end_after(fake, run, 1))
+    outcome = await run(connector(fake, metrics_every=0.0))
+    await ender
+    viewers = [r for r in run.records if isinstance(r, ViewerCount)]
+    assert viewers[0] == ViewerCount(STREAM, 321, viewers[0].ts, "shopee")
+    assert fake.calls[:2] == ["get_session_detail", "get_session_metric"]
+    assert outcome.reason == "ended"
+
+
+async def test_an_ended_session_ends_before_polling(fake: FakeShopee) -> None:
+    fake.status = 2
+    outcome = await Run()(connector(fake, metrics_every=0.0))
+    assert outcome.reason == "ended" and STREAM in outcome.message
+    assert fake.requests == []
+
+
+async def test_failures_and_overlaps_lose_and_repeat_nothing(fake: FakeShopee) -> None:
+    fake.comments = comments(10)
+    fake.failures.extend(["500", "ok", "drop", "overlap", "rate", "busy", "garbage", "overlap"])
+    run = Run()
+    ender = asyncio.create_task(end_after(fake, run, 10))
+    assert (await run(connector(fake))).reason == "ended"
+    await ender
+    assert ids(run.comments) == expected(10)
+    assert run.sample("chotdon_ingest_errors_total", kind="transient") == 3
+    assert run.sample("chotdon_ingest_errors_total", kind="rate_limited") == 2
+    assert run.sample("chotdon_ingest_duplicates_total") == 4
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason", "words"),
+    [("expired", "auth", "SHOPEE_ACCESS_TOKEN"), ("quota", "quota", "daily API call limit")],
+)
+async def test_errors_stop_with_a_clear_outcome(
+    fake: FakeShopee, failure: str, reason: str, words: str
+) -> None:
+    fake.comments = comments(2)
+    fake.failures.append(failure)
+    run = Run()
+    outcome = await run(connector(fake))
+    assert outcome.reason == reason and words in outcome.message
+    assert len(fake.requests) == 1 and run.comments == []  # stopped, not a crash loop
+    assert run.sample("chotdon_ingest_errors_total", kind=reason) == 1
+
+
+async def test_a_wrong_partner_key_fails_the_signature_check(fake: FakeShopee) -> None:
+    outcome = await Run()(connector(fake, partner_key="not-the-key"))
+    assert outcome.reason == "auth" and "error_sign" in outcome.message
+
+
+async def test_a_wrong_token_is_refused(fake: FakeShopee) -> None:
+    outcome = await Run()(connector(fake, access_token="stale"))
+    assert outcome.reason == "auth" and "invalid_acceess_token" in outcome.message
+
+
+def test_signature_is_shopees_user_api_base_string() -> None:
+    conn = ShopeeConnector(
+        STREAM,
+        partner_id=str(PARTNER_ID),
+        partner_key=PARTNER_KEY,
+        access_token=ACCESS_TOKEN,
+        user_id=str(USER_ID),
+    )
+    path = "/api/v2/livestream/get_latest_comment_list"
+    assert conn.sign(path, 1_610_000_000) == sign(path, 1_610_000_000)
+
+
+async def test_malformed_comments_are_skipped_and_counted(fake: FakeShopee) -> None:
+    broken = comment(99, "x", T0)
+    broken["content"] = None
+    fake.comments = [*comments(1), broken, *comments(1, start=1)]
+    run = Run()
+    ender = asyncio.create_task(end_after(fake, run, 2))
+    await run(connector(fake))
+    await ender
+    assert ids(run.comments) == expected(2)
+    assert run.sample("chotdon_ingest_malformed_total") == 1
+
+
+async def test_restart_resumes_from_the_saved_offset(fake: FakeShopee, tmp_path: Path) -> None:
+    fake.comments = comments(9)
+    path = tmp_path / "shopee.json"
+    first = Run()
+    first.stop_after = 4  # SIGTERM mid-session: the page in hand is still flushed
+    assert (await first(connector(fake), Checkpoint(path))).reason == "stopped"
+    assert json.loads(path.read_text())["offset"] == 6
+    assert len(first.comments) == 6
+
+    second = Run()
+    before = len(fake.requests)
+    ender = asyncio.create_task(end_after(fake, second, 3))
+    assert (await second(connector(fake), Checkpoint(path))).reason == "ended"
+    await ender
+    assert fake.requests[before]["offset"] == "6"
+    assert ids(first.comments + second.comments) == expected(9)
+    assert not any(c.history for c in second.comments)
+
+
+def test_credentials_come_from_the_environment() -> None:
+    args = argparse.Namespace(stream=STREAM, poll_every=2.0, metrics_every=10.0)
+    with pytest.raises(UsageError, match="SHOPEE_PARTNER_KEY, SHOPEE_ACCESS_TOKEN"):
+        build(args, {"SHOPEE_PARTNER_ID": "1", "SHOPEE_USER_ID": "2"})
+    env = {
+        "SHOPEE_PARTNER_ID": "1",
+        "SHOPEE_PARTNER_KEY": "k",
+        "SHOPEE_ACCESS_TOKEN": "t",
+        "SHOPEE_USER_ID": "2",
+        "CHOTDON_SHOPEE_API_URL": "http://127.0.0.1:9",
+    }
+    assert build(args, env).api_url == "http://127.0.0.1:9"
+
+
+def test_polling_must_stay_inside_the_ten_second_window() -> None:
+    with pytest.raises(UsageError, match="at most 8s"):
+        ShopeeConnector(
+            STREAM, partner_id="1", partner_key="k", access_token="t", user_id="2", poll_every=9
+        )
