@@ -141,7 +141,7 @@ def sales(
 
 def funnel(steps: Sequence[tuple[str, int]]) -> bytes:
     """Horizontal bars, widest first, each with its count and share of the first step."""
-    fig, ax = _figure(0.62 * len(steps) + 0.7)
+    fig, ax = _figure(0.5 * len(steps) + 0.6)
     ax.grid(False)
     labels = [label for label, _ in steps][::-1]
     values = [n for _, n in steps][::-1]

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from chotdon.records import (
     AdjustStock,
@@ -146,4 +146,9 @@ class RecordsSource:
                 await asyncio.sleep(0)  # let the other stages run when pacing never sleeps
 
 
-Source = JsonLinesSource | RecordsSource
+class Source(Protocol):
+    """Anything the runners can read records from: files, stdin, the simulator, connectors."""
+
+    name: str
+
+    def records(self, start: int = 0) -> AsyncIterator[tuple[int, SourceRecord]]: ...

@@ -444,13 +444,10 @@ class MetricsJob(Job[LiveMetrics]):
 
     def __init__(self, app: AppT, config: JobConfig, table: TableT[bytes, bytes]) -> None:
         super().__init__(app, config, table)
-        self.viewers = config.topic(topics.VIEWERS)
-        self.orders = config.topic(topics.ORDERS)
-        # the intents topic is the resolver's to dead-letter; it carries host actions too
+        # what is wrong on the intents topic is the resolver's to dead-letter
         self.allowed = {
-            config.topic(topics.INTENTS): ("intent", "approve", "reject", "stock"),
-            self.viewers: topics.VIEWERS.records,
-            self.orders: topics.ORDERS.records,
+            config.topic(topics.VIEWERS): topics.VIEWERS.records,
+            config.topic(topics.ORDERS): topics.ORDERS.records,
         }
         self.open_changed: dict[bytes, int] = {}  # key -> partition, since the checkpoint
 
@@ -465,9 +462,9 @@ class MetricsJob(Job[LiveMetrics]):
     async def handle(self, event: EventT[bytes]) -> None:
         message = event.message
         record: AnyRecord | None
-        if message.topic in (self.viewers, self.orders):
+        if message.topic in self.allowed:
             record = await self.read(event, self.allowed[message.topic])
-        else:  # the resolver dead-letters what is wrong on the intents topic
+        else:
             try:
                 record = decode(message.value or b"")
             except RecordError:
