@@ -33,6 +33,7 @@ test: lint services
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/parser_throughput.py
+	$(BIN)/python benchmarks/replay_speed.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

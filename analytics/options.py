@@ -46,7 +46,7 @@ def load_source(
         return load_path(Path(source), stream)
     from .kafka_reader import load_kafka
 
-    progress = bar("Kafka", " records")
+    progress = bar("đọc Kafka (reading)", " records")
 
     def update(read: int, total: int) -> None:
         progress.total = total

@@ -20,6 +20,7 @@ from pathlib import Path
 import msgspec
 
 from chotdon.catalog import Catalog
+from chotdon.config import settings
 from chotdon.formatting import format_vnd
 from chotdon.records import Comment
 from ingest.sources import Pace, RecordsSource, SourceRecord
@@ -51,7 +52,6 @@ class ReplayError(ValueError):
 class ReplayResult:
     out: Path
     comments: int
-    records: int
     seconds: float
     orders: int  # with confirmed lines at the end
     revenue: int  # VND
@@ -102,11 +102,15 @@ async def replay(
     show_progress: bool = True,
 ) -> ReplayResult:
     """Replay `session` (within `span`) into the SQLite file `out`, which `prepare_output`
-    has checked."""
+    has checked and cleared."""
+    if out.exists():
+        raise ReplayError(f"{out} exists: a replay starts from an empty file (prepare_output)")
     records = session.replay_input(span)
     comments = sum(isinstance(r, Comment) for r in records)
     store = SQLiteStore(out)
     try:
+        # marked a replay first, so a replay that fails half-way can still be replaced
+        _describe(store, session, catalog, span, source_label, comments)
         runner = EmbeddedRunner([catalog], store)
         with bar("phát lại (replay)", " comments", comments, show_progress) as progress:
 
@@ -119,14 +123,12 @@ async def replay(
             started = time.perf_counter()
             await runner.run(RecordsSource(SOURCE_NAME, counted(), pace or Pace()))
             seconds = time.perf_counter() - started
-        _describe(store, session, catalog, span, source_label, comments)
         orders = [e for e in store.latest_orders(session.stream) if e.total > 0]
     finally:
         store.close()
     return ReplayResult(
         out=out,
         comments=comments,
-        records=len(records),
         seconds=seconds,
         orders=len(orders),
         revenue=sum(e.total for e in orders),
@@ -160,8 +162,6 @@ def _describe(
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from chotdon.config import settings
-
     p.add_argument("--stream", required=True, help="stream id (the catalog's `stream`)")
     add_time_arguments(p)
     p.add_argument(
@@ -193,14 +193,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
         span = TimeRange.parse(args.start, args.end)
         pace = Pace.parse(args.speed)
         session = load_source(args.source, args.stream, args, everything=False)
+        if not session.comments:
+            print(f"chotdon replay: no comments of stream '{args.stream}' there", file=sys.stderr)
+            return 1
         catalog = resolve_catalog(args.catalog, session)
         prepare_output(args.out, [] if args.source == KAFKA else [Path(args.source)])
     except (OSError, ValueError, SourceError) as exc:  # CatalogError, ReplayError: ValueErrors
         print(f"chotdon replay: {exc}", file=sys.stderr)
         return 2
-    if not session.comments:
-        print(f"chotdon replay: no comments of stream '{args.stream}' there", file=sys.stderr)
-        return 1
     result = asyncio.run(
         replay(session, catalog, args.out, span=span, pace=pace, source_label=args.source)
     )

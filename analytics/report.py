@@ -18,6 +18,7 @@ from html import escape
 from pathlib import Path
 
 from chotdon.catalog import Catalog
+from chotdon.config import settings
 from chotdon.formatting import format_qty, format_vnd
 from chotdon.phones import mask_phones_in
 from chotdon.records import INTENT_KINDS, MetricsSnapshot, OrderEvent
@@ -565,8 +566,6 @@ def write_report(session: Session, catalog: Catalog, out: Path, source: str) -> 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from chotdon.config import settings
-
     p.add_argument("--stream", required=True, help="stream id (the catalog's `stream`)")
     p.add_argument(
         "--db",

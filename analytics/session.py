@@ -129,7 +129,7 @@ def is_sqlite(path: Path) -> bool:
 def open_readonly(path: Path) -> sqlite3.Connection:
     """A connection that cannot write, whatever the code using it does."""
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    return sqlite3.connect(uri, uri=True, check_same_thread=False)
+    return sqlite3.connect(uri, uri=True)
 
 
 def _table_names(db: sqlite3.Connection) -> set[str]:

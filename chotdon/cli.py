@@ -287,6 +287,30 @@ def build_parser() -> argparse.ArgumentParser:
     add_feed_arguments(p)
     p.set_defaults(func=cmd_feed)
 
+    from analytics import diff, export, replay, report
+
+    p = sub.add_parser(
+        "export",
+        help="write a stream's comments, intents, order events and metrics as Parquet/CSV/JSONL",
+    )
+    export.add_arguments(p)
+    p.set_defaults(func=export.cmd_export)
+
+    p = sub.add_parser(
+        "replay",
+        help="re-run a recorded session through the current parser into a SQLite file of its own",
+    )
+    replay.add_arguments(p)
+    p.set_defaults(func=replay.cmd_replay)
+
+    p = sub.add_parser("diff", help="compare two replays, or a replay and the live session")
+    diff.add_arguments(p)
+    p.set_defaults(func=diff.cmd_diff)
+
+    p = sub.add_parser("report", help="write a session's report: one HTML page, in Vietnamese")
+    report.add_arguments(p)
+    p.set_defaults(func=report.cmd_report)
+
     p = sub.add_parser("demo", help="replay a bundled livestream session and serve its feed")
     p.add_argument("--speed", default="1", help="1 = real time (default), 10 = ten times, max")
     p.add_argument("--db", default="", help="SQLite file (default: a new temporary one)")

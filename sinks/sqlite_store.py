@@ -8,10 +8,13 @@ nothing lost, nothing doubled (the books also ignore a comment id they have alre
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+
+from chotdon.catalog import Catalog
 from chotdon.records import (
     AdjustStock,
     AnyRecord,
@@ -29,6 +32,7 @@ from chotdon.records import (
 )
 
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS catalogs (stream TEXT PRIMARY KEY, catalog BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS positions (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS books (
     stream TEXT PRIMARY KEY, state BLOB NOT NULL, current TEXT, updated REAL NOT NULL);
@@ -78,6 +82,13 @@ class SQLiteStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def put_catalogs(self, catalogs: Iterable[Catalog]) -> None:
+        """The catalogs a session sold from, so a replay or report can find them later."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO catalogs VALUES (?, ?)",
+            [(c.stream, msgspec.json.encode(c)) for c in catalogs],
+        )
 
     # -- writing ------------------------------------------------------------------------------
 

@@ -90,6 +90,7 @@ class EmbeddedRunner:
         self.metrics = metrics
         self.log = log or (lambda _msg: None)
         self.stats = RunStats()
+        store.put_catalogs(catalogs)
         saved = store.books()
         self.streams: dict[str, StreamState] = {}
         for catalog in catalogs:

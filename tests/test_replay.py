@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,24 @@ def test_a_window_replays_its_comments_with_the_product_on_show_when_it_opens(
     # parsing depends only on the text and the product on show: the same as live
     live = dict(rows(demo_db, "intents", "comment_id, record"))
     assert all(live[cid] == record for cid, record in replayed)
+
+
+def test_the_catalog_recorded_with_the_session_is_the_one_replayed(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    """The live store keeps its catalogs in a `catalogs` table (stream, catalog as JSON)."""
+    live = tmp_path / "live.db"
+    shutil.copy(demo_db, live)
+    recorded = msgspec.structs.replace(load_catalog("kim-an"), title="recorded")
+    with sqlite3.connect(live) as con:
+        con.execute("CREATE TABLE catalogs (stream TEXT PRIMARY KEY, catalog BLOB NOT NULL)")
+        con.execute("INSERT INTO catalogs VALUES (?, ?)", (STREAM, msgspec.json.encode(recorded)))
+    replay_to(tmp_path / "r.db", live)
+    assert load_sqlite(tmp_path / "r.db", STREAM).catalog == recorded  # kept in replay_info
+    replay_to(tmp_path / "r.db", live, "--catalog", "phu-xuyen")  # given: its products
+    replayed = load_sqlite(tmp_path / "r.db", STREAM).catalog
+    assert replayed is not None and replayed.stream == STREAM
+    assert replayed.products == load_catalog("phu-xuyen").products
 
 
 def test_a_stream_the_source_does_not_hold_is_said_so(demo_db: Path, tmp_path: Path) -> None:
