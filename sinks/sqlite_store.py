@@ -85,8 +85,10 @@ class SQLiteStore:
 
     def put_catalogs(self, catalogs: Iterable[Catalog]) -> None:
         """The catalogs a session sold from, so a replay or report can find them later."""
+        # an unchanged catalog is not rewritten: opening a session must not touch its file
         self.db.executemany(
-            "INSERT OR REPLACE INTO catalogs VALUES (?, ?)",
+            "INSERT INTO catalogs VALUES (?, ?) ON CONFLICT (stream) DO UPDATE"
+            " SET catalog = excluded.catalog WHERE catalog != excluded.catalog",
             [(c.stream, msgspec.json.encode(c)) for c in catalogs],
         )
 

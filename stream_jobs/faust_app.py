@@ -34,7 +34,6 @@ from typing import Any, cast
 
 import faust
 from faust import Stream
-from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, AppT, TableT
 
 from chotdon import topics
@@ -42,11 +41,11 @@ from chotdon.config import settings
 from chotdon.kafka_admin import TopicsError, bootstrap_servers, check_topics
 
 from .faust_catalogs import CatalogReader
+from .faust_fixes import App
 from .faust_jobs import Job, JobConfig, MetricsJob, ParseJob, ResolveJob
 
 log = logging.getLogger(__name__)
 
-FETCH_MAX_WAIT_MS = 50
 MAX_STATE_BYTES = 32 * 1024 * 1024  # a long session's order book is several MB
 TABLES = ("current", "books", "metrics")
 CHANGELOG_CONFIG = {
@@ -79,30 +78,6 @@ class WorkerConfig:
         return [f"{self.app_id}-{table}-changelog" for table in TABLES]
 
 
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        # Faust hard-codes 1500 ms. The fetcher has one request in flight per broker, for the
-        # partitions with nothing buffered; records arriving meanwhile on the others wait for
-        # it, so this bounds each hop's latency (~750 ms on average at 1500).
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
-        return consumer
-
-
-class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-
-class _Transport(faust_aiokafka.Transport):
-    Consumer = _Consumer
-
-
-class _App(faust.App):
-    def _new_transport(self) -> Any:
-        return _Transport(self.conf.broker_consumer, self)
-
-
 @dataclass
 class Worker:
     app: AppT
@@ -114,7 +89,7 @@ def create_app(config: WorkerConfig) -> Worker:
     # not Faust's default "<id>-data" in the working directory
     datadir = Path(config.data_dir or f"{tempfile.gettempdir()}/chotdon-faust/{config.app_id}")
     datadir.mkdir(parents=True, exist_ok=True)
-    app = _App(
+    app = App(
         config.app_id,
         broker=";".join(f"kafka://{s}" for s in bootstrap_servers(config.bootstrap)),
         store="memory://",

@@ -123,13 +123,15 @@ def test_a_window_replays_its_comments_with_the_product_on_show_when_it_opens(
 def test_the_catalog_recorded_with_the_session_is_the_one_replayed(
     demo_db: Path, tmp_path: Path
 ) -> None:
-    """The live store keeps its catalogs in a `catalogs` table (stream, catalog as JSON)."""
+    """The live store keeps its catalogs in a `catalogs` table (stream, catalog as JSON): the
+    one recorded there is replayed, not the bundled one of the same stream id."""
     live = tmp_path / "live.db"
     shutil.copy(demo_db, live)
     recorded = msgspec.structs.replace(load_catalog("kim-an"), title="recorded")
     with sqlite3.connect(live) as con:
-        con.execute("CREATE TABLE catalogs (stream TEXT PRIMARY KEY, catalog BLOB NOT NULL)")
-        con.execute("INSERT INTO catalogs VALUES (?, ?)", (STREAM, msgspec.json.encode(recorded)))
+        con.execute(
+            "INSERT OR REPLACE INTO catalogs VALUES (?, ?)", (STREAM, msgspec.json.encode(recorded))
+        )
     replay_to(tmp_path / "r.db", live)
     assert load_sqlite(tmp_path / "r.db", STREAM).catalog == recorded  # kept in replay_info
     replay_to(tmp_path / "r.db", live, "--catalog", "phu-xuyen")  # given: its products
