@@ -5,15 +5,6 @@ from __future__ import annotations
 from chotdon.formatting import format_qty
 from chotdon.records import Intent
 
-INTENT_LABELS = {
-    "order": "đặt hàng",
-    "change": "sửa đơn",
-    "cancel": "huỷ",
-    "question": "câu hỏi",
-    "contact": "liên hệ",
-    "other": "khác",
-}
-
 
 def count(n: int | float) -> str:
     """2001 -> "2.001" (Vietnamese groups thousands with dots)."""

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from chotdon.catalog import Catalog
 from chotdon.config import settings
-from chotdon.formatting import format_qty, format_vnd
+from chotdon.formatting import INTENT_LABELS, format_qty, format_vnd
 from chotdon.phones import mask_phones_in
 from chotdon.records import INTENT_KINDS, MetricsSnapshot, OrderEvent
 
-from .labels import INTENT_LABELS, count, decimal, describe, percent
+from .labels import count, decimal, describe, percent
 from .options import add_time_arguments
 from .session import Session, load_path, resolve_catalog
 from .times import TimeRange, local

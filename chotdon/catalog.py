@@ -15,38 +15,8 @@ from typing import Any
 import msgspec
 
 COUNT_UNITS = frozenset(
-    [
-        "cái",
-        "chiếc",
-        "đôi",
-        "bộ",
-        "hộp",
-        "chai",
-        "gói",
-        "bó",
-        "con",
-        "quả",
-        "trái",
-        "hũ",
-        "lọ",
-        "túi",
-        "bịch",
-        "thùng",
-        "lốc",
-        "set",
-        "cây",
-        "miếng",
-        "phần",
-        "cuốn",
-        "quyển",
-        "tấm",
-        "viên",
-        "cặp",
-        "tuýp",
-        "bao",
-        "khay",
-        "vỉ",
-    ]
+    "cái chiếc đôi bộ hộp chai gói bó con quả trái hũ lọ túi bịch thùng lốc set cây miếng phần "
+    "cuốn quyển tấm viên cặp tuýp bao khay vỉ".split()
 )
 WEIGHT_UNITS = frozenset({"kg", "g"})
 VOLUME_UNITS = frozenset({"lít", "ml"})

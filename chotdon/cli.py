@@ -14,18 +14,9 @@ import msgspec
 
 from chotdon.catalog import Catalog, CatalogError, load_catalog
 from chotdon.config import settings
-from chotdon.formatting import format_qty, format_vnd
+from chotdon.formatting import INTENT_LABELS, format_qty, format_vnd
 from chotdon.phones import mask_phone, mask_phones_in
 from chotdon.records import Intent
-
-INTENT_LABELS = {
-    "order": "đặt hàng",
-    "change": "sửa đơn",
-    "cancel": "huỷ",
-    "question": "câu hỏi",
-    "contact": "liên hệ",
-    "other": "khác",
-}
 
 
 def _parse_lines(catalog: Catalog, lines: Iterable[str], out: IO[str], explain: bool) -> int:

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+INTENT_LABELS = {  # what each intent is called on the host's page and in reports
+    "order": "đặt hàng",
+    "change": "sửa đơn",
+    "cancel": "huỷ",
+    "question": "câu hỏi",
+    "contact": "liên hệ",
+    "other": "khác",
+}
+
 
 def format_vnd(amount: int | float) -> str:
     """160000 -> "160.000 ₫" (Vietnamese groups thousands with dots)."""

@@ -7,6 +7,8 @@ several words ("tui": I / "túi": bag): the grammar then decides by context.
 
 from __future__ import annotations
 
+from chotdon.catalog import UNITS
+
 from .text import fold
 
 # Teencode and abbreviations -> the canonical word (possibly several words).
@@ -125,48 +127,8 @@ AND_A_HALF = "rưỡi"
 
 # Units viewers type, as (canonical unit, factor to the canonical unit).
 UNIT_WORDS: dict[str, tuple[str, float]] = {
-    **{
-        u: (u, 1.0)
-        for u in (
-            [
-                "cái",
-                "chiếc",
-                "đôi",
-                "bộ",
-                "hộp",
-                "chai",
-                "gói",
-                "bó",
-                "con",
-                "quả",
-                "trái",
-                "hũ",
-                "hủ",
-                "lọ",
-                "túi",
-                "bịch",
-                "thùng",
-                "lốc",
-                "set",
-                "cây",
-                "miếng",
-                "phần",
-                "cuốn",
-                "quyển",
-                "tấm",
-                "viên",
-                "cặp",
-                "tuýp",
-                "bao",
-                "khay",
-                "vỉ",
-                "kg",
-                "g",
-                "lít",
-                "ml",
-            ]
-        )
-    },
+    **{u: (u, 1.0) for u in sorted(UNITS)},  # the catalog's selling units, as written
+    "hủ": ("hũ", 1.0),
     "lạng": ("kg", 0.1),
     "bịt": ("bịch", 1.0),
     "hôp": ("hộp", 1.0),
