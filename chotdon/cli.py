@@ -263,6 +263,33 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p)
     p.set_defaults(func=cmd_simulate)
 
+    from chotdon.kafka_admin import add_arguments as add_topics_arguments
+    from chotdon.kafka_admin import cmd_topics
+
+    p = sub.add_parser("topics", help="create the Kafka topics (idempotent): chotdon topics create")
+    add_topics_arguments(p)
+    p.set_defaults(func=cmd_topics)
+
+    from ingest.connectors.cli import add_arguments as add_platform_arguments
+    from ingest.kafka_producer import add_arguments as add_ingest_arguments
+    from ingest.kafka_producer import cmd_ingest
+
+    p = sub.add_parser(
+        "ingest",
+        help="publish a source (file, stdin, simulator) to Kafka, or read a live platform: "
+        "chotdon ingest PLATFORM",
+    )
+    add_ingest_arguments(p)
+    add_platform_arguments(p)  # each platform sets func=cmd_ingest_platform
+    p.set_defaults(func=cmd_ingest)
+
+    from stream_jobs.faust_cli import add_arguments as add_worker_arguments
+    from stream_jobs.faust_cli import cmd_worker
+
+    p = sub.add_parser("worker", help="run the stream jobs (Faust): parse, resolve, metrics")
+    add_worker_arguments(p)
+    p.set_defaults(func=cmd_worker)
+
     from sinks.feed.redis_feed import add_arguments as add_feed_arguments
     from sinks.feed.redis_feed import cmd_feed
     from sinks.redis_sink import add_arguments as add_sink_arguments

@@ -10,15 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
-from aiokafka.errors import (  # type: ignore[import-untyped]
-    TopicAlreadyExistsError,
-    for_code,
-)
 
 from chotdon.config import settings
 from chotdon.topics import ALL, TopicSpec
@@ -38,6 +33,13 @@ class TopicsReport:
 def bootstrap_servers(bootstrap: str) -> list[str]:
     """ "host:port,host:port" as the list the Kafka clients take."""
     return [s.strip() for s in bootstrap.split(",") if s.strip()]
+
+
+def new_admin(bootstrap: str) -> Any:
+    # imported here: aiokafka takes ~0.1 s to load, which only the Kafka commands should pay
+    from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(bootstrap))
 
 
 async def partition_counts(admin: Any, names: Iterable[str]) -> dict[str, int]:
@@ -65,9 +67,15 @@ async def create_topics(
     other partitions and strand their state)."""
     if partitions < 1:
         raise ValueError("partitions must be >= 1")
+    from aiokafka.admin import NewTopic
+    from aiokafka.errors import (  # type: ignore[import-untyped]
+        TopicAlreadyExistsError,
+        for_code,
+    )
+
     wanted = {spec.name(prefix): spec for spec in specs}
     report = TopicsReport()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(bootstrap))
+    admin = new_admin(bootstrap)
     await admin.start()
     try:
         response = await admin.create_topics(
@@ -95,19 +103,32 @@ async def create_topics(
 
 
 async def check_topics(
-    bootstrap: str, prefix: str, partitions: int, *, extra: Iterable[str] = ()
+    bootstrap: str,
+    prefix: str,
+    partitions: int,
+    *,
+    extra: Iterable[str] = (),
+    wait_s: float = 5.0,
 ) -> None:
     """Raise TopicsError unless every topic exists with `partitions` partitions; `extra` names
-    topics that may be missing but, when present, must match too (e.g. table changelogs)."""
+    topics that may be missing but, when present, must match too (e.g. table changelogs).
+    Missing topics are waited for up to `wait_s`: a broker lists a topic just created a little
+    later (a busy controller, seconds)."""
     required = [spec.name(prefix) for spec in ALL]
     extra = list(extra)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(bootstrap))
+    deadline = time.monotonic() + wait_s
+    admin = new_admin(bootstrap)
     await admin.start()
     try:
-        counts = await partition_counts(admin, required + extra)
+        while True:
+            counts = await partition_counts(admin, required + extra)
+            missing = [name for name in required if name not in counts]
+            if not missing or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
     finally:
         await admin.close()
-    problems = [f"{name} is missing" for name in required if name not in counts]
+    problems = [f"{name} is missing" for name in missing]
     problems += [
         f"{name} has {n} partitions, not {partitions}"
         for name, n in counts.items()
@@ -116,8 +137,8 @@ async def check_topics(
     if problems:
         raise TopicsError(
             "; ".join(problems)
-            + f" (create them with: chotdon topics create --partitions {partitions};"
-            " every topic needs the same partition count)"
+            + f" (create them with: chotdon topics create --topic-prefix {prefix}"
+            f" --partitions {partitions}; every topic needs the same partition count)"
         )
 
 
@@ -150,14 +171,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_topics(args: argparse.Namespace) -> int:
     """`chotdon topics create`: print what was created and what existed; exit 1 if a topic has
     another partition count."""
-    report = asyncio.run(
-        create_topics(
-            args.bootstrap,
-            args.topic_prefix,
-            args.partitions,
-            replication_factor=args.replication_factor,
+    from aiokafka.errors import KafkaError
+
+    try:
+        report = asyncio.run(
+            create_topics(
+                args.bootstrap,
+                args.topic_prefix,
+                args.partitions,
+                replication_factor=args.replication_factor,
+            )
         )
-    )
+    except (KafkaError, TopicsError) as exc:
+        print(f"chotdon topics: {exc} (Kafka at {args.bootstrap})", file=sys.stderr)
+        return 1
     for name in report.created:
         print(f"created  {name} ({args.partitions} partitions)")
     for name in report.existed:

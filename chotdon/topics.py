@@ -35,7 +35,11 @@ CATALOG = TopicSpec(
     ("catalog",),
     {"cleanup.policy": "compact"},
 )
-INTENTS = TopicSpec("intents", "parsed comments", ("intent",))
+INTENTS = TopicSpec(
+    "intents",
+    "parsed comments and the host's order actions, in the order the resolver applies them",
+    ("intent", "approve", "reject", "stock"),
+)
 ORDERS = TopicSpec("orders", "order events and stock levels", ("order", "stock_levels"))
 METRICS = TopicSpec("metrics", "windowed live metrics", ("metrics",))
 ACTIONS = TopicSpec(

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
 from chotdon import topics
 from chotdon.catalog import Catalog, load_catalog
@@ -87,6 +86,9 @@ class BadLines:
 
 
 def new_producer(bootstrap: str, compression: str | None = None) -> Any:
+    # imported here: aiokafka takes ~0.1 s to load, which only the Kafka commands should pay
+    from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers(bootstrap),
         enable_idempotence=True,  # retries neither duplicate nor reorder
@@ -135,8 +137,8 @@ async def ingest(
     started = last_progress = time.monotonic()
     known = {c.stream for c in catalogs}
     producer = new_producer(bootstrap, compression)
-    await producer.start()
     try:
+        await producer.start()
         sender = _Sender(producer)
         for catalog in catalogs:
             value = msgspec.json.encode(catalog)
@@ -187,7 +189,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     conf = settings()
     p.add_argument(
         "--source",
-        required=True,
         help="JSON Lines file, - for stdin, or 'simulator' for a simulated session",
     )
     p.add_argument(
@@ -226,6 +227,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """`chotdon ingest` from parsed `add_arguments` flags."""
+    if args.source is None:
+        _stderr("give --source FILE|-|simulator, or a live PLATFORM (chotdon ingest --help)")
+        return 2
     pace = Pace.parse(args.speed)
     loaded = [load_catalog(c) for c in args.catalog or [settings().catalog]]
     bad_lines: BadLines | None = None
@@ -249,17 +253,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         catalogs = loaded
         bad_lines = BadLines(_stderr)
         source = JsonLinesSource(args.source, on_error=bad_lines, pace=pace)
-    stats = asyncio.run(
-        ingest(
-            args.bootstrap,
-            args.topic_prefix,
-            catalogs,
-            source,
-            bad_lines=bad_lines,
-            compression=args.compression,
-            log=_stderr,
+    from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+
+    try:
+        stats = asyncio.run(
+            ingest(
+                args.bootstrap,
+                args.topic_prefix,
+                catalogs,
+                source,
+                bad_lines=bad_lines,
+                compression=args.compression,
+                log=_stderr,
+            )
         )
-    )
+    except KafkaError as exc:
+        _stderr(f"{exc} (Kafka at {args.bootstrap})")
+        return 1
     k = stats.kinds
     actions = k["Approve"] + k["Reject"] + k["AdjustStock"]
     bad = f"; {stats.bad_lines} bad line(s)" if stats.bad_lines else ""

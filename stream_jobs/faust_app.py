@@ -15,39 +15,37 @@ events in order; exactly_once has open duplicate and recovery bugs (faust-stream
 so the guarantee is at least once with idempotent steps. Tables live in memory, recovered from
 their changelog topics after a restart or a rebalance. Table rows are written to the changelog
 explicitly (`Table.send_changelog`) at checkpoints, with the partition of the events they came
-from, and their acknowledgement is awaited before the events are acked.
+from, and their acknowledgement is awaited before the events are acked. Faust itself lost
+records around restarts and rebalances: `faust_fixes` patches that.
 
     python -m stream_jobs.faust_app worker --topic-prefix chotdon --partitions 8
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import sys
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import faust
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from faust import Stream
 from faust.types import TP, AppT, TableT
 
 from chotdon import topics
-from chotdon.config import settings
 from chotdon.kafka_admin import TopicsError, bootstrap_servers, check_topics
 
 from .faust_catalogs import CatalogReader
+from .faust_cli import WorkerConfig, main
 from .faust_fixes import App
 from .faust_jobs import Job, JobConfig, MetricsJob, ParseJob, ResolveJob
 
 log = logging.getLogger(__name__)
 
 MAX_STATE_BYTES = 32 * 1024 * 1024  # a long session's order book is several MB
-TABLES = ("current", "books", "metrics")
 CHANGELOG_CONFIG = {
     "max.message.bytes": str(MAX_STATE_BYTES),
     # compaction only cleans closed segments: roll them often so the versions of a book that
@@ -57,37 +55,9 @@ CHANGELOG_CONFIG = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerConfig:
-    bootstrap: str
-    prefix: str
-    partitions: int
-    app_id: str
-    replication_factor: int = 1
-    web_port: int = 0  # 0: no web server (several workers on one machine would clash)
-    batch_size: int = 500
-    batch_within: float = 0.05
-    checkpoint_s: float = 1.0
-    catalog_wait_s: float = 10.0
-    session_timeout_s: float = 10.0  # how soon a dead worker's partitions move
-    loglevel: str = "info"
-    data_dir: str = ""  # Faust's datadir (unused by memory tables); default: under the temp dir
-
-    @property
-    def changelogs(self) -> list[str]:
-        return [f"{self.app_id}-{table}-changelog" for table in TABLES]
-
-
-@dataclass
-class Worker:
-    app: AppT
-    jobs: list[Job[Any]]
-    catalogs: CatalogReader
-
-
-def create_app(config: WorkerConfig) -> Worker:
-    # not Faust's default "<id>-data" in the working directory
-    datadir = Path(config.data_dir or f"{tempfile.gettempdir()}/chotdon-faust/{config.app_id}")
+def create_app(config: WorkerConfig) -> AppT:
+    # not Faust's default "<id>-data" in the working directory (memory tables leave it empty)
+    datadir = Path(tempfile.gettempdir()) / "chotdon-faust" / config.app_id
     datadir.mkdir(parents=True, exist_ok=True)
     app = App(
         config.app_id,
@@ -169,7 +139,7 @@ def create_app(config: WorkerConfig) -> Worker:
     app.on_partitions_revoked.connect(forget_states)  # type: ignore[arg-type]
     app.on_partitions_assigned.connect(say_assigned)  # type: ignore[arg-type]
 
-    return Worker(app, [parse, resolve, metrics], catalogs)
+    return app
 
 
 def _agent_body(job: Job[Any]) -> Any:
@@ -188,96 +158,13 @@ def run_worker(config: WorkerConfig) -> int:
                 config.bootstrap, config.prefix, config.partitions, extra=config.changelogs
             )
         )
-    except TopicsError as exc:
-        print(f"chotdon worker: {exc}", file=sys.stderr)
+    except (KafkaError, TopicsError) as exc:
+        print(f"chotdon worker: {exc} (Kafka at {config.bootstrap})", file=sys.stderr)
         return 2
     asyncio.set_event_loop(asyncio.new_event_loop())  # asyncio.run closed its own
-    worker = create_app(config)
-    faust.Worker(worker.app, loglevel=config.loglevel, quiet=True).execute_from_commandline()
+    app = create_app(config)
+    faust.Worker(app, loglevel=config.loglevel, quiet=True).execute_from_commandline()
     return 0  # not reached: execute_from_commandline exits
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The flags of `chotdon worker`, for the CLI's sub-parser."""
-    conf = settings()
-    p.add_argument(
-        "--bootstrap",
-        default=conf.kafka,
-        help="Kafka bootstrap servers (env CHOTDON_KAFKA; default %(default)s)",
-    )
-    p.add_argument(
-        "--topic-prefix",
-        default=conf.topic_prefix,
-        help="topic name prefix (env CHOTDON_TOPIC_PREFIX; default %(default)s)",
-    )
-    p.add_argument(
-        "--partitions",
-        type=int,
-        default=conf.partitions,
-        help="partitions of every topic (env CHOTDON_PARTITIONS; default %(default)s)",
-    )
-    p.add_argument(
-        "--app-id",
-        help="Faust app id: the consumer group and the tables' changelog topic names; workers "
-        "with the same id share the work (default: PREFIX-worker)",
-    )
-    p.add_argument(
-        "--replication-factor",
-        type=int,
-        default=1,
-        help="replicas of the tables' changelog topics (default 1)",
-    )
-    p.add_argument(
-        "--web-port", type=int, default=0, help="serve Faust's web views on this port (default off)"
-    )
-    p.add_argument(
-        "--checkpoint",
-        type=float,
-        default=1.0,
-        help="seconds between writes of the tables' state (default 1; 0: every batch)",
-    )
-    p.add_argument(
-        "--catalog-wait",
-        type=float,
-        default=10.0,
-        help="seconds to wait for an unknown stream's catalog before dead-lettering (default 10)",
-    )
-    p.add_argument(
-        "--session-timeout",
-        type=float,
-        default=10.0,
-        help="seconds before a silent worker's partitions go to the others (default 10)",
-    )
-    p.add_argument("--loglevel", default="info", help="debug, info (default), warning, error")
-
-
-def cmd_worker(args: argparse.Namespace) -> int:
-    """`chotdon worker` from parsed `add_arguments` flags."""
-    if args.partitions < 1:
-        print("chotdon worker: --partitions must be >= 1", file=sys.stderr)
-        return 2
-    return run_worker(
-        WorkerConfig(
-            bootstrap=args.bootstrap,
-            prefix=args.topic_prefix,
-            partitions=args.partitions,
-            app_id=args.app_id or f"{args.topic_prefix}-worker",
-            replication_factor=args.replication_factor,
-            web_port=args.web_port,
-            checkpoint_s=args.checkpoint,
-            catalog_wait_s=args.catalog_wait,
-            session_timeout_s=args.session_timeout,
-            loglevel=args.loglevel,
-        )
-    )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m stream_jobs.faust_app worker ...`: the same as `chotdon worker ...`."""
-    p = argparse.ArgumentParser(prog="python -m stream_jobs.faust_app")
-    sub = p.add_subparsers(dest="command", required=True)
-    add_arguments(sub.add_parser("worker", help="run a stream-jobs worker"))
-    return cmd_worker(p.parse_args(argv))
 
 
 if __name__ == "__main__":

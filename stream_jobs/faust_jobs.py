@@ -11,12 +11,13 @@ Delivery: at least once, with idempotent steps. A job handles a batch of events,
 produced and waits for the broker's acks; its state (a table row per stream) is written to the
 table's changelog at a checkpoint (at most every `checkpoint_s`, or when a rebalance starts) and
 only once that write is acknowledged are the batch's input events acked, which is what lets
-Faust commit their offsets. So, after a crash, the committed offsets are never past the last
-durable state, and the state is never ahead of the outputs: inputs since the last commit are
-processed again from a state at or before them. The resolver's input is one log per stream
-(intents and the host's order actions, sequenced by the parse job), so a replay from the same
-book gives the same events with the same `seq`; inputs the book has already applied are
-ignored by comment or action id. Consumers drop events whose `seq` they have seen.
+Faust commit their offsets. So the outputs are durable before the state, and the state before
+the offsets. After a crash the inputs since the last commit come again, and the recovered state
+may already include some of them; each job recognises those: the order book by comment and
+action id, the parse state by the position of each product switch, the metrics by the offsets
+they counted. The resolver's input is one log per stream (intents and the host's order actions,
+sequenced by the parse job), so a replay gives the same events with the same `seq`: consumers
+drop events whose `seq` they have seen.
 """
 
 from __future__ import annotations
@@ -381,6 +382,7 @@ class ResolveJob(Job[StreamBook]):
     every batch. The book of each stream is the table row (`encode_state`)."""
 
     name = "resolve"
+    # the intents topic also carries the host's order actions, sequenced there by the parse job
     accepts = ("intent", "approve", "reject", "stock")
 
     def __init__(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,9 +15,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
 from chotdon.catalog import Catalog
+from chotdon.config import settings
 from chotdon.kafka_admin import create_topics
 from chotdon.records import AnyRecord, MetricsSnapshot, OrderEvent, StockLevels, decode
 from ingest.kafka_producer import ingest
@@ -28,30 +26,7 @@ from sinks.sqlite_store import SQLiteStore
 from stream_jobs.embedded import EmbeddedRunner
 
 ROOT = Path(__file__).resolve().parent.parent
-BOOTSTRAP = os.environ.get("CHOTDON_TEST_KAFKA", "127.0.0.1:9092")
-
-
-def broker_answers(bootstrap: str = BOOTSTRAP, timeout: float = 2.0) -> bool:
-    """A Kafka broker, not just anything, listens there: it answers a metadata request."""
-    host, port = bootstrap.split(",")[0].rsplit(":", 1)
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError:
-        return False
-
-    async def metadata() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-        await admin.start()
-        try:
-            await admin.list_topics()
-        finally:
-            await admin.close()
-
-    try:
-        asyncio.run(asyncio.wait_for(metadata(), 10))
-    except (KafkaError, OSError, TimeoutError):
-        return False
-    return True
+BOOTSTRAP = settings().kafka  # env CHOTDON_KAFKA
 
 
 def new_prefix(label: str) -> str:
@@ -62,6 +37,24 @@ def new_prefix(label: str) -> str:
 def make_topics(prefix: str, partitions: int) -> None:
     report = asyncio.run(create_topics(BOOTSTRAP, prefix, partitions))
     assert not report.mismatched, report
+
+
+def delete_topics(prefix: str) -> None:
+    """The test's topics and its workers' (the tables' changelogs, the assignor's)."""
+
+    async def run() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        await admin.start()
+        try:
+            names = [
+                t for t in await admin.list_topics() if t.startswith((f"{prefix}.", f"{prefix}-"))
+            ]
+            if names:
+                await admin.delete_topics(names)
+        finally:
+            await admin.close()
+
+    asyncio.run(run())
 
 
 def produce_records(
@@ -207,7 +200,9 @@ def metric_totals(records: Iterable[AnyRecord]) -> dict[tuple[str, int], dict[st
 class WorkerProcess:
     """`python -m stream_jobs.faust_app worker` (what `chotdon worker` runs) in a subprocess."""
 
-    def __init__(self, prefix: str, partitions: int, app_id: str, log_path: Path) -> None:
+    def __init__(
+        self, prefix: str, partitions: int, app_id: str, log_path: Path, *extra: str
+    ) -> None:
         self.log_path = log_path
         self.args = [
             sys.executable,
@@ -226,6 +221,7 @@ class WorkerProcess:
             "6",
             "--checkpoint",
             "0.5",
+            *extra,
         ]
         self.proc: subprocess.Popen[bytes] | None = None
 

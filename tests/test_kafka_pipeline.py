@@ -18,6 +18,7 @@ import pytest
 from chotdon import topics
 from chotdon.catalog import Catalog, load_catalog
 from chotdon.records import (
+    AdjustStock,
     Comment,
     DeadLetter,
     OrderEvent,
@@ -31,6 +32,7 @@ from ingest.sources import SourceRecord
 from stream_jobs.metrics import snapshots
 from tests.kafka_helpers import (
     WorkerProcess,
+    delete_topics,
     final_orders,
     final_stock,
     make_topics,
@@ -82,11 +84,14 @@ def pipeline(kafka_broker: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     prefix = new_prefix("pipe")
     make_topics(prefix, PARTITIONS)
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    worker = WorkerProcess(prefix, PARTITIONS, f"{prefix}-worker", log).start()
+    worker = WorkerProcess(
+        prefix, PARTITIONS, f"{prefix}-worker", log, "--catalog-wait", "2"
+    ).start()
     try:
         yield Pipeline(prefix, worker)
     finally:
         worker.stop()
+        delete_topics(prefix)
 
 
 def renamed(catalog: Catalog, stream: str) -> Catalog:
@@ -167,6 +172,26 @@ def test_comments_become_orders_and_metrics(pipeline: Pipeline) -> None:
 
     pipeline.wait(metrics, 30, f"the metric totals of {stream}: {want}")
 
+    # The host's actions: what is shown now, and 15 gift boxes less (found broken). The
+    # actions topic is not ordered with the comments topic: the comment goes once the stock
+    # change, sent after the switch, shows (the parse job reads the actions topic in order).
+    produce_raw(
+        pipeline.topic(topics.ACTIONS),
+        [
+            (stream.encode(), encode(SetCurrent(stream=stream, code="A4", ts=t0 + 30))),
+            (stream.encode(), encode(AdjustStock(stream=stream, sku="QUA-OI", delta=-15))),
+        ],
+    )
+
+    def stock_removed() -> bool:
+        levels = [r for r in pipeline.read(topics.ORDERS, stream) if isinstance(r, StockLevels)]
+        return levels[-1].remaining["QUA-OI"] == 5
+
+    pipeline.wait(stock_removed, 30, "the host's stock change")
+    produce_records(pipeline.prefix, [catalog], [comment(9, "u9", "lấy 2", 31)])
+    expected["u9"] = ([("LA-DONG", 2, "confirmed")], 80_000, None)  # the host's current product
+    pipeline.wait(orders, 30, f"the order of a comment after the host's switch: {expected}")
+
 
 def test_demo_session_gives_the_embedded_results(pipeline: Pipeline, tmp_path: Path) -> None:
     catalog = load_catalog("kim-an")
@@ -216,7 +241,17 @@ def test_bad_records_are_dead_lettered_and_the_stream_goes_on(pipeline: Pipeline
             (key, encode(ViewerCount(stream=stream, viewers=5, ts=3.0))),
             (b"someone-else", good(9)),
             (key, good(2)),
+            (
+                b"no-catalog",
+                encode(
+                    Comment(stream="no-catalog", comment_id="n1", user_id="u", text="lấy 1", ts=1.0)
+                ),
+            ),
         ],
+    )
+    produce_raw(
+        pipeline.topic(topics.ACTIONS),
+        [(key, encode(AdjustStock(stream=stream, sku="NOPE", delta=1, action_id="bad-sku")))],
     )
 
     def letters() -> list[DeadLetter]:
@@ -225,14 +260,17 @@ def test_bad_records_are_dead_lettered_and_the_stream_goes_on(pipeline: Pipeline
             r
             for r in all_letters
             if isinstance(r, DeadLetter)
-            and r.source == pipeline.topic(topics.COMMENTS)
-            and (stream in r.raw or "not json" in r.raw or "sticker" in r.raw)
+            and (stream in r.raw or "not json" in r.raw or "sticker" in r.raw or "no-cat" in r.raw)
         ]
-        return mine if len(mine) == 5 else []
+        return mine if len(mine) == 7 else []
 
-    found = pipeline.wait(letters, 30, "5 dead letters from the comments topic")
+    found = pipeline.wait(letters, 30, "7 dead letters")
     reasons = sorted(r.reason for r in found)
+    sources = {r.source for r in found}
+    assert sources == {pipeline.topic(topics.COMMENTS), pipeline.topic(topics.INTENTS)}, sources
     assert sum("undecodable record" in r for r in reasons) == 3, reasons
+    assert any("no catalog for stream 'no-catalog'" in r for r in reasons), reasons
+    assert any("host action refused" in r and "NOPE" in r for r in reasons), reasons
     assert any("missing required field" in r for r in reasons), reasons
     assert any("'viewers' record does not belong on topic" in r for r in reasons), reasons
     assert any("keyed 'someone-else', not by its stream" in r for r in reasons), reasons
