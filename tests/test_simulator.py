@@ -303,7 +303,7 @@ def test_the_demo_session_has_orders_follow_ups_and_cases_for_review() -> None:
     assert 0.06 <= kinds["order"] / len(found) <= 0.12
     assert min(kinds["change"], kinds["cancel"], kinds["contact"]) >= 10
     unresolved = [c.text for c, i in found if i.intent == "order" and not i.items]
-    assert 2 <= len(unresolved) <= 40  # ordered with no product named or shown: the host reviews
+    assert 1 <= len(unresolved) <= 40  # ordered with no product named or shown: the host reviews
     per_user: defaultdict[str, int] = defaultdict(int)
     for c, _ in found:
         per_user[c.user_id] += 1
