@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from chotdon.config import settings
+from chotdon.config import add_flags
 
 from .progress import bar
 from .session import Session, load_path
@@ -23,17 +23,7 @@ def add_time_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_kafka_arguments(p: argparse.ArgumentParser) -> None:
-    conf = settings()
-    p.add_argument(
-        "--bootstrap",
-        default=conf.kafka,
-        help="Kafka bootstrap servers (env CHOTDON_KAFKA; default %(default)s)",
-    )
-    p.add_argument(
-        "--topic-prefix",
-        default=conf.topic_prefix,
-        help="Kafka topic name prefix (env CHOTDON_TOPIC_PREFIX; default %(default)s)",
-    )
+    add_flags(p, "kafka", "topic_prefix")
 
 
 def load_source(

@@ -13,7 +13,7 @@ from typing import IO, Any
 import msgspec
 
 from chotdon.catalog import Catalog, CatalogError, load_catalog
-from chotdon.config import settings
+from chotdon.config import add_flags, settings
 from chotdon.formatting import INTENT_LABELS, format_qty, format_vnd
 from chotdon.phones import mask_phone, mask_phones_in
 from chotdon.records import Intent
@@ -178,31 +178,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_session_flags(p: argparse.ArgumentParser, conf: Any) -> None:
-    p.add_argument("--host", default=conf.host, help="feed page address (env CHOTDON_HOST)")
-    p.add_argument(
-        "--port",
-        type=int,
-        default=conf.port,
-        help="feed page port, 0 for any free one (env CHOTDON_PORT; default %(default)s)",
-    )
-    p.add_argument(
-        "--token",
-        default=conf.host_token,
-        help="host token for actions and full phones (env CHOTDON_HOST_TOKEN; "
-        "default: a random one, printed at start)",
-    )
+def _add_session_flags(p: argparse.ArgumentParser) -> None:
+    add_flags(p, "host", "port", "host_token", "queue_size")
     p.add_argument("--no-serve", action="store_true", help="run without the feed page")
     p.add_argument(
         "--exit-at-end",
         action="store_true",
         help="stop when the source ends (default: keep the feed up until Ctrl-C)",
-    )
-    p.add_argument(
-        "--queue-size",
-        type=int,
-        default=conf.queue_size,
-        help="records between stages at most (env CHOTDON_QUEUE_SIZE)",
     )
 
 
@@ -243,15 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="catalog file or bundled name; repeat for several streams",
     )
     p.add_argument("--source", default="-", help="JSON Lines file, or - for stdin (default)")
-    p.add_argument(
-        "--db", default=conf.db, help="SQLite file (env CHOTDON_DB; default %(default)s)"
-    )
+    add_flags(p, "db")
     p.add_argument(
         "--speed",
         default="max",
         help="replay speed of recorded time: max (default), 1 (real time), 10…",
     )
-    _add_session_flags(p, conf)
+    _add_session_flags(p)
     p.set_defaults(func=cmd_run)
 
     from ingest.simulator import add_arguments, cmd_simulate
@@ -332,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="replay a bundled livestream session and serve its feed")
     p.add_argument("--speed", default="1", help="1 = real time (default), 10 = ten times, max")
     p.add_argument("--db", default="", help="SQLite file (default: a new temporary one)")
-    _add_session_flags(p, conf)
+    _add_session_flags(p)
     p.set_defaults(func=cmd_demo)
     return root
 

@@ -5,6 +5,7 @@ Read them with `settings()`; the CLI's flags default to these, so a person can s
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ class Setting:
     name: str
     default: Any
     doc: str
+    flag: str = ""  # the CLI flag that overrides it, where a person would look for one
 
     @property
     def env(self) -> str:
@@ -34,15 +36,20 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("catalog", "kim-an", "Catalog file (JSON), or the name of a bundled one."),
-    Setting("db", "chotdon.db", "The embedded mode's SQLite file: orders survive a restart."),
-    Setting("host", "127.0.0.1", "Address the host's feed page listens on."),
-    Setting("port", 8080, "Port of the host's feed page (0: any free port)."),
-    Setting("host_token", "", "Token for the host's actions and full phones (default: random)."),
-    Setting("queue_size", 1024, "Records between pipeline stages at most (back-pressure)."),
-    Setting("kafka", "127.0.0.1:9092", "Kafka bootstrap servers (distributed mode)."),
-    Setting("redis", "redis://127.0.0.1:6379/0", "Redis URL (distributed mode)."),
-    Setting("topic_prefix", "chotdon", "Prefix of every Kafka topic name."),
-    Setting("partitions", 8, "Partitions of each topic: the most workers that can share a stage."),
+    Setting("db", "chotdon.db", "the session's SQLite file: orders survive a restart", "--db"),
+    Setting("host", "127.0.0.1", "address the host's feed page listens on", "--host"),
+    Setting("port", 8080, "port of the host's feed page (0: any free port)", "--port"),
+    Setting(
+        "host_token",
+        "",
+        "token for the host's actions and full phones (default: a random one, printed)",
+        "--token",
+    ),
+    Setting("queue_size", 1024, "records between pipeline stages at most", "--queue-size"),
+    Setting("kafka", "127.0.0.1:9092", "Kafka bootstrap servers", "--bootstrap"),
+    Setting("redis", "redis://127.0.0.1:6379/0", "Redis URL", "--redis"),
+    Setting("topic_prefix", "chotdon", "prefix of topic names and Redis keys", "--topic-prefix"),
+    Setting("partitions", 8, "partitions of every topic: most workers a stage", "--partitions"),
     Setting("checkpoint_dir", "checkpoints", "Directory of the connectors' resumable positions."),
     Setting(
         "facebook_graph_url",
@@ -78,3 +85,16 @@ class Settings:
 
 def settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(environ)
+
+
+def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *names: str) -> None:
+    """Add the CLI flag of each named setting, defaulting to its environment variable."""
+    conf = settings()
+    for name in names:
+        s = next(s for s in SETTINGS if s.name == name)
+        parser.add_argument(
+            s.flag,
+            type=type(s.default),
+            default=getattr(conf, name),
+            help=f"{s.doc} (env {s.env}; default %(default)s)",
+        )

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chotdon.config import settings
+from chotdon.config import add_flags
 from chotdon.topics import ALL, TopicSpec
 
 
@@ -144,25 +144,9 @@ async def check_topics(
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """`chotdon topics create` flags."""
-    conf = settings()
     sub = p.add_subparsers(dest="topics_command", required=True)
     c = sub.add_parser("create", help="create every topic (idempotent)")
-    c.add_argument(
-        "--bootstrap",
-        default=conf.kafka,
-        help="Kafka bootstrap servers (env CHOTDON_KAFKA; default %(default)s)",
-    )
-    c.add_argument(
-        "--topic-prefix",
-        default=conf.topic_prefix,
-        help="topic name prefix (env CHOTDON_TOPIC_PREFIX; default %(default)s)",
-    )
-    c.add_argument(
-        "--partitions",
-        type=int,
-        default=conf.partitions,
-        help="partitions of every topic (env CHOTDON_PARTITIONS; default %(default)s)",
-    )
+    add_flags(c, "kafka", "topic_prefix", "partitions")
     c.add_argument(
         "--replication-factor", type=int, default=1, help="replicas per partition (default 1)"
     )

@@ -22,7 +22,7 @@ import msgspec
 
 from chotdon import topics
 from chotdon.catalog import Catalog, load_catalog
-from chotdon.config import settings
+from chotdon.config import add_flags, settings
 from chotdon.kafka_admin import bootstrap_servers
 from chotdon.phones import mask_phones_in
 from chotdon.records import (
@@ -201,16 +201,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--speed", default="max", help="replay speed of recorded time: max (default), 1, 10…"
     )
-    p.add_argument(
-        "--bootstrap",
-        default=conf.kafka,
-        help="Kafka bootstrap servers (env CHOTDON_KAFKA; default %(default)s)",
-    )
-    p.add_argument(
-        "--topic-prefix",
-        default=conf.topic_prefix,
-        help="topic name prefix (env CHOTDON_TOPIC_PREFIX; default %(default)s)",
-    )
+    add_flags(p, "kafka", "topic_prefix")
     p.add_argument(
         "--compression", choices=("gzip",), help="compress record batches (default: none)"
     )

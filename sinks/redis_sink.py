@@ -23,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chotdon import topics
-from chotdon.config import settings
+from chotdon.config import add_flags
 from chotdon.phones import mask_phones_in
 from chotdon.records import (
     AdjustStock,
@@ -249,21 +249,7 @@ async def run_sink(options: SinkOptions) -> SinkStats:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    conf = settings()
-    p.add_argument(
-        "--bootstrap",
-        default=conf.kafka,
-        help="Kafka bootstrap servers (env CHOTDON_KAFKA; default %(default)s)",
-    )
-    p.add_argument(
-        "--redis", default=conf.redis, help="Redis URL (env CHOTDON_REDIS; default %(default)s)"
-    )
-    p.add_argument(
-        "--topic-prefix",
-        default=conf.topic_prefix,
-        help="prefix of the topic names, also of the Redis keys (env CHOTDON_TOPIC_PREFIX; "
-        "default %(default)s)",
-    )
+    add_flags(p, "kafka", "redis", "topic_prefix")
     p.add_argument("--group", default="", help="consumer group (default: <prefix>-sink-redis)")
 
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chotdon.config import settings
+from chotdon.config import add_flags
 
 TABLES = ("current", "books", "metrics")
 
@@ -35,23 +35,7 @@ class WorkerConfig:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of `chotdon worker`, for the CLI's sub-parser."""
-    conf = settings()
-    p.add_argument(
-        "--bootstrap",
-        default=conf.kafka,
-        help="Kafka bootstrap servers (env CHOTDON_KAFKA; default %(default)s)",
-    )
-    p.add_argument(
-        "--topic-prefix",
-        default=conf.topic_prefix,
-        help="topic name prefix (env CHOTDON_TOPIC_PREFIX; default %(default)s)",
-    )
-    p.add_argument(
-        "--partitions",
-        type=int,
-        default=conf.partitions,
-        help="partitions of every topic (env CHOTDON_PARTITIONS; default %(default)s)",
-    )
+    add_flags(p, "kafka", "topic_prefix", "partitions")
     p.add_argument(
         "--app-id",
         help="Faust app id: the consumer group and the tables' changelog topic names; workers "

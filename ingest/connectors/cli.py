@@ -26,7 +26,7 @@ from typing import cast
 
 from prometheus_client import start_http_server
 
-from chotdon.config import settings
+from chotdon.config import add_flags, settings
 
 from .base import Checkpoint, ConnectorMetrics
 from .runner import (
@@ -94,14 +94,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             help="with --to kafka: catalog file or bundled name; repeat for several streams "
             f"(default: env CHOTDON_CATALOG, {conf.catalog})",
         )
-        out.add_argument(
-            "--bootstrap", default=conf.kafka, help="Kafka servers (env CHOTDON_KAFKA)"
-        )
-        out.add_argument(
-            "--topic-prefix",
-            default=conf.topic_prefix,
-            help="topic name prefix (env CHOTDON_TOPIC_PREFIX)",
-        )
+        add_flags(out, "kafka", "topic_prefix")
         sp.set_defaults(func=cmd_ingest_platform, platform_spec=spec)
 
 

@@ -30,7 +30,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chotdon import topics
 from chotdon.catalog import Catalog, load_catalog
-from chotdon.config import settings
+from chotdon.config import add_flags
 from chotdon.records import Comment, HostAction, SetCurrent, ViewerCount, decode, encode
 from sinks.prometheus_metrics import PipelineMetrics
 from sinks.redis_store import RedisStore, StoredStream
@@ -266,34 +266,7 @@ async def run_feed(options: FeedOptions, stop: asyncio.Event) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    conf = settings()
-    p.add_argument("--host", default=conf.host, help="page address (env CHOTDON_HOST)")
-    p.add_argument(
-        "--port",
-        type=int,
-        default=conf.port,
-        help="page port, 0 for any free one (env CHOTDON_PORT; default %(default)s)",
-    )
-    p.add_argument(
-        "--token",
-        default=conf.host_token,
-        help="host token for actions and full phones (env CHOTDON_HOST_TOKEN; "
-        "default: a random one, printed at start)",
-    )
-    p.add_argument(
-        "--bootstrap",
-        default=conf.kafka,
-        help="Kafka bootstrap servers (env CHOTDON_KAFKA; default %(default)s)",
-    )
-    p.add_argument(
-        "--redis", default=conf.redis, help="Redis URL (env CHOTDON_REDIS; default %(default)s)"
-    )
-    p.add_argument(
-        "--topic-prefix",
-        default=conf.topic_prefix,
-        help="prefix of the topic names, also of the Redis keys (env CHOTDON_TOPIC_PREFIX; "
-        "default %(default)s)",
-    )
+    add_flags(p, "host", "port", "host_token", "kafka", "redis", "topic_prefix")
     p.add_argument(
         "--catalog",
         action="append",
