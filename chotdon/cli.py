@@ -150,14 +150,23 @@ def _session_options(args: argparse.Namespace, catalogs: list[Catalog], db: str)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ingest.sources import JsonLinesSource, Pace
+    from ingest.simulator import simulator_source
+    from ingest.sources import JsonLinesSource, Pace, Source
     from stream_jobs.embedded_session import run
 
     catalogs = [load_catalog(c) for c in args.catalog or [settings().catalog]]
-    options = _session_options(args, catalogs, args.db)
-    source = JsonLinesSource(args.source, on_error=lambda *_: None, pace=Pace.parse(args.speed))
-    stats = run(options, source)
-    return 0 if stats is not None else 1
+    pace = Pace.parse(args.speed)
+    source: Source
+    if args.source == "simulator":
+        try:
+            catalogs, source = simulator_source(args, catalogs, pace)
+        except ValueError as exc:
+            print(f"chotdon run: {exc}", file=sys.stderr)
+            return 2
+    else:
+        source = JsonLinesSource(args.source, pace=pace)  # bad lines go to the runner's report
+    run(_session_options(args, catalogs, args.db), source)
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -173,7 +182,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Demo: {catalog.title} — ~2.000 bình luận, tốc độ {args.speed}", flush=True)
     run(
         options,
-        JsonLinesSource(str(session), on_error=lambda *_: None, pace=Pace.parse(args.speed)),
+        JsonLinesSource(str(session), pace=Pace.parse(args.speed)),
     )
     return 0
 
@@ -224,7 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="catalog file or bundled name; repeat for several streams",
     )
-    p.add_argument("--source", default="-", help="JSON Lines file, or - for stdin (default)")
+    p.add_argument(
+        "--source",
+        default="-",
+        help="JSON Lines file, - for stdin (default), or 'simulator' for a simulated session",
+    )
     add_flags(p, "db")
     p.add_argument(
         "--speed",
@@ -232,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="replay speed of recorded time: max (default), 1 (real time), 10…",
     )
     _add_session_flags(p)
+    from ingest.simulator import add_simulator_source_arguments
+
+    add_simulator_source_arguments(p)
     p.set_defaults(func=cmd_run)
 
     from ingest.simulator import add_arguments, cmd_simulate

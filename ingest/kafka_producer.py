@@ -36,8 +36,8 @@ from chotdon.records import (
     encode,
 )
 
-from .simulator import simulate, stream_catalogs
-from .sources import JsonLinesSource, Pace, RecordsSource, Source
+from .simulator import add_simulator_source_arguments, simulator_source
+from .sources import JsonLinesSource, Pace, Source
 
 ROUTES: dict[type, topics.TopicSpec] = {
     Comment: topics.COMMENTS,
@@ -205,15 +205,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--compression", choices=("gzip",), help="compress record batches (default: none)"
     )
-    sim = p.add_argument_group("with --source simulator (as in `chotdon simulate`)")
-    sim.add_argument("--rate", type=float, default=5.0, help="comments/s per stream (default 5)")
-    sim.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
-    sim.add_argument("--streams", type=int, default=1, help="number of livestreams (default 1)")
-    sim.add_argument("--seed", type=int, default=0, help="same seed, same records (default 0)")
-    sim.add_argument("--start-ts", type=float, help="unix time of the session start (default now)")
-    sim.add_argument(
-        "--order-share", type=float, help="fraction of comments that order (default about 0.38)"
-    )
+    add_simulator_source_arguments(p)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -226,20 +218,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     bad_lines: BadLines | None = None
     source: Source
     if args.source == "simulator":
-        if args.streams < 1 or args.rate < 0 or args.duration <= 0:
-            _stderr("need --streams >= 1, --rate >= 0, --duration > 0")
+        try:
+            catalogs, source = simulator_source(args, loaded, pace)
+        except ValueError as exc:
+            _stderr(str(exc))
             return 2
-        catalogs = stream_catalogs(loaded, args.streams)
-        start = time.time() if args.start_ts is None else args.start_ts
-        records = simulate(
-            catalogs,
-            rate=args.rate,
-            duration=args.duration,
-            seed=args.seed,
-            start_ts=start,
-            order_share=args.order_share,
-        )
-        source = RecordsSource("simulator", records, pace)
     else:
         catalogs = loaded
         bad_lines = BadLines(_stderr)

@@ -45,6 +45,7 @@ from chotdon.catalog import Catalog, CatalogError, Product, load_catalog
 from chotdon.records import Comment, IntentKind, Record, SetCurrent, ViewerCount, encode
 
 from .comment_text import CommentTexts, strip_marks
+from .sources import Pace, RecordsSource
 
 SimRecord = Comment | ViewerCount | SetCurrent
 
@@ -547,6 +548,39 @@ def _write(records: Iterable[SimRecord], file: IO[bytes], flush_each: bool) -> N
     for record in records:
         file.write(encode(record) + b"\n")
         file.flush()  # a reader downstream sees each record at its time
+
+
+def add_simulator_source_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of `--source simulator` (in `chotdon run` and `chotdon ingest`)."""
+    sim = p.add_argument_group("with --source simulator (as in `chotdon simulate`)")
+    sim.add_argument("--rate", type=float, default=5.0, help="comments/s per stream (default 5)")
+    sim.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
+    sim.add_argument("--streams", type=int, default=1, help="number of livestreams (default 1)")
+    sim.add_argument("--seed", type=int, default=0, help="same seed, same records (default 0)")
+    sim.add_argument("--start-ts", type=float, help="unix time of the session start (default now)")
+    sim.add_argument(
+        "--order-share", type=float, help="fraction of comments that order (default about 0.38)"
+    )
+
+
+def simulator_source(
+    args: argparse.Namespace, catalogs: Sequence[Catalog], pace: Pace
+) -> tuple[list[Catalog], RecordsSource]:
+    """The catalogs of the simulated streams (one a stream) and the paced source of their records,
+    from `add_simulator_source_arguments` flags. Raises ValueError on impossible flags."""
+    if args.streams < 1 or args.rate < 0 or args.duration <= 0:
+        raise ValueError("need --streams >= 1, --rate >= 0, --duration > 0")
+    streams = stream_catalogs(catalogs, args.streams)
+    start = time.time() if args.start_ts is None else args.start_ts
+    records = simulate(
+        streams,
+        rate=args.rate,
+        duration=args.duration,
+        seed=args.seed,
+        start_ts=start,
+        order_share=args.order_share,
+    )
+    return streams, RecordsSource("simulator", records, pace)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

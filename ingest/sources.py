@@ -78,7 +78,7 @@ def read_record(line: str) -> SourceRecord:
 class JsonLinesSource:
     """Records from a JSON Lines file, or from stdin when `path` is "-"."""
 
-    def __init__(self, path: str, on_error: ErrorSink, pace: Pace = Pace()) -> None:
+    def __init__(self, path: str, on_error: ErrorSink | None = None, pace: Pace = Pace()) -> None:
         self.path = path
         self.name = "stdin" if path == "-" else f"file:{Path(path).resolve()}"
         self.on_error = on_error
@@ -94,7 +94,8 @@ class JsonLinesSource:
             try:
                 record = read_record(line)
             except RecordError as exc:
-                self.on_error(lineno, str(exc), line.rstrip("\n"))
+                if self.on_error is not None:
+                    self.on_error(lineno, str(exc), line.rstrip("\n"))
                 continue
             await pacer.wait(record.ts)
             yield lineno, record

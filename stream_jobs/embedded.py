@@ -30,7 +30,7 @@ from chotdon.records import (
     SetCurrent,
     ViewerCount,
 )
-from ingest.sources import Source, SourceRecord
+from ingest.sources import JsonLinesSource, Source, SourceRecord
 from parsers import Parser
 from sinks.feed.hub import FeedHub
 from sinks.prometheus_metrics import PipelineMetrics
@@ -126,6 +126,8 @@ class EmbeddedRunner:
         """Run until the source ends (and, with keep_running, until cancelled: the feed stays
         up and the host's actions still apply)."""
         self._source_name = source.name
+        if isinstance(source, JsonLinesSource) and source.on_error is None:
+            source.on_error = self.report_bad_line
         start = self.store.position(source.name)
         if start:
             self.log(f"tiếp tục phiên từ vị trí {start} (resuming at position {start})")

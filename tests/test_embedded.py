@@ -1,0 +1,171 @@
+"""The embedded runner: the whole pipeline in one process, its SQLite store and its sources."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from chotdon.catalog import load_catalog
+from chotdon.records import Comment, Intent, encode
+from ingest.sources import RecordsSource, SourceRecord
+from sinks.sqlite_store import SQLiteStore
+from stream_jobs.embedded import EmbeddedRunner
+
+DEMO = Path(str(resources.files("chotdon") / "data" / "demo_session.jsonl"))
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def chotdon_run(db: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chotdon",
+            "run",
+            "--catalog",
+            "kim-an",
+            "--db",
+            str(db),
+            "--no-serve",
+            "--exit-at-end",
+            *args,
+        ],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
+
+
+def final_orders(db: Path) -> dict[str, tuple[int, str]]:
+    """order id -> (total, lines) as the store holds them at the end."""
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT order_id, record FROM orders").fetchall()
+    out = {}
+    for order_id, data in rows:
+        event = json.loads(data)
+        out[order_id] = (event["total"], json.dumps(event["lines"], sort_keys=True))
+    return out
+
+
+def comment(cid: str, text: str, user: str = "u1") -> str:
+    record = Comment(stream="kim-an-oi", comment_id=cid, user_id=user, text=text, ts=1.0)
+    return encode(record).decode()
+
+
+def test_malformed_lines_are_reported_counted_and_skipped(tmp_path: Path) -> None:
+    intent = Intent(intent="order", comment=None)
+    lines = [
+        comment("c1", "chốt 2 hộp ổi"),
+        "{this is not json",
+        json.dumps({"type": "comment", "stream": "kim-an-oi"}),  # fields missing
+        encode(intent).decode(),  # a record, but not one a source sends
+        comment("c2", "lấy 1 chai nước ép", user="u2").replace("kim-an-oi", "no-such-stream"),
+        comment("c3", "A3 x2", user="u3"),
+    ]
+    db = tmp_path / "s.db"
+    run = chotdon_run(db, "--source", "-", stdin="\n".join(lines) + "\n")
+    for lineno in (2, 3, 4, 5):
+        assert f"dòng {lineno} bị bỏ qua" in run.stderr
+    assert "4 dòng lỗi" in run.stderr
+    with sqlite3.connect(db) as con:
+        dead = con.execute("SELECT position, reason FROM dead_letters ORDER BY position").fetchall()
+        assert [p for p, _ in dead] == [2, 3, 4, 5]
+        assert "unknown stream 'no-such-stream'" in dead[3][1]
+        assert con.execute("SELECT count(*) FROM comments").fetchone() == (2,)
+    totals = sorted(total for total, _ in final_orders(db).values())
+    assert totals == [50_000, 160_000]  # the good lines around the bad ones were processed
+
+
+def test_a_killed_run_restarts_without_losing_or_doubling_anything(tmp_path: Path) -> None:
+    clean = tmp_path / "clean.db"
+    chotdon_run(clean, "--source", str(DEMO))
+    expected = final_orders(clean)
+    assert len(expected) > 100
+
+    db = tmp_path / "crashed.db"
+    cmd = [
+        sys.executable,
+        "-m",
+        "chotdon",
+        "run",
+        "--catalog",
+        "kim-an",
+        "--db",
+        str(db),
+        "--no-serve",
+        "--exit-at-end",
+        "--source",
+        str(DEMO),
+        "--speed",
+        "40",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until part of the session is committed
+        time.sleep(0.2)
+        if db.exists():
+            with sqlite3.connect(db) as con:
+                row = con.execute("SELECT max(position) FROM positions").fetchone()
+            if row[0] and row[0] > 500:
+                break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db) as con:
+        stopped_at = con.execute("SELECT max(position) FROM positions").fetchone()[0]
+    assert 500 < stopped_at < sum(1 for _ in DEMO.open(encoding="utf-8"))
+
+    restarted = chotdon_run(db, "--source", str(DEMO))
+    assert f"resuming at position {stopped_at}" in restarted.stderr
+    assert final_orders(db) == expected
+    with sqlite3.connect(db) as con:
+        seqs = [s for (s,) in con.execute("SELECT seq FROM order_events ORDER BY seq")]
+        assert seqs == list(range(1, len(seqs) + 1))  # every event once, none missing
+        assert con.execute("SELECT count(*) FROM comments").fetchone() == (2001,)
+
+
+def test_the_simulator_is_a_source(tmp_path: Path) -> None:
+    db = tmp_path / "sim.db"
+    run = chotdon_run(db, "--source", "simulator", "--rate", "20", "--duration", "5", "--seed", "3")
+    with sqlite3.connect(db) as con:
+        comments = con.execute("SELECT count(*) FROM comments").fetchone()[0]
+    assert 60 <= comments <= 140, run.stderr
+    assert "0 dòng lỗi" in run.stderr
+
+
+def test_the_queue_between_stages_is_bounded(tmp_path: Path) -> None:
+    """A source faster than the stages waits: the inbox never holds more than its size."""
+    records: list[SourceRecord] = [
+        Comment(
+            stream="kim-an-oi",
+            comment_id=f"c{i}",
+            user_id=f"u{i % 50}",
+            text="chốt 1 hộp ổi",
+            ts=float(i),
+        )
+        for i in range(3000)
+    ]
+    store = SQLiteStore(tmp_path / "q.db")
+    runner = EmbeddedRunner([load_catalog("kim-an")], store, queue_size=16)
+    depths: list[int] = []
+
+    class Watched(RecordsSource):
+        async def records(self, start: int = 0):  # type: ignore[no-untyped-def, override]
+            async for item in super().records(start):
+                depths.append(runner._inbox.qsize())
+                yield item
+
+    stats = asyncio.run(runner.run(Watched("test", records)))
+    store.close()
+    assert stats.comments == 3000
+    assert max(depths) <= 16
