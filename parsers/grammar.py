@@ -117,7 +117,6 @@ class Ref:
 
 @dataclass(slots=True)
 class Variant:
-    value_plain: str
     options: list[tuple[Product, str]]
     start: int
     end: int
@@ -503,7 +502,7 @@ class Grammar:
                 return 0
         if not explicit and not self._variant_context(r, j):
             return 0
-        r.elements.append(Variant(v.plain, options, i, j + 1, explicit))
+        r.elements.append(Variant(options, i, j + 1, explicit))
         r.consumed.update(range(i, j + 1))
         return j + 1
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from chotdon.catalog import UNITS
 
-from .text import fold
-
 # Teencode and abbreviations -> the canonical word (possibly several words).
 TEENCODE: dict[str, str] = {
     "k": "không",
@@ -268,7 +266,6 @@ EVALUATIONS = frozenset(
     }
 )
 SEPARATORS = frozenset({"và", "với", "+", "&", "cùng", "thêm"})
-EACH = ("mỗi loại", "mỗi thứ", "mỗi cái", "mỗi món", "mỗi sp", "mỗi màu", "mỗi size", "mỗi")
 SIZE_MARKERS = frozenset({"size", "cỡ", "số"})
 COLOUR_MARKERS = frozenset({"màu"})
 NOT_QUANTITY_AFTER = frozenset(
@@ -374,9 +371,3 @@ QUESTION_PHRASES = (
 )
 WEAK_QUESTION_PHRASES = ("là sao", "tại sao", "vì sao", "làm sao", "sao")
 WEAK_QUESTION_END = frozenset({"vậy", "thế", "à", "hả"})
-PAYMENT = frozenset({"ck", "chuyển khoản", "thanh toán", "tt"})
-PHONE_LABELS = frozenset({"sđt", "zalo", "gọi", "liên hệ", "số"})
-
-
-def plain_index(words: frozenset[str] | dict[str, object] | tuple[str, ...]) -> frozenset[str]:
-    return frozenset(fold(w) for w in words)

@@ -28,11 +28,3 @@ _PLAIN_TEENCODE = {
     for k, v in TEENCODE.items()
     if fold(k) not in TEENCODE and fold(k.replace("đ", "d")) == k.replace("đ", "d")
 }
-
-
-def same(token_norm: str, token_plain: str, word: str, word_plain: str) -> bool:
-    """Does a token match a word? Exactly when the token has diacritics; by the folded form when
-    it was typed without any."""
-    if token_norm == word:
-        return True
-    return token_norm == token_plain and token_plain == word_plain
