@@ -191,7 +191,13 @@ def _bare_items(reading: Reading, c: Clause) -> bool:
     )
     has_variant = any(isinstance(e, Variant) for e in elements)
     has_code = any(isinstance(e, Ref) and e.rule == "code" for e in elements)
-    return has_code or (has_ref and (has_qty or has_variant)) or (has_qty and not has_ref)
+    counted = any(isinstance(e, Qty) and not e.foreign for e in elements)
+    return (
+        has_code
+        or (has_ref and (has_qty or has_variant))
+        or (has_qty and not has_ref)
+        or (has_variant and counted)  # "…, 1 M 2 L": sizes of the product named before
+    )
 
 
 def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) -> None:
@@ -225,8 +231,8 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
         if (
             w.is_("giá")
             and not (i + 1 < e and words[i + 1].norm in ("như", "rẻ"))
-            and (i + 1 == e or all(x.in_(_TRAILERS) for x in words[i + 1 : e]))
-        ):
+            and all(k in reading.consumed or words[k].in_(_TRAILERS) for k in range(i + 1, e))
+        ):  # "giá bao nhiêu" is caught above; "ib e giá ổi hộp", "xin giá áo size L"
             c.question = 2
             matches.append(("question:price", i, i + 1))
             return

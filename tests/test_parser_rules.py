@@ -224,3 +224,15 @@ def test_intent_record_carries_confidence_explanation_and_version() -> None:
     assert {"order-verb", "product:alias:OI-HOP", "not-quantity:phone"} <= rules
     span = next(m for m in result.explanation if m.rule.startswith("product:"))
     assert span.text == "hộp ổi"
+
+
+def test_a_total_then_its_sizes_is_said_once() -> None:
+    assert items("cho mình 3 áo, 1 M 2 L", "AT", PHU_XUYEN) == [
+        Item("AO-DOAN", 1, "M"),
+        Item("AO-DOAN", 2, "L"),
+    ]
+
+
+def test_asking_the_price_of_a_named_product() -> None:
+    assert parse("ib e giá ổi hộp", "A1").intent == "question"
+    assert parse("chốt 2 hộp, giá vẫn 80k nhé", "A1").intent == "order"
