@@ -123,7 +123,6 @@ class CatalogIndex:
             for w in vocab:
                 counts[w] = counts.get(w, 0) + 1
         known = {p.plain for p in all_phrases if len(p.plain) == 1}
-        units = {fold(u) for u in UNIT_WORDS}
         variant_like = set(index.variants)  # "do" is đỏ before it is the "đồ" of "đồ gỗ"
         for product in catalog.products:
             for ws in {words_of(a) for a in (product.name, *product.aliases)}:
@@ -132,7 +131,7 @@ class CatalogIndex:
                     if (
                         counts.get(pw) == 1
                         and (pw,) not in known
-                        and pw not in units
+                        and w not in UNIT_WORDS  # by its marks: "quà" (gift) is not "quả"
                         and pw not in variant_like
                         and not pw.isdigit()
                         and len(pw) > 1

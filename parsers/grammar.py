@@ -395,6 +395,14 @@ class Grammar:
         unit_info = _unit_at(words, j)
         if j < n and words[j].tok.glued and words[j].raw == "c" and w.tok.kind == "num":
             unit_info, rule = ("cái", 1.0), "count-c"
+        if j < n and words[j].tok.glued and words[j].raw == "h" and w.tok.kind == "num":
+            # "2h ổi" is two boxes (hộp); "9h", "8h tối" is a time, never a quantity
+            ordering = i > 0 and words[i - 1].in_(ORDER_VERBS)
+            at_a_time = j + 1 < n and words[j + 1].in_(_TIME_OF_DAY)
+            if not self._starts_ref(words, j + 1) and (not ordering or at_a_time):
+                r.consumed.update((i, j))
+                return j + 1
+            unit_info, rule = ("hộp", 1.0), "count-h"
         # the unit word may be or start an alias ("1 hộp quà", "1 túi"): the alias names it
         if unit_info is not None and words[j].raw != "c":
             phrase = self._match_phrase(words, j)
@@ -535,6 +543,7 @@ class Grammar:
 
 
 _CHANGE_FROM_TO = frozenset({"từ", "sang", "thành"})
+_TIME_OF_DAY = frozenset({"sáng", "trưa", "chiều", "tối", "đêm", "nay", "mai", "kém", "rưỡi"})
 _KNOWN_AFTER_UNIT = (
     ADDRESSEES
     | SELF

@@ -309,7 +309,8 @@ def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matc
         if (
             c.change < 0
             and w.in_(CHANGE_SHIFT_VERBS)
-            and any(x.in_(CHANGE_TARGETS) for x in words[i + 1 : e])
+            # "bớt cho e 1 hộp, còn 2 hộp thôi": the new amount may come in the next clause
+            and any(x.in_(CHANGE_TARGETS) for x in words[i + 1 : i + 12])
         ):
             c.change = i
             matches.append(("change:shift", i, i + 1))

@@ -230,7 +230,21 @@ PAST_PHRASES = (
     "biết vậy",
 )
 IRREALIS = frozenset({"sẽ", "nếu", "định", "tính", "chắc"})
-IRREALIS_PHRASES = ("lần sau", "đợt sau", "hôm nào", "giá như", "hôm sau", "khi nào", "không là")
+IRREALIS_PHRASES = (
+    "lần sau",
+    "đợt sau",
+    "hôm nào",
+    "giá như",
+    "hôm sau",
+    "khi nào",
+    "không là",
+    "năm sau",
+    "tháng sau",
+    "tuần sau",
+    "bữa sau",
+    "dịp sau",
+    "sau này",
+)
 PRESENT = frozenset({"đang", "giờ"})
 PRESENT_PHRASES = ("bây giờ", "giờ mua", "giờ lấy", "giờ đặt")
 NARRATIVE = frozenset({"nên"})  # "… nên mua thêm": a consequence told, not a request

@@ -84,7 +84,7 @@ _MONEY_RE = regex.compile(
 )
 # Not quantities either: heights (1m7), percentages, clock times (9h), hours and minutes.
 _MEASURE_RE = regex.compile(
-    r"(?<![\p{L}\d])\d+(?:m\d+|\s?%|h\d*|ph|p)(?![\p{L}\d])"
+    r"(?<![\p{L}\d])\d+(?:m\d+|\s?%|h\d+|ph|p)(?![\p{L}\d])"
     r"|(?<![\d])\d{1,2}/\d{1,2}(?:/\d{2,4})?(?![\d])"  # dates
 )
 _TOKEN_RE = regex.compile(r"\d+(?:[.,]\d+)?|\p{L}+|[+@?×*&]")

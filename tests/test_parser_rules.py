@@ -236,3 +236,18 @@ def test_a_total_then_its_sizes_is_said_once() -> None:
 def test_asking_the_price_of_a_named_product() -> None:
     assert parse("ib e giá ổi hộp", "A1").intent == "question"
     assert parse("chốt 2 hộp, giá vẫn 80k nhé", "A1").intent == "order"
+
+
+def test_h_after_a_number_is_a_box_or_a_time() -> None:
+    assert items("e lấy 3h quà") == [Item("QUA-OI", 3)]
+    assert items("lấy 2h nhé", "A1") == [Item("OI-HOP", 2)]
+    assert parse("live lúc 8h nha", "A1").intent == "other"  # a time, never a quantity
+
+
+def test_a_reduction_whose_amount_comes_in_the_next_clause() -> None:
+    change = parse("bớt cho e 1 hộp, còn 2 hộp thôi", "A1")
+    assert (change.intent, change.items) == ("change", [Item("OI-HOP", 2)])
+
+
+def test_buying_next_year_is_not_an_order_now() -> None:
+    assert parse("ổi ngon quá, năm sau mua tiếp", "A1").intent == "other"
