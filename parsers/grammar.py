@@ -522,6 +522,12 @@ class Grammar:
             or (_unit_at(r.words, j - 1) is not None and r.words[j - 1].accented)
         ):
             return True  # "đổi từ M sang L", "lấy đôi 43"
+        clause = r.words[j].clause
+        if all(
+            w.clause != clause or k == j or w.in_(_LONE_VALUE_COMPANY)
+            for k, w in enumerate(r.words)
+        ):
+            return True  # "42", "đen nha": a clause that is only a size or a colour
         if not r.elements:
             return False
         last = r.elements[-1]
@@ -543,6 +549,9 @@ class Grammar:
 
 
 _CHANGE_FROM_TO = frozenset({"từ", "sang", "thành"})
+_LONE_VALUE_COMPANY = frozenset(
+    {"nhé", "ạ", "shop", "em", "chị", "với", "luôn", "ơi", "lấy", "chốt"}
+)
 _TIME_OF_DAY = frozenset({"sáng", "trưa", "chiều", "tối", "đêm", "nay", "mai", "kém", "rưỡi"})
 _KNOWN_AFTER_UNIT = (
     ADDRESSEES

@@ -192,11 +192,18 @@ def _bare_items(reading: Reading, c: Clause) -> bool:
     has_variant = any(isinstance(e, Variant) for e in elements)
     has_code = any(isinstance(e, Ref) and e.rule == "code" for e in elements)
     counted = any(isinstance(e, Qty) and not e.foreign for e in elements)
+    # "2", "1 ạ", "42", "size M nha": a clause that is only a count or a size means that of
+    # what is on screen
+    only_items = all(
+        i in reading.consumed or reading.words[i].in_(_TRAILERS) for i in range(c.start, c.end)
+    )
+    only_a_count = only_items and (counted or has_variant)
     return (
         has_code
         or (has_ref and (has_qty or has_variant))
         or (has_qty and not has_ref)
         or (has_variant and counted)  # "…, 1 M 2 L": sizes of the product named before
+        or only_a_count
     )
 
 

@@ -251,3 +251,10 @@ def test_a_reduction_whose_amount_comes_in_the_next_clause() -> None:
 
 def test_buying_next_year_is_not_an_order_now() -> None:
     assert parse("ổi ngon quá, năm sau mua tiếp", "A1").intent == "other"
+
+
+def test_a_lone_count_or_size_means_the_product_on_screen() -> None:
+    assert items("2 ạ", "A3") == [Item("NUOC-OI", 2)]
+    assert items("42", "G1", PHU_XUYEN) == [Item("GIAY-DA", 1, "42")]
+    assert items("M nhé", "AT", PHU_XUYEN) == [Item("AO-DOAN", 1, "M")]
+    assert parse("1", None).items == []  # nothing on screen: an order to review, not a guess
