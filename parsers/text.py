@@ -130,9 +130,12 @@ def tokenise(raw: str) -> Text:
     for m in out.phones:
         work = _blank(work, m[1], m[2])
     for pattern, kind in ((_MONEY_RE, "money"), (_MEASURE_RE, "measure")):
-        for m in pattern.finditer(work):
+
+        def special(m: regex.Match[str], kind: str = kind) -> str:
             specials.append(Token(m.group(), fold(m.group()), m.start(), m.end(), kind))
-        work = pattern.sub(lambda m: " " * len(m.group()), work)
+            return " " * len(m.group())  # blanked: its digits are never read again
+
+        work = pattern.sub(special, work)
     tokens = specials
     for m in _TOKEN_RE.finditer(work):
         s = m.group()

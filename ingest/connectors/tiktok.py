@@ -39,7 +39,7 @@ from chotdon.records import Comment, ViewerCount
 
 from .base import SessionEnded
 from .runner import Accepted, Batch, ConnectorRecord, Malformed, Platform
-from .webhook import DEFAULT_MAX_BYTES, PushConnector, ShuttingDown, parse_listen
+from .webhook import DEFAULT_MAX_BYTES, PushConnector, ShuttingDown, add_listen_arguments
 
 PLATFORM = "tiktok"
 TOKEN_ENV = "TIKTOK_BRIDGE_TOKEN"
@@ -245,19 +245,7 @@ def _id(value: Any) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--listen",
-        type=parse_listen,
-        default=("127.0.0.1", 8091),
-        metavar="HOST:PORT",
-        help="address the bridge sends events to (default 127.0.0.1:8091; keep it local)",
-    )
-    parser.add_argument(
-        "--max-bytes",
-        type=int,
-        default=DEFAULT_MAX_BYTES,
-        help="largest request body or frame accepted (default %(default)s)",
-    )
+    add_listen_arguments(parser, 8091, "the bridge sends events to")
 
 
 def build(args: argparse.Namespace, env: Mapping[str, str]) -> TikTokBridgeConnector:

@@ -252,20 +252,25 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_listen_arguments(p: argparse.ArgumentParser, port: int, what: str) -> None:
+    """`--listen` and `--max-bytes` of a connector that others push to."""
     p.add_argument(
         "--listen",
         type=parse_listen,
-        default=("127.0.0.1", 8090),
+        default=("127.0.0.1", port),
         metavar="HOST:PORT",
-        help="address to accept pushes on (default 127.0.0.1:8090)",
+        help=f"address {what} (default 127.0.0.1:{port}; keep it local)",
     )
     p.add_argument(
         "--max-bytes",
         type=int,
         default=DEFAULT_MAX_BYTES,
-        help="largest request body accepted (default %(default)s)",
+        help="largest request body or frame accepted (default %(default)s)",
     )
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_listen_arguments(p, 8090, "to accept pushes on")
 
 
 def build(args: argparse.Namespace, environ: Mapping[str, str]) -> WebhookConnector:
