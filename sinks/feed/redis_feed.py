@@ -121,12 +121,12 @@ class RedisFeed:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()
         self.hub.close()
 
     async def _subscribe(self) -> None:
         if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()
         self._pubsub = self.store.redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.psubscribe(self.store.keys.notify_pattern)
         for stream in sorted(set(await self.store.streams()) | set(self._catalogs)):
