@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,15 +28,53 @@ class CatalogError(ValueError):
     """A catalog that cannot be used; the message names the product and the field."""
 
 
+VARIANT_JOIN = " / "  # an order line's variant: the axes' values joined in the catalog's axis order
+MAX_VARIANTS = 1000  # combinations of a product's axes: a bounded catalog, a bounded parser index
+
+
+class VariantAxis(msgspec.Struct, frozen=True):
+    """One way a product varies (size, colour, weight...); `name` is "" for a plain variant list."""
+
+    name: str
+    values: tuple[str, ...]
+
+
+class VariantOption(msgspec.Struct, frozen=True):
+    """A variant with its own price and/or its own stock (None: the product's)."""
+
+    variant: str  # one of the product's `variants` labels
+    price: int | None = None
+    stock: int | float | None = None
+
+
 class Product(msgspec.Struct, frozen=True):
     sku: str
     code: str
     name: str
     unit: str
     price: int  # VND per unit
-    stock: int | float
+    stock: int | float  # shared by every variant that has no stock of its own
     aliases: tuple[str, ...] = ()
-    variants: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()  # every valid variant label (a combination of the axes' values)
+    axes: tuple[VariantAxis, ...] = ()
+    options: tuple[VariantOption, ...] = ()
+
+    def option(self, variant: str | None) -> VariantOption | None:
+        return next((o for o in self.options if o.variant == variant), None) if variant else None
+
+    def price_of(self, variant: str | None) -> int:
+        """VND per unit of this variant: its own price, or the product's."""
+        own = self.option(variant)
+        return self.price if own is None or own.price is None else own.price
+
+    def owns_stock(self, variant: str | None) -> bool:
+        """True when this variant has a stock of its own rather than the product's shared one."""
+        own = self.option(variant)
+        return own is not None and own.stock is not None
+
+    def label(self, values: Mapping[str, str]) -> str:
+        """The variant label of one value per axis (by axis name), in the catalog's axis order."""
+        return VARIANT_JOIN.join(values[a.name] for a in self.axes if a.name in values)
 
 
 class Catalog(msgspec.Struct, frozen=True):
@@ -83,17 +122,66 @@ def _product(raw: Any, index: int) -> Product:
             raise CatalogError(f"{where}: field '{field}' must be a whole number of VND")
         return int(value) if value == int(value) else float(value)
 
-    def strings(field: str) -> tuple[str, ...]:
-        value = raw.get(field, [])
+    def strings(field: str, value: Any = None) -> tuple[str, ...]:
+        value = raw.get(field, []) if value is None else value
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise CatalogError(f"{where}: field '{field}' must be a list of non-empty strings")
         return tuple(_nfc(v) for v in value)
+
+    def axes() -> tuple[VariantAxis, ...]:
+        value = raw.get("variants", [])
+        if isinstance(value, dict):  # several axes: {"size": [...], "màu": [...]}, in this order
+            found = (VariantAxis(_nfc(k), strings(f"variants.{k}", v)) for k, v in value.items())
+            return tuple(axis for axis in found if axis.values)
+        values = strings("variants")
+        return (VariantAxis("", values),) if values else ()
+
+    def options(labels: tuple[str, ...]) -> tuple[VariantOption, ...]:
+        value = raw.get("options", [])
+        if not isinstance(value, list):
+            raise CatalogError(f"{where}: field 'options' must be a list")
+        found: list[VariantOption] = []
+        for i, opt in enumerate(value):
+            at = f"{where}: options[{i}]"
+            label = opt.get("variant") if isinstance(opt, dict) else None
+            if not isinstance(label, str) or _nfc(label) not in labels:
+                raise CatalogError(
+                    f"{at}: field 'variant' must be one of the product's variants"
+                    f" ({', '.join(labels[:8]) or 'it has none'}{'…' if len(labels) > 8 else ''})"
+                )
+            if any(o.variant == _nfc(label) for o in found):
+                raise CatalogError(f"{at}: variant '{label}' is listed twice")
+            price, stock = opt.get("price"), opt.get("stock")
+            for name, v in (("price", price), ("stock", stock)):
+                if v is not None and (
+                    isinstance(v, bool) or not isinstance(v, int | float) or v < 0
+                ):
+                    raise CatalogError(f"{at}: field '{name}' must be a number >= 0")
+            if price is not None and price != int(price):
+                raise CatalogError(f"{at}: field 'price' must be a whole number of VND")
+            found.append(
+                VariantOption(
+                    _nfc(label),
+                    None if price is None else int(price),
+                    None if stock is None else (int(stock) if stock == int(stock) else stock),
+                )
+            )
+        return tuple(found)
 
     unit = text("unit").lower()
     if unit not in UNITS:
         raise CatalogError(
             f"{where}: field 'unit' has unknown unit '{unit}' (known: {', '.join(sorted(UNITS))})"
         )
+    product_axes = axes()
+    labels = [""]
+    for axis in product_axes:
+        labels = [
+            f"{label}{VARIANT_JOIN if label else ''}{v}" for label in labels for v in axis.values
+        ]
+        if len(labels) > MAX_VARIANTS:
+            raise CatalogError(f"{where}: field 'variants' makes over {MAX_VARIANTS} combinations")
+    variants = tuple(labels) if product_axes else ()
     return Product(
         sku=text("sku"),
         code=text("code"),
@@ -102,7 +190,9 @@ def _product(raw: Any, index: int) -> Product:
         price=int(number("price", integral=True)),
         stock=number("stock", integral=False),
         aliases=strings("aliases"),
-        variants=strings("variants"),
+        variants=variants,
+        axes=product_axes,
+        options=options(variants),
     )
 
 

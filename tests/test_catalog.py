@@ -32,6 +32,33 @@ def test_bundled_catalogs_load_with_every_product() -> None:
     assert load_catalog("phu-xuyen").by_code("g1").variants == ("38", "39", "40", "41", "42", "43")
 
 
+def test_several_variant_axes_make_labels_in_axis_order() -> None:
+    shirt = parse_catalog(
+        catalog_with(
+            variants={"size": ["M", "L"], "màu": ["trắng", "đen"]},
+            options=[{"variant": "L / đen", "price": 90000, "stock": 3}],
+        )
+    ).products[0]
+    assert [a.name for a in shirt.axes] == ["size", "màu"]
+    assert shirt.variants == ("M / trắng", "M / đen", "L / trắng", "L / đen")
+    assert shirt.label({"màu": "đen", "size": "L"}) == "L / đen"
+    assert (shirt.price_of("L / đen"), shirt.price_of("M / đen"), shirt.price_of(None)) == (
+        90000,
+        80000,
+        80000,
+    )
+    assert shirt.owns_stock("L / đen") and not shirt.owns_stock("M / trắng")
+
+
+def test_plain_variant_list_is_one_unnamed_axis() -> None:
+    honey = parse_catalog(
+        catalog_with(variants=["500g", "1kg"], options=[{"variant": "1kg", "price": 150000}])
+    ).products[0]
+    assert honey.variants == ("500g", "1kg")
+    assert [(a.name, a.values) for a in honey.axes] == [("", ("500g", "1kg"))]
+    assert honey.price_of("1kg") == 150000 and not honey.owns_stock("1kg")
+
+
 def test_catalog_file_loads(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text(json.dumps(catalog_with()), encoding="utf-8")
@@ -46,6 +73,27 @@ def test_catalog_file_loads(tmp_path: Path) -> None:
         ({"unit": "thúng"}, "products[0] (OI-HOP): field 'unit' has unknown unit 'thúng'"),
         ({"stock": "nhiều"}, "products[0] (OI-HOP): field 'stock' is missing or not a number"),
         ({"variants": "S,M"}, "products[0] (OI-HOP): field 'variants' must be a list"),
+        ({"variants": {"size": "S"}}, "(OI-HOP): field 'variants.size' must be a list"),
+        (
+            {"variants": ["S", "M"], "options": [{"variant": "XL", "stock": 2}]},
+            "(OI-HOP): options[0]: field 'variant' must be one of the product's variants (S, M)",
+        ),
+        (
+            {"variants": ["S"], "options": [{"variant": "S", "price": 1.5}]},
+            "options[0]: field 'price' must be a whole number of VND",
+        ),
+        (
+            {"variants": ["S"], "options": [{"variant": "S", "stock": -1}]},
+            "options[0]: field 'stock' must be a number >= 0",
+        ),
+        (
+            {"variants": ["S"], "options": [{"variant": "S"}, {"variant": "S"}]},
+            "options[1]: variant 'S' is listed twice",
+        ),
+        (
+            {"variants": {"a": [str(i) for i in range(40)], "b": [str(i) for i in range(40)]}},
+            "field 'variants' makes over 1000 combinations",
+        ),
     ],
 )
 def test_bad_product_names_field_and_product(change: dict[str, Any], message: str) -> None:
