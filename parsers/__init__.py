@@ -1,6 +1,7 @@
 """Vietnamese order-pattern parsers: comment text + catalog + current product -> Intent.
 
-Pure and deterministic: nothing here does I/O, reads the clock or the environment.
+Pure and deterministic: nothing here does I/O, reads the clock or the environment — except
+`parsers.cli`, the `chotdon parse` command, which nothing else imports.
 
     >>> from chotdon.catalog import load_catalog
     >>> from parsers import Parser

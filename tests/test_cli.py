@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from chotdon.cli import COMMANDS
+
 ROOT = Path(__file__).resolve().parent.parent
+COMMAND_LINES = [
+    f"{c.name} {s.name}" if s else c.name for c in COMMANDS for s in c.commands or (None,)
+]
 
 
 def chotdon(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -87,3 +92,29 @@ def test_a_bad_catalog_is_a_clear_error(catalog: str) -> None:
 def test_bundled_sample_runs() -> None:
     run = chotdon("parse", "--catalog", "kim-an", "--sample")
     assert run.returncode == 0 and "Tổng:" in run.stdout
+
+
+def test_parse_loads_only_the_parser() -> None:
+    """The sub-command table loads one command's modules: `parse` starts without the
+    network stack of the distributed mode."""
+    code = (
+        "import sys\n"
+        "from chotdon.cli import main\n"
+        "main(['parse', '--catalog', 'kim-an', '--text', 'chốt 2 hộp'])\n"
+        "heavy = {'aiohttp', 'aiokafka', 'redis', 'faust', 'pyarrow', 'matplotlib', 'sinks'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert "đặt hàng" in run.stdout
+    assert run.stdout.splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("words", [name.split() for name in COMMAND_LINES])
+def test_every_command_loads_and_explains_itself(words: list[str]) -> None:
+    """Every row of the table names functions that exist: each command's --help works."""
+    run = chotdon(*words, "--help")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"usage: chotdon {' '.join(words)}")
