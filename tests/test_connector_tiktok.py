@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from ingest.connectors.tiktok import TikTokBridgeConnector
 from tests.fakes.tiktok_bridge import (
     T0_MS,
     FakeBridge,
+    Generation,
     chat,
     gift,
     im_delete,
@@ -127,7 +130,7 @@ async def test_websocket_reconnects_replay_history_and_every_comment_arrives_onc
 
 async def test_post_answers_what_was_accepted_and_dedupes_retries(session: Session) -> None:
     bridge = await session.start()
-    events = [chat(n, f"chốt {n}", flat=True) for n in range(3)]  # v1 WebcastPushConnection
+    events = [chat(n, f"chốt {n}", generation=1) for n in range(3)]  # v1
     assert await bridge.post(events) == (202, {"accepted": 3, "duplicates": 0, "rejected": []})
     assert await bridge.post(events) == (202, {"accepted": 0, "duplicates": 3, "rejected": []})
     assert ids(session.comments) == [msg_id(n) for n in range(3)]
@@ -137,15 +140,41 @@ async def test_post_answers_what_was_accepted_and_dedupes_retries(session: Sessi
     assert (await session.outcome()).reason == "ended"
 
 
-async def test_viewers_and_deletions(session: Session) -> None:
+@pytest.mark.parametrize("generation", [3, 2])
+async def test_viewers_and_deletions(session: Session, generation: Generation) -> None:
     bridge = await session.start()
-    await bridge.post([chat(0, "chốt A1"), room_user(812), im_delete(0)])
+    events = [chat(0, "chốt A1", generation=generation)]
+    events += [room_user(812, generation=generation), im_delete(0, generation=generation)]
+    assert (await bridge.post(events))[0] == 202
     viewers = [r for r in session.records if isinstance(r, ViewerCount)]
     assert viewers == [ViewerCount(STREAM, 812, T0_MS / 1000, "tiktok")]
     assert [(c.comment_id, c.deleted) for c in session.comments] == [
         (msg_id(0), False),
         (msg_id(0), True),
     ]
+
+
+@pytest.mark.parametrize("generation", [3, 2, 1])
+async def test_every_generation_reads_the_same_comment(
+    session: Session, generation: Generation
+) -> None:
+    bridge = await session.start()
+    assert (await bridge.post([chat(7, "chốt 2 hộp", user=4, generation=generation)]))[0] == 202
+    [comment] = session.comments
+    assert (comment.comment_id, comment.user_id, comment.user_name, comment.text) == (
+        msg_id(7),
+        "6800000000000000004",
+        "Khách 4",
+        "chốt 2 hộp",
+    )
+
+
+async def test_the_hosts_own_comments_are_not_orders(session: Session) -> None:
+    bridge = await session.start()
+    host_says = chat(0, "chốt đơn nào cả nhà, 2 hộp 150k", user=99, anchor=True)
+    status, answer = await bridge.post([host_says, chat(1, "chốt 2 hộp")])
+    assert (status, answer["accepted"]) == (202, 1)
+    assert ids(session.comments) == [msg_id(1)]
 
 
 async def test_malformed_events_are_rejected_the_rest_accepted(session: Session) -> None:
@@ -207,3 +236,40 @@ async def test_restart_drops_the_replayed_history(tmp_path: Path) -> None:
     assert ids(second.comments) == [msg_id(4)]
     assert second.sample("chotdon_ingest_duplicates_total") == 4
     assert not second.comments[0].history
+
+
+BRIDGE = Path(__file__).resolve().parent.parent / "bridges" / "tiktok" / "bridge.mjs"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the reference bridge needs Node.js")
+async def test_reference_bridge_forwards_a_live_to_the_connector(
+    session: Session, tmp_path: Path
+) -> None:
+    """The Node bridge's forwarding path, fed by a fake event source instead of TikTok (which
+    cannot be reached here): v3 events, a replayed history, the host's comment, the end."""
+    await session.start()
+    events = [chat(0, "chốt A1"), chat(1, "chốt B2")]
+    events += [chat(0, "chốt A1"), chat(1, "chốt B2")]  # a reconnect replays the recent chat
+    events += [gift(), room_user(120), chat(2, "xin chào cả nhà", user=9, anchor=True)]
+    events += [im_delete(1), chat(3, "lấy 2 A1"), stream_end()]
+    replay = tmp_path / "events.jsonl"
+    replay.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
+    env = {
+        **os.environ,
+        "CHOTDON_TIKTOK_URL": session.bridge.url,
+        "CHOTDON_BRIDGE_REPLAY": str(replay),
+    }
+    node = await asyncio.create_subprocess_exec(
+        "node", str(BRIDGE), env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(node.communicate(), 20)
+    assert node.returncode == 0, stderr.decode()
+    assert (await session.outcome()).reason == "ended"
+    assert [(c.comment_id, c.deleted) for c in session.comments] == [
+        (msg_id(0), False),
+        (msg_id(1), False),
+        (msg_id(1), True),
+        (msg_id(3), False),
+    ]
+    assert [r.viewers for r in session.records if isinstance(r, ViewerCount)] == [120]
+    assert session.sample("chotdon_ingest_duplicates_total") == 2

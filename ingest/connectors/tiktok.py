@@ -1,23 +1,36 @@
 """TikTok Live through a local bridge: TikTok has no official live-comments API, so a bridge
-built on an open-source TikTok live connector (TikTok-Live-Connector for Node, and its ports)
-forwards the events it receives to chotdon, which listens on
+built on an open-source TikTok live connector forwards the events it receives to chotdon. The
+reference bridge is `bridges/tiktok/` (TikTok-Live-Connector for Node, a pinned version); chotdon
+listens on
 
     GET  /ws       a WebSocket: each text frame is one event or a JSON list of events
     POST /events   an HTTP body of one event or a list; answered 202 {"accepted", "duplicates",
                    "rejected"} once the records are emitted (400 lists malformed items)
 
 An event is `{"event": NAME, "data": DATA}` ("type" may stand for "event"), DATA being the
-connector's event object as it emits it, in either of its shapes:
+connector's event object as it emits it. Every generation is read, because bridges in the field
+run all of them:
 
-    chat      {"common": {"msgId", "createTime"}, "user": {"userId", "uniqueId", "nickname"},
-               "comment"}                         (v2; v1 flattens common and user into DATA)
-    roomUser  {"viewerCount", ...}
-    imDelete  {"deleteMsgIdsList": [...], ...}    a moderator deleted these comments
-    streamEnd {"action"}                          the host ended the live (or it was banned)
+    chat      v3 (TikTok-Live-Connector 2.3+, tiktok-live-proto `v3` WebcastChatMessage):
+                {"common": {"msgId", "createTime"}, "user": {"idStr", "displayId", "nickname"},
+                 "content", "userIdentity": {"isAnchor", "isModeratorOfAnchor", ...}}
+              v2: the same with "comment" for the text and "userId"/"uniqueId" for the user;
+              v1 (WebcastPushConnection) flattens `common` and `user` into DATA
+    roomUser  v3 {"total", "totalUser"} (64-bit integers as strings; `total` is the viewers
+              now), v2 {"viewerCount"}
+    imDelete  v3 {"deleteMsgIds": [...]}, v2 {"deleteMsgIdsList": [...]}: a moderator deleted them
+    streamEnd {"action"}: ControlAction 3 (ended) or 4 (suspended) - the connector emits it for
+              those two only (src/lib/client/index.ts, processDecodedData)
 
+The host's own comments (`userIdentity.isAnchor`) are the seller talking, not orders: skipped.
 Other events (gifts, likes, members...) are ignored. The connector replays recent chat history
-every time the bridge (re)connects: the run loop drops what it already emitted by msgId, and a
-comment no newer than the newest seen is marked history.
+every time the bridge (re)connects (`processInitialData`, on by default): the run loop drops what
+it already emitted by msgId, and a comment no newer than the newest seen is marked history.
+
+Sources: github.com/zerodytrash/TikTok-Live-Connector v2.4.3 (src/types/events.ts,
+src/lib/client/index.ts) and the `tiktok-live-proto` 0.2.4 type definitions it re-exports
+(dist/node/v3.d.ts: WebcastChatMessage, User, UserIdentity, WebcastRoomUserSeqMessage,
+WebcastImDeleteMessage; v2.d.ts for the older names).
 
 Only local processes should reach it: it refuses browser requests (any with an Origin header), and
 when TIKTOK_BRIDGE_TOKEN is set it requires that token (header `Authorization: Bearer <token>`,
@@ -183,16 +196,17 @@ class TikTokBridgeConnector(PushConnector):
         name = item.get("event") or item.get("type")
         data = item.get("data", item)
         if name == CHAT:
-            events.records.append(self._comment(data))
+            comment = self._comment(data)
+            if comment is not None:
+                events.records.append(comment)
         elif name == ROOM_USER:
-            viewers = data["viewerCount"]
-            if isinstance(viewers, bool) or not isinstance(viewers, int) or viewers < 0:
-                raise ValueError(f"viewerCount is not a count: {viewers!r}")
+            viewers = _count(data["total"] if "total" in data else data["viewerCount"])
             ts = self._ts(data.get("common") or data)
             events.records.append(ViewerCount(self.stream, viewers, ts, PLATFORM))
         elif name == IM_DELETE:
             ts = self._ts(data.get("common") or data)
-            for msg_id in data["deleteMsgIdsList"]:
+            ids = data["deleteMsgIds"] if "deleteMsgIds" in data else data["deleteMsgIdsList"]
+            for msg_id in ids:
                 events.records.append(
                     Comment(
                         stream=self.stream,
@@ -209,20 +223,25 @@ class TikTokBridgeConnector(PushConnector):
         elif not isinstance(name, str):
             raise ValueError("no event name")
 
-    def _comment(self, data: Mapping[str, Any]) -> Comment:
+    def _comment(self, data: Mapping[str, Any]) -> Comment | None:
+        """The comment of a chat event (any generation), or None for the host's own."""
         common = data.get("common") or data  # v1 flattens `common` into the event
         user = data.get("user") or data  # ...and `user`
-        text = data["comment"]
+        text = data["content"] if "content" in data else data["comment"]  # v3 / v2
         if not isinstance(text, str):
-            raise TypeError(f"comment is not text: {text!r}")
+            raise TypeError(f"the comment is not text: {text!r}")
         ts = self._ts(common)
+        identity = data.get("userIdentity") or {}
+        if identity.get("isAnchor"):
+            return None
         history = ts <= self.last_ts
         self.last_ts = max(self.last_ts, ts)
+        handle = user.get("uniqueId") or user.get("displayId")  # the @name, v2 / v3
         return Comment(
             stream=self.stream,
             comment_id=_id(common["msgId"]),
-            user_id=_id(user.get("userId") or user["uniqueId"]),
-            user_name=str(user.get("nickname") or user.get("uniqueId") or ""),
+            user_id=_id(user.get("userId") or user.get("idStr") or user.get("id") or handle),
+            user_name=str(user.get("nickname") or handle or ""),
             text=text,
             ts=ts,
             platform=PLATFORM,
@@ -236,6 +255,15 @@ class TikTokBridgeConnector(PushConnector):
             return self.clock()
         ts = float(value)
         return ts / 1000 if ts > 1e11 else ts
+
+
+def _count(value: Any) -> int:
+    """A viewer count: an int (v2) or a 64-bit integer as a decimal string (v3)."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"not a viewer count: {value!r}")
+    return value
 
 
 def _id(value: Any) -> str:

@@ -1,46 +1,77 @@
-"""A fake TikTok live bridge: it sends chotdon events in the shapes TikTok-Live-Connector emits
-(v2: `common` and `user` nested; v1 `WebcastPushConnection`: flattened), over the WebSocket or
-HTTP POST, and replays the room's recent chat on every (re)connect as the connector does.
+"""A fake TikTok live bridge: it sends chotdon events in the shapes TikTok-Live-Connector emits,
+over the WebSocket or HTTP POST, and replays the room's recent chat on every (re)connect as the
+connector does (`processInitialData`, on by default).
+
+Shapes, from the decoded protobuf objects the connector emits (its events are the
+`tiktok-live-proto` messages; 64-bit integers become decimal strings):
+- v3, TikTok-Live-Connector 2.3+ (2.4.3 read): tiktok-live-proto 0.2.4 dist/node/v3.d.ts -
+  WebcastChatMessage {common, user {id, idStr, displayId, nickname, secUid}, content,
+  userIdentity {isAnchor, isModeratorOfAnchor, ...}}, WebcastRoomUserSeqMessage {total,
+  totalUser, ...}, WebcastImDeleteMessage {deleteMsgIds, deleteUserIds};
+- v2 (2.0-2.2): v2.d.ts - `comment`, user {userId, uniqueId}, `viewerCount`, `deleteMsgIdsList`;
+- v1 (`WebcastPushConnection`): v2's fields with `common` and `user` flattened into the event.
+`streamEnd` is `{action}`, emitted for ControlAction 3 (ended) and 4 (suspended)
+(src/lib/client/index.ts).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
 T0_MS = 1_714_560_000_000
+Generation = Literal[1, 2, 3]
 
 
 def chat(
-    n: int, text: str, *, user: int = 1, ms: int | None = None, flat: bool = False
+    n: int,
+    text: str,
+    *,
+    user: int = 1,
+    ms: int | None = None,
+    generation: Generation = 3,
+    anchor: bool = False,
 ) -> dict[str, Any]:
-    """A `chat` event: a WebcastChatMessage as the v2 connector emits it (v1 when `flat`)."""
+    """A `chat` event (a WebcastChatMessage) as the connector of that generation emits it."""
     common = {
         "method": "WebcastChatMessage",
         "msgId": str(7_380_000_000_000_000_000 + n),
         "roomId": "7380123456789012345",
         "createTime": str(ms if ms is not None else T0_MS + 1000 * n),
     }
+    user_id = str(6_800_000_000_000_000_000 + user)
+    identity = {
+        "isGiftGiverOfAnchor": False,
+        "isSubscriberOfAnchor": False,
+        "isMutualFollowingWithAnchor": False,
+        "isFollowerOfAnchor": not anchor,
+        "isModeratorOfAnchor": False,
+        "isAnchor": anchor,
+    }
+    if generation == 3:
+        who: dict[str, Any] = {
+            "id": user_id,
+            "idStr": user_id,
+            "displayId": f"khach.{user}",
+            "nickname": f"Khách {user}",
+            "secUid": f"MS4wLjABAAAA{user}",
+        }
+        data = {"common": common, "user": who, "content": text, "userIdentity": identity}
+        return {"event": "chat", "data": {**data, "emotes": [], "visibleToSender": True}}
     who = {
-        "userId": str(6_800_000_000_000_000_000 + user),
+        "userId": user_id,
         "uniqueId": f"khach.{user}",
         "nickname": f"Khách {user}",
         "secUid": f"MS4wLjABAAAA{user}",
     }
-    if flat:
+    if generation == 1:
         return {"event": "chat", "data": {**common, **who, "comment": text, "emotes": []}}
     return {
         "event": "chat",
-        "data": {
-            "common": common,
-            "user": who,
-            "comment": text,
-            "emotes": [],
-            "visibleToSender": True,
-        },
+        "data": {"common": common, "user": who, "comment": text, "userIdentity": identity},
     }
 
 
@@ -48,25 +79,28 @@ def msg_id(n: int) -> str:
     return f"tiktok:{7_380_000_000_000_000_000 + n}"
 
 
-def room_user(viewers: int) -> dict[str, Any]:
+def room_user(viewers: int, *, generation: Generation = 3) -> dict[str, Any]:
+    common = {"method": "WebcastRoomUserSeqMessage", "createTime": str(T0_MS)}
+    if generation == 3:
+        data = {"common": common, "total": str(viewers), "totalUser": str(4 * viewers)}
+        return {"event": "roomUser", "data": {**data, "ranks": [], "popStr": str(viewers)}}
     return {
         "event": "roomUser",
-        "data": {
-            "common": {"method": "WebcastRoomUserSeqMessage", "createTime": str(T0_MS)},
-            "viewerCount": viewers,
-            "ranksList": [],
-        },
+        "data": {"common": common, "viewerCount": viewers, "ranksList": []},
     }
 
 
-def im_delete(*ns: int) -> dict[str, Any]:
+def im_delete(*ns: int, generation: Generation = 3) -> dict[str, Any]:
+    common = {"method": "WebcastImDeleteMessage", "createTime": str(T0_MS + 500_000)}
+    ids = [str(7_380_000_000_000_000_000 + n) for n in ns]
+    if generation == 3:
+        return {
+            "event": "imDelete",
+            "data": {"common": common, "deleteMsgIds": ids, "deleteUserIds": []},
+        }
     return {
         "event": "imDelete",
-        "data": {
-            "common": {"method": "WebcastImDeleteMessage", "createTime": str(T0_MS + 500_000)},
-            "deleteMsgIdsList": [str(7_380_000_000_000_000_000 + n) for n in ns],
-            "deleteUserIdsList": [],
-        },
+        "data": {"common": common, "deleteMsgIdsList": ids, "deleteUserIdsList": []},
     }
 
 
