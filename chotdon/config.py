@@ -62,6 +62,11 @@ SETTINGS: tuple[Setting, ...] = (
         "YouTube Data API v3 base URL of the YouTube connector (tests point it home).",
     ),
     Setting(
+        "google_token_url",
+        "https://oauth2.googleapis.com/token",
+        "Google's OAuth 2.0 token endpoint, where the YouTube token is renewed (tests: a fake).",
+    ),
+    Setting(
         "shopee_api_url",
         "https://partner.shopeemobile.com",
         "Shopee Open Platform host of the Shopee connector (its test host, or a local fake).",

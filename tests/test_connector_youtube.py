@@ -6,20 +6,30 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chotdon.records import Comment, ViewerCount
 from ingest.connectors.base import Backoff, Checkpoint, ConnectorMetrics
 from ingest.connectors.runner import ConnectorRecord, Outcome, UsageError, run_connector
-from ingest.connectors.youtube import YouTubeConnector
+from ingest.connectors.tokens import RefreshingToken, TokenStore
+from ingest.connectors.youtube import QuotaBudget, YouTubeConnector, google_refresh
 from tests.fakes.youtube_api import (
     API_KEY,
+    CLIENT_ID,
+    CLIENT_SECRET,
     OAUTH_TOKEN,
+    REFRESH_TOKEN,
     FakeYouTube,
     chat_ended,
     deleted_message,
+    moderator_message,
+    owner_message,
+    retracted_message,
     text_message,
+    tombstone,
+    user_banned,
 )
 
 T0 = 1_714_560_000.0
@@ -40,7 +50,11 @@ def connector(
     oauth_token: str | None = None,
     live_chat_id: str | None = None,
     viewers_every: float = 3600.0,
+    streaming: bool = False,
+    **options: Any,
 ) -> YouTubeConnector:
+    """A connector polling `list` (streamList: streaming=True), with a quota that never paces
+    the test unless it passes its own."""
     return YouTubeConnector(
         fake.video_id,
         api_url=fake.url,
@@ -48,6 +62,8 @@ def connector(
         oauth_token=oauth_token,
         live_chat_id=live_chat_id,
         viewers_every=viewers_every,
+        streaming=streaming,
+        **{"quota": 10**9, **options},
     )
 
 
@@ -249,3 +265,118 @@ async def test_restart_resumes_from_the_saved_page_token(fake: FakeYouTube, tmp_
     ids = [c.comment_id for c in first.comments + second.comments]
     assert ids == [f"youtube:m{i}" for i in range(9)]
     assert not any(c.history for c in second.comments)  # a resume is not a backlog
+
+
+async def test_stream_list_reads_every_message_once_across_reconnects(fake: FakeYouTube) -> None:
+    """streamList closes after a few responses; each reconnect resumes from the last token,
+    a dropped stream and an overlapping one lose and repeat nothing."""
+    fake.messages = [*chat(10), chat_ended("end", T0 + 11)]
+    fake.failures.extend(["ok", "drop", "overlap", "500"])
+    fake.stream_frames = 2
+    run = Run()
+    outcome = await run(connector(fake, streaming=True))
+    assert outcome.reason == "ended" and "chatEndedEvent" in outcome.message
+    assert [c.comment_id for c in run.comments] == [f"youtube:m{i}" for i in range(10)]
+    assert [c.history for c in run.comments[:4]] == [True, True, True, False]
+    assert fake.stream_requests >= 4 and fake.requests[0].get("pageToken") is None
+    assert all(r.get("pageToken") for r in fake.requests[1:])
+    assert run.errors("transient") == 2
+
+
+async def test_without_stream_list_it_falls_back_to_polling(fake: FakeYouTube) -> None:
+    fake.stream_supported = False
+    fake.messages = [*chat(4), chat_ended("end", T0 + 5)]
+    run = Run()
+    assert (await run(connector(fake, streaming=True))).reason == "ended"
+    assert len(run.comments) == 4 and fake.stream_requests == 1
+    assert any("polling list instead" in line for line in run.logs)
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+async def test_retracted_tombstoned_and_banned_messages_undo_their_comments(
+    fake: FakeYouTube, streaming: bool
+) -> None:
+    fake.messages = [
+        text_message("a", "chốt 2", T0, "UCa"),
+        text_message("b", "chốt 1", T0 + 1, "UCb"),
+        text_message("s1", "lấy 5", T0 + 2, "UCspam"),
+        text_message("s2", "lấy 6", T0 + 3, "UCspam"),
+        text_message("c", "chốt 3", T0 + 4, "UCc"),
+        retracted_message("r1", "a", T0 + 5, "UCa"),
+        tombstone("b", T0 + 6),
+        user_banned("ban1", "UCspam", T0 + 7),
+        chat_ended("end", T0 + 8),
+    ]
+    run = Run()
+    assert (await run(connector(fake, streaming=streaming))).reason == "ended"
+    deleted = [c.comment_id for c in run.comments if c.deleted]
+    assert deleted == ["youtube:a", "youtube:b", "youtube:s1", "youtube:s2"]
+    assert [c.comment_id for c in run.comments if not c.deleted][-1] == "youtube:c"
+
+
+async def test_the_owner_is_not_a_buyer_and_moderators_optionally_not(fake: FakeYouTube) -> None:
+    fake.messages = [
+        owner_message("o1", "chốt đơn đi cả nhà, 2 hộp 150k", T0),
+        moderator_message("mod1", "chốt 1 hộp", T0 + 1),
+        text_message("v1", "chốt 2 hộp", T0 + 2),
+        chat_ended("end", T0 + 3),
+    ]
+    run = Run()
+    await run(connector(fake))
+    assert [c.comment_id for c in run.comments] == ["youtube:mod1", "youtube:v1"]
+    run = Run()
+    await run(connector(fake, skip_moderators=True))
+    assert [c.comment_id for c in run.comments] == ["youtube:v1"]
+
+
+async def test_an_expiring_oauth_token_is_renewed_and_kept(
+    fake: FakeYouTube, tmp_path: Path
+) -> None:
+    """Tokens live 0.3 s here (an hour at Google): renewed before expiry, and after a 401."""
+    fake.token_lifetime = 0.3
+    fake.messages = chat(40)
+    fake.polling_interval_ms = 20
+    store = TokenStore(tmp_path / "youtube.tokens")
+    refresh = google_refresh(fake.url + "/token", CLIENT_ID, CLIENT_SECRET)
+    oauth = RefreshingToken(None, REFRESH_TOKEN, refresh, store=store, margin=0.1)
+    fake.page_size = 1
+    run = Run()
+    run.stop_after = 40
+    conn = connector(fake, api_key=None, oauth=oauth, viewers_every=0.2)
+    assert (await run(conn)).reason == "stopped"
+    assert len(run.comments) == 40 and run.errors("auth") == 0
+    assert fake.refreshes >= 3  # 40 polls of 20 ms outlive several tokens
+    assert oauth.refreshes == fake.refreshes
+    saved = store.load()
+    assert saved is not None and saved.access_token == oauth.access_token
+    assert (tmp_path / "youtube.tokens").stat().st_mode & 0o077 == 0  # the owner's only
+
+
+async def test_a_revoked_refresh_token_stops_with_a_clear_message(fake: FakeYouTube) -> None:
+    fake.messages = chat(2)
+    refresh = google_refresh(fake.url + "/token", CLIENT_ID, CLIENT_SECRET)
+    oauth = RefreshingToken(None, "1//revoked", refresh)
+    run = Run()
+    outcome = await run(connector(fake, api_key=None, oauth=oauth))
+    assert outcome.reason == "auth" and "YOUTUBE_REFRESH_TOKEN" in outcome.message
+
+
+def test_the_quota_budget_spaces_calls_so_the_quota_lasts_the_live() -> None:
+    budget = QuotaBudget(quota=10_000, hours=4, viewers_every=30)
+    assert budget.chat_interval == pytest.approx(5 * 4 * 3600 / (10_000 - 480))
+    assert budget.hours_at(budget.chat_interval) == pytest.approx(4)
+    assert budget.hours_at(3.0) == pytest.approx(1.6, abs=0.05)  # the issue's figure
+    assert "1.6 h" in budget.plan(streaming=True)
+
+
+async def test_calls_are_paced_by_the_budget_and_the_plan_is_said(fake: FakeYouTube) -> None:
+    fake.messages = [*chat(3), chat_ended("end", T0 + 4)]
+    fake.page_size = 1
+    run = Run()
+    # 20 units for 1/500 hour: a 5-unit call every 0.09 s at most (the viewers cost the rest)
+    conn = connector(fake, quota=40, hours=1 / 500, viewers_every=3600)
+    started = asyncio.get_running_loop().time()
+    assert (await run(conn)).reason == "ended"
+    assert asyncio.get_running_loop().time() - started >= 3 * conn.budget.chat_interval
+    assert any("YouTube quota" in line for line in run.logs)
+    assert conn.units == fake.units

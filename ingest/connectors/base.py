@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import tempfile
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -86,6 +87,12 @@ class Deduper:
     def remember(self, keys: list[str]) -> None:
         for key in keys:
             self.first_time(key)
+
+
+def state_file(directory: str | Path, platform: str, stream: str, suffix: str = ".json") -> Path:
+    """A connector's file in `directory` (its checkpoint, its refreshed tokens)."""
+    safe = re.sub(r"[^\w.-]+", "_", stream)
+    return Path(directory) / f"{platform}-{safe}{suffix}"
 
 
 class Checkpoint:

@@ -18,7 +18,6 @@ import asyncio
 import functools
 import importlib
 import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +27,7 @@ from prometheus_client import start_http_server
 
 from chotdon.config import add_flags, settings
 
-from .base import Checkpoint, ConnectorMetrics
+from .base import Checkpoint, ConnectorMetrics, state_file
 from .runner import (
     Connector,
     ConnectorSource,
@@ -99,8 +98,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def default_checkpoint(platform: str, stream: str) -> Path:
-    safe = re.sub(r"[^\w.-]+", "_", stream)
-    return Path(settings().checkpoint_dir) / f"{platform}-{safe}.json"
+    return state_file(settings().checkpoint_dir, platform, stream)
 
 
 def cmd_ingest_platform(args: argparse.Namespace) -> int:

@@ -87,6 +87,7 @@ class Batch:
     malformed: Sequence[Malformed] = ()
     requests: int = 0  # polls or connections this batch took
     errors: Sequence[tuple[str, str]] = ()  # (kind, message) counted and logged, no retry
+    notes: Sequence[str] = ()  # said to the person running it (a quota plan, a fallback)
     ack: asyncio.Future[Accepted] | None = None  # set once the records are emitted
 
 
@@ -275,6 +276,8 @@ class Runner:
         for kind, message in batch.errors:
             self.metrics.errors.labels(*self._labels, kind).inc()
             self.log(message)
+        for note in batch.notes:
+            self.log(note)
         for bad in batch.malformed:
             self._malformed.inc()
             self.log(f"malformed payload skipped: {bad.reason}: {bad.raw[:MALFORMED_RAW_CHARS]}")

@@ -1,13 +1,28 @@
-"""A local YouTube Data API v3 speaking the wire format of `liveChatMessages.list` and
-`videos.list?part=liveStreamingDetails`, with failures a test can script.
+"""A local YouTube Data API v3 speaking the wire format of `liveChatMessages.list`,
+`liveChatMessages.streamList` and `videos.list?part=liveStreamingDetails`, and Google's OAuth 2.0
+token endpoint, with failures a test can script.
 
 Page tokens are the index of the next message, so a client resuming with a saved token gets
 exactly the messages after it, as the real API promises.
+
+streamList (developers.google.com/youtube/v3/live/docs/liveChatMessages/streamList): a
+server-streamed RPC; over REST its answer is one JSON array of LiveChatMessageListResponse
+objects written as messages come, each with a `nextPageToken`; the server closes the stream
+after a while (about 10 s at YouTube, `stream_frames` responses here) and the client reconnects
+with the last token. Quota (developers.google.com/youtube/v3/determine_quota_cost): a
+liveChatMessages call costs 5 units, videos.list 1; `units` adds them up.
+
+The token endpoint answers the refresh_token grant (developers.google.com/identity/protocols/
+oauth2/web-server#offline) with a new access token that expires after `token_lifetime` seconds
+(3,599 at Google, compressed by tests); an expired token gets 401 authError.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +33,9 @@ from aiohttp.test_utils import TestServer
 
 API_KEY = "test-api-key"
 OAUTH_TOKEN = "test-oauth-token"
+CLIENT_ID = "123-test.apps.googleusercontent.com"
+CLIENT_SECRET = "test-client-secret"
+REFRESH_TOKEN = "1//test-refresh-token"
 
 # One scripted failure per chat request, in order ("ok" for none; then requests succeed again).
 FAILURES = (
@@ -62,6 +80,76 @@ def text_message(
             "isChatSponsor": False,
             "isChatModerator": False,
         },
+    }
+
+
+def owner_message(msg_id: str, text: str, ts: float) -> dict[str, Any]:
+    """A message by the channel owner: the host talking."""
+    message = text_message(msg_id, text, ts, "UCowner", "Chủ kênh")
+    message["authorDetails"]["isChatOwner"] = True
+    return message
+
+
+def moderator_message(msg_id: str, text: str, ts: float) -> dict[str, Any]:
+    message = text_message(msg_id, text, ts, "UCmoderator", "Mod")
+    message["authorDetails"]["isChatModerator"] = True
+    return message
+
+
+def retracted_message(msg_id: str, retracted_id: str, ts: float, channel: str) -> dict[str, Any]:
+    """The author of `retracted_id` took it back (the event's author is that viewer)."""
+    return {
+        "kind": "youtube#liveChatMessage",
+        "etag": f"etag-{msg_id}",
+        "id": msg_id,
+        "snippet": {
+            "type": "messageRetractedEvent",
+            "liveChatId": "",
+            "authorChannelId": channel,
+            "publishedAt": rfc3339(ts),
+            "hasDisplayContent": False,
+            "messageRetractedDetails": {"retractedMessageId": retracted_id},
+        },
+        "authorDetails": {"channelId": channel, "displayName": "Viewer"},
+    }
+
+
+def tombstone(msg_id: str, ts: float) -> dict[str, Any]:
+    """What is left of a message that is gone: its id, no content."""
+    return {
+        "kind": "youtube#liveChatMessage",
+        "etag": f"etag-{msg_id}-t",
+        "id": msg_id,
+        "snippet": {
+            "type": "tombstone",
+            "liveChatId": "",
+            "publishedAt": rfc3339(ts),
+            "hasDisplayContent": False,
+        },
+    }
+
+
+def user_banned(msg_id: str, channel: str, ts: float, permanent: bool = True) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "bannedUserDetails": {"channelId": channel, "displayName": "Spam"},
+        "banType": "permanent" if permanent else "temporary",
+    }
+    if not permanent:
+        details["banDurationSeconds"] = 300
+    return {
+        "kind": "youtube#liveChatMessage",
+        "etag": f"etag-{msg_id}",
+        "id": msg_id,
+        "snippet": {
+            "type": "userBannedEvent",
+            "liveChatId": "",
+            "authorChannelId": "UCmoderator",
+            "publishedAt": rfc3339(ts),
+            "hasDisplayContent": True,
+            "displayMessage": "Spam has been banned",
+            "userBannedDetails": details,
+        },
+        "authorDetails": {"channelId": "UCmoderator", "displayName": "Mod"},
     }
 
 
@@ -129,14 +217,46 @@ class FakeYouTube:
     failures: deque[str] = field(default_factory=deque)
     requests: list[dict[str, str]] = field(default_factory=list)
     video_requests: int = 0
+    stream_supported: bool = True
+    stream_frames: int = 3  # responses per streamList connection before the server closes it
+    stream_requests: int = 0
+    token_lifetime: float = 3599.0
+    tokens: dict[str, float] = field(default_factory=dict)  # issued access token -> expiry
+    refreshes: int = 0
+    units: int = 0
     server: TestServer | None = None
     url: str = ""
+    _issued: itertools.count[int] = field(default_factory=itertools.count)
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/liveChat/messages", self.chat_messages)
+        app.router.add_get("/liveChat/messages/stream", self.stream_list)
         app.router.add_get("/videos", self.videos)
+        app.router.add_post("/token", self.token)
         return app
+
+    async def token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, CLIENT_SECRET):
+            return web.json_response({"error": "invalid_client"}, status=401)
+        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != REFRESH_TOKEN:
+            body = {
+                "error": "invalid_grant",
+                "error_description": "Token has been expired or revoked.",
+            }
+            return web.json_response(body, status=400)
+        self.refreshes += 1
+        access = f"ya29.test-{next(self._issued)}"
+        self.tokens[access] = time.monotonic() + self.token_lifetime
+        return web.json_response(
+            {
+                "access_token": access,
+                "expires_in": self.token_lifetime,
+                "scope": "https://www.googleapis.com/auth/youtube.readonly",
+                "token_type": "Bearer",
+            }
+        )
 
     async def start(self) -> str:
         self.server = TestServer(self.app(), host="127.0.0.1", port=0)
@@ -149,7 +269,8 @@ class FakeYouTube:
             await self.server.close()
 
     def _authorised(self, request: web.Request) -> web.Response | None:
-        if request.headers.get("Authorization") == f"Bearer {OAUTH_TOKEN}":
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if bearer == OAUTH_TOKEN or self.tokens.get(bearer, 0.0) > time.monotonic():
             return None
         if request.query.get("key") == API_KEY:
             return None
@@ -177,11 +298,53 @@ class FakeYouTube:
 
     async def chat_messages(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(dict(request.query))
+        self.units += 5
         if (denied := self._authorised(request)) is not None:
             return denied
         failure = self.failures.popleft() if self.failures else None
         if failure not in (None, "ok", "overlap"):
             return await self._fail(request, str(failure))
+        refused = self._chat_refusal(request)
+        if refused is not None:
+            return refused
+        body = self._page(request, failure == "overlap")
+        return web.json_response(body)
+
+    async def stream_list(self, request: web.Request) -> web.StreamResponse:
+        """A server stream: one JSON array, a response per frame, closed after a few."""
+        self.stream_requests += 1
+        self.units += 5
+        if not self.stream_supported:
+            return web.Response(status=404, text="<html>404 Not Found</html>")
+        self.requests.append(dict(request.query))
+        if (denied := self._authorised(request)) is not None:
+            return denied
+        failure = self.failures.popleft() if self.failures else None
+        if failure not in (None, "ok", "overlap"):
+            return await self._fail(request, str(failure))
+        refused = self._chat_refusal(request)
+        if refused is not None:
+            return refused
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b"[")
+        token = request.query.get("pageToken", "t0")
+        for frame in range(self.stream_frames):
+            body = self._page(request, failure == "overlap" and frame == 0, token)
+            token = body["nextPageToken"]
+            text = json.dumps(body, ensure_ascii=False, indent=1)
+            data = (",\n" if frame else "") + text
+            half = len(data) // 2  # frames arrive in pieces, as over a real network
+            await response.write(data[:half].encode())
+            await asyncio.sleep(0.001)
+            await response.write(data[half:].encode())
+            if not body["items"]:
+                await asyncio.sleep(0.005)
+        await response.write(b"]")
+        await response.write_eof()
+        return response
+
+    def _chat_refusal(self, request: web.Request) -> web.Response | None:
         if request.query.get("liveChatId") != self.live_chat_id:
             return api_error(
                 404,
@@ -196,9 +359,14 @@ class FakeYouTube:
             return api_error(
                 403, "liveChatDisabled", "Live chat is not enabled for the specified broadcast."
             )
-        token = request.query.get("pageToken", "t0")
+        return None
+
+    def _page(
+        self, request: web.Request, overlap: bool, token: str | None = None
+    ) -> dict[str, Any]:
+        token = token or request.query.get("pageToken", "t0")
         start = int(token.removeprefix("t"))
-        if failure == "overlap":
+        if overlap:
             start = max(0, start - 2)
         limit = min(self.page_size, int(request.query.get("maxResults", "500")))
         items = self.messages[start : start + limit]
@@ -214,10 +382,11 @@ class FakeYouTube:
         }
         if self.ended_at is not None:
             body["offlineAt"] = rfc3339(self.ended_at)
-        return web.json_response(body)
+        return body
 
     async def videos(self, request: web.Request) -> web.StreamResponse:
         self.video_requests += 1
+        self.units += 1
         if (denied := self._authorised(request)) is not None:
             return denied
         if request.query.get("id") != self.video_id:
