@@ -182,8 +182,11 @@ def _product(raw: Any, index: int) -> Product:
         if len(labels) > MAX_VARIANTS:
             raise CatalogError(f"{where}: field 'variants' makes over {MAX_VARIANTS} combinations")
     variants = tuple(labels) if product_axes else ()
+    sku = text("sku")
+    if VARIANT_JOIN in sku:  # "SKU / variant" names the stock a variant owns
+        raise CatalogError(f"{where}: field 'sku' must not contain '{VARIANT_JOIN}'")
     return Product(
-        sku=text("sku"),
+        sku=sku,
         code=text("code"),
         name=text("name"),
         unit=unit,

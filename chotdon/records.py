@@ -72,11 +72,13 @@ class Reject(Record, tag="reject", frozen=True):
 
 
 class AdjustStock(Record, tag="stock", frozen=True):
-    """Stock found or lost during the session (delta in the product's unit)."""
+    """Stock found or lost during the session (delta in the product's unit): the product's shared
+    stock, or with `variant` the stock that variant owns."""
 
     stream: str
     sku: str
     delta: int | float
+    variant: str | None = None
     ts: float = 0.0
     action_id: str = ""  # unique per action: applied once however often it arrives
 
@@ -155,14 +157,27 @@ class DeadLetter(Record, tag="dead_letter", frozen=True):
     ts: float = 0.0
 
 
+class VariantStock(msgspec.Struct, frozen=True, kw_only=True):
+    """The stock a variant owns (a catalog option giving it `stock`), apart from its product's."""
+
+    sku: str
+    variant: str
+    remaining: int | float
+    reserved: int | float
+    waiting: int | float
+
+
 class StockLevels(Record, tag="stock_levels", frozen=True):
-    """Stock of one stream after a change: free to reserve, held by confirmed lines, waited for."""
+    """Stock of one stream after a change: free to reserve, held by confirmed lines, waited for.
+    The dicts are per sku and count the whole product (its shared stock and every variant's own);
+    `variants` tells each variant that owns stock apart, in catalog order."""
 
     stream: str
     remaining: dict[str, int | float]
     reserved: dict[str, int | float]
     waiting: dict[str, int | float]
     ts: float
+    variants: list[VariantStock] = []
 
 
 class MetricsSnapshot(Record, tag="metrics", frozen=True):

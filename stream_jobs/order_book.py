@@ -12,7 +12,7 @@ from typing import Literal, TypeAlias
 
 import msgspec
 
-from chotdon.catalog import Catalog
+from chotdon.catalog import VARIANT_JOIN, Catalog, Product
 from chotdon.records import AdjustStock, Approve, Comment, Intent, Reject
 
 from .quantities import Qty
@@ -22,17 +22,17 @@ Missing = Literal["product", "sku", "variant", "qty", "line"]
 catalog), "variant" (a size or colour the product needs, missing or unknown), "qty" (no usable
 quantity), "line" (a change matching none or several of the customer's lines)."""
 
-WaitKey: TypeAlias = tuple[str, str | None]  # (customer, variant) of a line waiting for a sku
+WaitKey: TypeAlias = tuple[str, str | None]  # (customer, variant) of a line waiting for a pool
 Entry: TypeAlias = Intent | Approve | Reject | AdjustStock
 
 
 class Line(msgspec.Struct, kw_only=True):
     """One sku and variant in an order. `confirmed` holds reserved stock; `waiting` is the part no
-    stock was left for, queued whole on the sku's waitlist."""
+    stock was left for, queued whole on the waitlist of the stock it draws on (see `pool`)."""
 
     sku: str
     variant: str | None
-    unit_price: int  # VND, the catalog price when the line was opened
+    unit_price: int  # VND, the catalog price of its variant when the line was opened
     confirmed: Qty = 0
     waiting: Qty = 0
 
@@ -65,15 +65,16 @@ class Order(msgspec.Struct, kw_only=True):
 
 
 class StreamBook(msgspec.Struct, kw_only=True):
-    """Everything the resolver knows about one stream. `remaining` + `reserved` per sku equals
+    """Everything the resolver knows about one stream. Stock is per pool (a product's shared
+    stock, keyed by sku, or a variant's own, see `pool`): `remaining` + `reserved` per pool equals
     `initial` plus the host's stock adjustments; the resolver mutates the book in place."""
 
     stream: str
-    initial: dict[str, Qty]  # stock per sku when the session started
+    initial: dict[str, Qty]  # stock per pool when the session started
     remaining: dict[str, Qty]  # free to reserve
     reserved: dict[str, Qty]  # held by confirmed lines
     orders: dict[str, Order] = {}  # by customer
-    waitlist: dict[str, list[WaitKey]] = {}  # by sku, first come first served; no empty lists
+    waitlist: dict[str, list[WaitKey]] = {}  # by pool, first come first served; no empty lists
     reviews: dict[str, Review] = {}  # pending, oldest first
     log: list[Entry] = []  # the inputs that changed the book, in the order applied
     seen: set[str] = set()  # comment and action ids in the log
@@ -83,7 +84,7 @@ class StreamBook(msgspec.Struct, kw_only=True):
 
 def new_book(catalog: Catalog, stream: str | None = None) -> StreamBook:
     """An empty book for `stream` (the catalog's by default), stocked from the catalog."""
-    initial = {p.sku: p.stock for p in catalog.products}
+    initial = {key: stock for p in catalog.products for key, stock in pools(p).items()}
     return empty_book(catalog.stream if stream is None else stream, initial)
 
 
@@ -94,6 +95,35 @@ def empty_book(stream: str, initial: dict[str, Qty]) -> StreamBook:
         remaining=dict(initial),
         reserved=dict.fromkeys(initial, 0),
     )
+
+
+def variant_pool(sku: str, variant: str) -> str:
+    """The key of the stock a variant owns (the catalog keeps " / " out of skus)."""
+    return f"{sku}{VARIANT_JOIN}{variant}"
+
+
+def pool(book: StreamBook, sku: str, variant: str | None) -> str:
+    """The stock a line of `sku` in `variant` draws on: the variant's own, else the product's."""
+    if variant is not None:
+        own = variant_pool(sku, variant)
+        if own in book.initial:
+            return own
+    return sku
+
+
+def pool_owner(key: str) -> tuple[str, str | None]:
+    """The sku and variant (None for a product's shared stock) of a pool key."""
+    sku, _, variant = key.partition(VARIANT_JOIN)
+    return sku, variant or None
+
+
+def pools(product: Product) -> dict[str, Qty]:
+    """A product's pools and their stock at the start: shared first, then each owned variant's."""
+    out: dict[str, Qty] = {product.sku: product.stock}
+    for option in product.options:
+        if option.stock is not None:
+            out[variant_pool(product.sku, option.variant)] = option.stock
+    return out
 
 
 def customer_key(comment: Comment) -> str:

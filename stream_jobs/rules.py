@@ -12,7 +12,7 @@ from chotdon.catalog import Product
 from chotdon.records import AdjustStock, Approve, Comment, Intent, Item, Reject
 
 from .actions import Action, ActionError
-from .order_book import Line, Missing, Order, Review, customer_key, review_id
+from .order_book import Line, Missing, Order, Review, customer_key, pool, review_id
 from .quantities import Qty, qty
 from .step import Step
 from .stock import add, adjust, find_line, set_qty, set_variant
@@ -90,20 +90,19 @@ def _change(step: Step, order: Order, comment: Comment, items: list[Item]) -> No
         if product is not None and not lines and item.qty is not None:
             _order_item(step, order, comment, index, item, "change")
             continue
-        missing = _unsettled_change(product, lines, item)
+        missing = _unsettled_change(product, lines, item) if product is not None else "sku"
         if missing is not None:
             _review(step, order, comment, index, "change", missing, item)
             continue
+        assert product is not None  # a change of an unknown sku is reviewed above
         line = lines[0]
         if item.variant is not None:
-            set_variant(step, order, line, item.variant)
+            set_variant(step, order, line, product, item.variant)
         if item.qty is not None:
             set_qty(step, order, line, qty(item.qty))
 
 
-def _unsettled_change(product: Product | None, lines: list[Line], item: Item) -> Missing | None:
-    if product is None:
-        return "sku"
+def _unsettled_change(product: Product, lines: list[Line], item: Item) -> Missing | None:
     if len(lines) != 1:
         return "line"
     if item.variant is not None and item.variant not in product.variants:
@@ -148,7 +147,7 @@ def _review(
         sku=item.sku if item else None,
         variant=item.variant if item else None,
         qty=item.qty if item else None,
-        unit_price=product.price if product else 0,
+        unit_price=product.price_of(item.variant if item else None) if product else 0,
     )
     order.reviews.append(rid)
 
@@ -173,12 +172,19 @@ def _approve(step: Step, review: Review, action: Approve) -> None:
 
 
 def _adjust(step: Step, action: AdjustStock) -> None:
-    if step.product(action.sku) is None:
+    """Change a product's shared stock, or with `variant` the stock that variant owns."""
+    product = step.product(action.sku)
+    if product is None:
         raise ActionError(f"unknown sku {action.sku!r}")
+    key = action.sku
+    if action.variant is not None:
+        key = pool(step.book, action.sku, action.variant)
+        if key == action.sku:
+            raise ActionError(
+                f"{action.sku} {action.variant!r} has no stock of its own: change the product's"
+            )
     if not math.isfinite(action.delta):
-        raise ActionError(f"stock change for {action.sku} is not a number")
-    if qty(step.book.remaining[action.sku] + action.delta) < 0:
-        raise ActionError(
-            f"only {step.book.remaining[action.sku]} of {action.sku} is unreserved to remove"
-        )
-    adjust(step, action.sku, qty(action.delta))
+        raise ActionError(f"stock change for {key} is not a number")
+    if qty(step.book.remaining[key] + action.delta) < 0:
+        raise ActionError(f"only {step.book.remaining[key]} of {key} is unreserved to remove")
+    adjust(step, key, qty(action.delta))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import msgspec
 
-from chotdon.records import Comment, Intent, StockLevels
+from chotdon.records import Comment, Intent, StockLevels, VariantStock
 from parsers import PARSER_VERSION, Parser
 
-from .order_book import StreamBook
+from .order_book import StreamBook, pool, pool_owner
+from .quantities import Qty, qty
 
 
 def parse_comment(parser: Parser, comment: Comment, current: str | None) -> Intent:
@@ -20,15 +21,38 @@ def parse_comment(parser: Parser, comment: Comment, current: str | None) -> Inte
 
 
 def stock_levels(book: StreamBook, ts: float) -> StockLevels:
-    waiting: dict[str, int | float] = {}
+    """The book's stock: per product (shared and owned stock together), and per owning variant."""
+    waiting: dict[str, Qty] = {}
     for order in book.orders.values():
         for line in order.lines:
             if line.waiting:
-                waiting[line.sku] = waiting.get(line.sku, 0) + line.waiting
+                key = pool(book, line.sku, line.variant)
+                waiting[key] = qty(waiting.get(key, 0) + line.waiting)
+    remaining: dict[str, Qty] = {}
+    reserved: dict[str, Qty] = {}
+    waited: dict[str, Qty] = {}
+    variants: list[VariantStock] = []
+    for key in book.initial:
+        sku, variant = pool_owner(key)
+        remaining[sku] = qty(remaining.get(sku, 0) + book.remaining[key])
+        reserved[sku] = qty(reserved.get(sku, 0) + book.reserved[key])
+        if key in waiting:
+            waited[sku] = qty(waited.get(sku, 0) + waiting[key])
+        if variant is not None:
+            variants.append(
+                VariantStock(
+                    sku=sku,
+                    variant=variant,
+                    remaining=book.remaining[key],
+                    reserved=book.reserved[key],
+                    waiting=waiting.get(key, 0),
+                )
+            )
     return StockLevels(
         stream=book.stream,
-        remaining=dict(book.remaining),
-        reserved=dict(book.reserved),
-        waiting=waiting,
+        remaining=remaining,
+        reserved=reserved,
+        waiting=waited,
+        variants=variants,
         ts=ts,
     )

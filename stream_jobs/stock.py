@@ -1,17 +1,22 @@
 """Lines, stock and the waitlist: the only code that moves stock between remaining and reserved.
 
+Stock is kept per pool: a variant with stock of its own (a catalog option giving it `stock`) has a
+pool of its own, keyed "SKU / variant"; every other variant of a product draws on the product's
+shared pool, keyed by its sku. Each pool has its own waitlist, so size M selling out never
+touches size L, and a variant without stock of its own still shares the product's.
+
 Policy: all or nothing per request. A quantity asked for is confirmed only if the whole of it is
 in stock; otherwise the whole of it waits, and a customer never loses stock already confirmed by
 asking for more. Waiting parts are promoted first come first served, each only when it fits
 whole, so a large request does not block smaller ones behind it. After every input no waiting
-part fits in the stock left.
+part fits in the stock left of its pool.
 """
 
 from __future__ import annotations
 
 from chotdon.catalog import Product
 
-from .order_book import Line, Order, StreamBook
+from .order_book import Line, Order, StreamBook, WaitKey, pool
 from .quantities import Qty, qty
 from .step import Step
 
@@ -24,25 +29,24 @@ def add(step: Step, order: Order, product: Product, variant: str | None, amount:
     """Order `amount` more; a line already waiting grows and keeps its place in the queue."""
     line = find_line(order, product.sku, variant)
     if line is None:
-        line = Line(sku=product.sku, variant=variant, unit_price=product.price)
+        line = Line(sku=product.sku, variant=variant, unit_price=product.price_of(variant))
         order.lines.append(line)
     if line.waiting:
         line.waiting = qty(line.waiting + amount)
-    elif _reserve(step.book, line.sku, amount):
-        line.confirmed = qty(line.confirmed + amount)
     else:
-        _wait(step.book, order, line, amount)
+        _confirm_or_wait(step.book, order, line, amount)
 
 
 def set_qty(step: Step, order: Order, line: Line, amount: Qty) -> None:
     """Make the line `amount` in all (0 removes it): a decrease frees stock, an increase is
     confirmed if the extra is in stock, else the extra waits."""
+    key = pool(step.book, line.sku, line.variant)
     extra = qty(amount - line.confirmed)
     if extra <= 0:
         _unwait(step.book, order, line)
-        _release(step, line.sku, -extra)
+        _release(step, key, -extra)
         line.confirmed = amount
-    elif _reserve(step.book, line.sku, extra):
+    elif _reserve(step.book, key, extra):
         _unwait(step.book, order, line)
         line.confirmed = amount
     elif line.waiting:
@@ -53,68 +57,95 @@ def set_qty(step: Step, order: Order, line: Line, amount: Qty) -> None:
         order.lines.remove(line)
 
 
-def set_variant(step: Step, order: Order, line: Line, variant: str) -> None:
-    """Move the customer's only line of the sku to another variant. Stock is per sku, so nothing
-    is reserved or freed, and a waiting part keeps its place in the queue."""
-    if line.waiting:
-        queue = step.book.waitlist[line.sku]
-        queue[queue.index((order.customer, line.variant))] = (order.customer, variant)
-    line.variant = variant
+def set_variant(step: Step, order: Order, line: Line, product: Product, variant: str) -> None:
+    """Move the customer's only line of the sku to another variant, at that variant's price.
+    Between variants drawing on one pool nothing is reserved or freed and a waiting part keeps
+    its place in the queue; otherwise the line's stock goes back to the old pool and is asked
+    of the new one, the confirmed part and the waiting part each all or nothing."""
+    book = step.book
+    old, new = pool(book, line.sku, line.variant), pool(book, line.sku, variant)
+    line.unit_price = product.price_of(variant)
+    if old == new:
+        if line.waiting:
+            queue = book.waitlist[old]
+            queue[queue.index((order.customer, line.variant))] = (order.customer, variant)
+        line.variant = variant
+        return
+    confirmed, waiting = line.confirmed, line.waiting
+    _unwait(book, order, line)
+    _release(step, old, confirmed)
+    line.variant, line.confirmed = variant, 0
+    if _reserve(book, new, confirmed):
+        line.confirmed = confirmed
+        if waiting:
+            _confirm_or_wait(book, order, line, waiting)
+    else:
+        _wait(book, order, line, qty(confirmed + waiting))
 
 
-def adjust(step: Step, sku: str, delta: Qty) -> None:
-    """Add or remove unreserved stock; the caller checks a removal is covered."""
-    step.book.remaining[sku] = qty(step.book.remaining[sku] + delta)
+def adjust(step: Step, key: str, delta: Qty) -> None:
+    """Add or remove unreserved stock of a pool; the caller checks a removal is covered."""
+    step.book.remaining[key] = qty(step.book.remaining[key] + delta)
     if delta > 0:
-        step.freed.add(sku)
+        step.freed.add(key)
 
 
 def promote(step: Step) -> None:
-    """Confirm, in queue order, each waiting part that now fits whole in the freed skus."""
+    """Confirm, in queue order, each waiting part that now fits whole in the freed pools."""
     book = step.book
-    for sku in sorted(step.freed):
-        queue = book.waitlist.get(sku)
-        for key in list(queue or ()):
-            order = book.orders[key[0]]
-            line = find_line(order, sku, key[1])
-            assert line is not None and line.waiting, "waitlist out of step with the lines"
-            if line.waiting <= book.remaining[sku]:
+    for key in sorted(step.freed):
+        for customer, variant in list(book.waitlist.get(key, ())):
+            order = book.orders[customer]
+            line = next(
+                x
+                for x in order.lines
+                if x.variant == variant and x.waiting and pool(book, x.sku, x.variant) == key
+            )
+            if line.waiting <= book.remaining[key]:
                 step.touch(order)
-                _reserve(book, sku, line.waiting)
+                _reserve(book, key, line.waiting)
                 line.confirmed, line.waiting = qty(line.confirmed + line.waiting), 0
-                _dequeue(book, sku, key)
+                _dequeue(book, key, (customer, variant))
 
 
-def _reserve(book: StreamBook, sku: str, amount: Qty) -> bool:
+def _confirm_or_wait(book: StreamBook, order: Order, line: Line, amount: Qty) -> None:
+    if _reserve(book, pool(book, line.sku, line.variant), amount):
+        line.confirmed = qty(line.confirmed + amount)
+    else:
+        _wait(book, order, line, amount)
+
+
+def _reserve(book: StreamBook, key: str, amount: Qty) -> bool:
     """Reserve all of `amount` or nothing: the one place stock is taken, never below zero."""
-    left = qty(book.remaining[sku] - amount)
+    left = qty(book.remaining[key] - amount)
     if left < 0:
         return False
-    book.remaining[sku] = left
-    book.reserved[sku] = qty(book.reserved[sku] + amount)
+    book.remaining[key] = left
+    book.reserved[key] = qty(book.reserved[key] + amount)
     return True
 
 
-def _release(step: Step, sku: str, amount: Qty) -> None:
+def _release(step: Step, key: str, amount: Qty) -> None:
     if amount:
-        step.book.reserved[sku] = qty(step.book.reserved[sku] - amount)
-        step.book.remaining[sku] = qty(step.book.remaining[sku] + amount)
-        step.freed.add(sku)
+        step.book.reserved[key] = qty(step.book.reserved[key] - amount)
+        step.book.remaining[key] = qty(step.book.remaining[key] + amount)
+        step.freed.add(key)
 
 
 def _wait(book: StreamBook, order: Order, line: Line, amount: Qty) -> None:
     line.waiting = amount
-    book.waitlist.setdefault(line.sku, []).append((order.customer, line.variant))
+    key = pool(book, line.sku, line.variant)
+    book.waitlist.setdefault(key, []).append((order.customer, line.variant))
 
 
 def _unwait(book: StreamBook, order: Order, line: Line) -> None:
     if line.waiting:
         line.waiting = 0
-        _dequeue(book, line.sku, (order.customer, line.variant))
+        _dequeue(book, pool(book, line.sku, line.variant), (order.customer, line.variant))
 
 
-def _dequeue(book: StreamBook, sku: str, key: tuple[str, str | None]) -> None:
-    queue = book.waitlist[sku]
-    queue.remove(key)
+def _dequeue(book: StreamBook, key: str, entry: WaitKey) -> None:
+    queue = book.waitlist[key]
+    queue.remove(entry)
     if not queue:  # no empty queues: a rebuilt book must equal one that never saw the input
-        del book.waitlist[sku]
+        del book.waitlist[key]

@@ -9,7 +9,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chotdon.catalog import Catalog, Product, load_catalog
+from chotdon.catalog import Catalog, Product, load_catalog, parse_catalog
 from chotdon.records import AdjustStock, Approve, Intent, IntentKind, Item, OrderEvent, Reject
 from stream_jobs import (
     Action,
@@ -22,6 +22,7 @@ from stream_jobs import (
     new_book,
     order_lines,
 )
+from stream_jobs.order_book import pool
 from tests.test_order_book import make_intent
 
 
@@ -31,6 +32,30 @@ def _scarce(catalog: str, sku: str, stock: float) -> Product:
     return msgspec.structs.replace(product, stock=stock)
 
 
+# A shirt in size x colour: two combinations own stock (one at its own price), one has only its
+# own price, and the rest share the shirt's stock.
+SHIRT = parse_catalog(
+    {
+        "stream": "phien-thu",
+        "products": [
+            {
+                "sku": "AO-THUN",
+                "code": "A1",
+                "name": "Áo thun",
+                "unit": "cái",
+                "price": 150_000,
+                "stock": 1,
+                "variants": {"size": ["M", "L"], "màu": ["trắng", "đen"]},
+                "options": [
+                    {"variant": "M / trắng", "stock": 2},
+                    {"variant": "L / đen", "price": 170_000, "stock": 1},
+                    {"variant": "M / đen", "price": 160_000},
+                ],
+            }
+        ],
+    }
+).products[0]
+
 # Little stock, so sessions sell out and waitlists fill: shoes need a size, guava is sold by kg.
 CATALOG = Catalog(
     stream="phien-thu",
@@ -39,18 +64,21 @@ CATALOG = Catalog(
         _scarce("phu-xuyen", "GIAY-DA", 3),
         _scarce("phu-xuyen", "HOP-GO", 2),
         _scarce("kim-an", "OI-KG", 1.5),
+        SHIRT,
     ),
 )
 STREAM = CATALOG.stream
+SKUS = ["GIAY-DA", "HOP-GO", "OI-KG", "AO-THUN", "KHONG-CO"]
 
 LINES = [("GIAY-DA", "40"), ("GIAY-DA", "42"), ("HOP-GO", None), ("OI-KG", None)]
+LINES += [("AO-THUN", v) for v in SHIRT.variants]
 VALID = {Item(sku, amount, variant) for sku, variant in LINES for amount in (0.5, 1, 2, 3)}
 valid_items = st.sampled_from(sorted(VALID, key=str))
 any_items = st.builds(
     Item,
-    st.sampled_from(["GIAY-DA", "HOP-GO", "OI-KG", "KHONG-CO"]),
+    st.sampled_from(SKUS),
     st.sampled_from([None, 0, 0.1, 0.2, 1, 2]),
-    st.sampled_from([None, "40", "42"]),
+    st.sampled_from([None, "40", "42", "M / trắng", "L / đen", "M / đen"]),
 )
 items = st.one_of(valid_items, valid_items, any_items)  # mostly lines that settle
 kinds: st.SearchStrategy[IntentKind] = st.sampled_from(
@@ -102,8 +130,11 @@ def sessions(draw: st.DrawFn) -> list[Intent | Action]:
         ),
         st.builds(lambda rid: Reject(stream=STREAM, review_id=rid), review),
         st.builds(
-            lambda sku, delta: AdjustStock(stream=STREAM, sku=sku, delta=delta),
-            st.sampled_from(["GIAY-DA", "HOP-GO", "OI-KG", "KHONG-CO"]),
+            lambda sku, variant, delta: AdjustStock(
+                stream=STREAM, sku=sku, variant=variant, delta=delta
+            ),
+            st.sampled_from(SKUS),
+            st.sampled_from([None, None, "M / trắng", "L / đen", "M / đen", "40"]),
             st.sampled_from([-2, -1, -0.3, 1, 2.5]),
         ),
     )
@@ -142,26 +173,35 @@ def run(
 
 
 def assert_consistent(book: StreamBook, events: list[OrderEvent]) -> None:
+    """Stock per pool (a product's shared stock, or a variant's own) never negative and adding
+    up; every line at its variant's price."""
     added: defaultdict[str, float] = defaultdict(float)
     for entry in book.log:
         if isinstance(entry, AdjustStock):
-            added[entry.sku] += entry.delta
+            added[pool(book, entry.sku, entry.variant)] += entry.delta
     confirmed: defaultdict[str, float] = defaultdict(float)
     waiting, reviews = [], []
     for customer, order in book.orders.items():
         assert len({(x.sku, x.variant) for x in order.lines}) == len(order.lines)  # merged
         for line in order.lines:
             assert line.confirmed > 0 or line.waiting > 0
-            confirmed[line.sku] += line.confirmed
+            product = CATALOG.by_sku(line.sku)
+            assert product is not None and line.unit_price == product.price_of(line.variant)
+            key = pool(book, line.sku, line.variant)
+            assert key == (
+                f"{line.sku} / {line.variant}" if product.owns_stock(line.variant) else line.sku
+            )
+            confirmed[key] += line.confirmed
             if line.waiting:
-                assert line.waiting > book.remaining[line.sku]  # nothing waits that would fit
-                waiting.append((line.sku, customer, line.variant))
+                assert line.waiting > book.remaining[key]  # nothing waits that would fit
+                waiting.append((key, customer, line.variant))
         reviews += [(rid, customer) for rid in order.reviews]
-    for sku, start in book.initial.items():
-        assert book.remaining[sku] >= 0 and book.reserved[sku] >= 0
-        assert math.isclose(book.remaining[sku] + book.reserved[sku], start + added[sku])
-        assert math.isclose(book.reserved[sku], confirmed[sku], abs_tol=1e-9)
-    queued = [(sku, c, v) for sku, queue in book.waitlist.items() for c, v in queue]
+    assert set(book.initial) == set(book.remaining) == set(book.reserved)
+    for key, start in book.initial.items():
+        assert book.remaining[key] >= 0 and book.reserved[key] >= 0
+        assert math.isclose(book.remaining[key] + book.reserved[key], start + added[key])
+        assert math.isclose(book.reserved[key], confirmed[key], abs_tol=1e-9)
+    queued = [(key, c, v) for key, queue in book.waitlist.items() for c, v in queue]
     assert sorted(queued, key=str) == sorted(waiting, key=str) and all(book.waitlist.values())
     assert sorted(reviews) == sorted((rid, r.customer) for rid, r in book.reviews.items())
 
