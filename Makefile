@@ -1,27 +1,54 @@
-# chotdon: `make demo` runs the demo, `make test` runs every check. Both create the virtualenv;
-# `make test` also starts a local Kafka and Redis when they are not running (deploy/).
+# chotdon: `make demo` runs the demo, `make test` runs every check. Both set up what they need:
+# system packages (deploy/setup: apt as root, else the command to run), then `.venv` exactly as
+# uv.lock pins it; `make test` also starts a local Kafka and Redis when they are not running.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+UV := $(BIN)/uv
+# uv reads the lock; the one version of it installed outside the lock is the one the lock pins
+UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;q}' uv.lock)
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint services stop-services bench clean
+.PHONY: demo test lint lock-check lock upgrade setup-demo setup-test services stop-services bench clean
 
-$(BIN)/.installed: pyproject.toml
+$(UV):
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(BIN)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --quiet --locked --all-extras --python $(BIN)/python
 	touch $@
 
-demo: $(BIN)/.installed
+setup-demo:
+	deploy/setup demo
+
+setup-test:
+	deploy/setup test
+
+demo: setup-demo $(BIN)/.installed
 	$(BIN)/chotdon demo
 
-lint: $(BIN)/.installed
+lock-check: $(UV)
+	@$(UV) lock --check --quiet 2>/dev/null \
+	  || { echo "uv.lock does not match pyproject.toml: run 'make lock' (or 'make upgrade')"; exit 1; }
+
+lint: lock-check $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache  # the import layers: [tool.importlinter] in pyproject.toml
 
-services:
+# Re-resolve uv.lock after editing pyproject.toml, keeping every other pin.
+lock: $(UV)
+	$(UV) lock
+
+# Move every pin to today's releases, then run every check on them.
+upgrade: $(UV)
+	$(UV) lock --upgrade
+	$(MAKE) test
+
+services: setup-test
 	deploy/redis/server start
 	deploy/kafka/broker start
 
@@ -29,7 +56,7 @@ stop-services:
 	-deploy/kafka/broker stop
 	-deploy/redis/server stop
 
-test: lint services
+test: setup-test lint services
 	$(BIN)/pytest
 
 bench: $(BIN)/.installed

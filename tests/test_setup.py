@@ -1,0 +1,64 @@
+"""The set-up a fresh machine gets: the system-package step, the locked broker jars."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SETUP = ROOT / "deploy" / "setup"
+JARS_LOCK = ROOT / "deploy" / "kafka" / "jars.lock"
+
+
+def run_setup(profile: str, tools: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """deploy/setup as an unprivileged user whose PATH holds only `tools`."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(Path(sys.executable).resolve())  # not a pyenv shim
+    for tool in ["bash", "awk", *tools]:
+        found = shutil.which(tool)
+        assert found, tool
+        (bin_dir / tool).symlink_to(found)
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv to run the step as another user")
+    return subprocess.run(
+        [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "bash", str(SETUP), profile],
+        env={"PATH": str(bin_dir), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_setup_prints_the_apt_command_for_what_is_missing_when_not_root(tmp_path: Path) -> None:
+    done = run_setup("test", ["java"], tmp_path)
+    assert done.returncode == 1
+    assert "sudo apt-get install -y --no-install-recommends" in done.stderr
+    assert "maven" in done.stderr and "redis-server" in done.stderr
+
+
+def test_demo_needs_no_services(tmp_path: Path) -> None:
+    assert run_setup("demo", [], tmp_path).returncode == 0
+
+
+def test_setup_refuses_an_unknown_profile() -> None:
+    done = subprocess.run(["bash", str(SETUP), "prod"], capture_output=True, text=True)
+    assert done.returncode == 2 and "usage" in done.stderr
+
+
+def test_broker_jars_are_pinned_with_checksums() -> None:
+    lines = [x for x in JARS_LOCK.read_text().splitlines() if not x.startswith("#")]
+    entry = re.compile(r"[\w.-]+:[\w.-]+:[\w.-]+ [0-9a-f]{64}")
+    assert lines and all(entry.fullmatch(line) for line in lines), lines
+    coords = {
+        line.split()[0].rsplit(":", 1)[0]: line.split()[0].rsplit(":", 1)[1] for line in lines
+    }
+    assert coords["org.apache.kafka:kafka_2.13"] == coords["org.apache.kafka:kafka-clients"]
+    assert "org.apache.logging.log4j:log4j-slf4j-impl" in coords
