@@ -2,22 +2,38 @@
 `chotdon ingest shopee --stream SESSION_ID` (the livestream session's numeric id).
 
 - `livestream/get_latest_comment_list` (session_id, offset) answers `{"next_offset", "list":
-  [{comment_id, content, timestamp, user_id, username}]}` and keeps only the last 10 seconds, so
-  a poll comes every `--poll-every` seconds (2 by default, 8 at most) and follows `next_offset`
-  page after page until a page comes back empty. The first page of a fresh start is backlog
-  (`history`); a restart resumes from its saved offset.
+  [{comment_id, content, timestamp, user_id, username}]}` from the comments of the last 10
+  seconds only; `offset` is a start inside that window, not a lasting cursor (a saved offset
+  points at different comments seconds later). So every poll reads the window from offset 0,
+  follows `next_offset` page after page, and the run loop drops the comments already seen by
+  `comment_id` (its recent ids are kept in the checkpoint, so a restart drops them too). A poll
+  comes every `--poll-every` seconds (2 by default, 8 at most: the window must overlap). The
+  first window of a fresh start is backlog (`history`).
 - `get_session_metric` gives the viewers (`ccu`), `get_session_detail` the session's `status`
-  (2: ended), both read every `--metrics-every` seconds.
+  (0 initial, 1 ongoing, 2 ended), both read every `--metrics-every` seconds; status 2 ends the
+  session after one last window is read.
+- The streamer's own comments (user_id = SHOPEE_USER_ID, the streamer's account) are skipped.
 - Livestream calls are Shopee "User" APIs: every request carries partner_id, timestamp,
   access_token, user_id and sign = hex HMAC-SHA256(partner_key, partner_id + api path +
   timestamp + access_token + user_id).
+- Tokens: an access token lasts 4 hours, a refresh token 30 days and is replaced by each
+  refresh. With SHOPEE_REFRESH_TOKEN set, the access token is renewed before it expires (and
+  after Shopee refuses it) with `auth/access_token/get` (a public API: sign = HMAC-SHA256(
+  partner_key, partner_id + path + timestamp); JSON body refresh_token, partner_id, user_id;
+  answer access_token, refresh_token, expire_in), and the new pair is kept in
+  CHOTDON_CHECKPOINT_DIR (mode 0600), so a restart uses the newest refresh token.
 - Error bodies `{"error": "...", "message": "...", "request_id": ...}` map onto the base errors:
   a refused token, key or signature stops with a clear message; rate limits back off; the daily
-  call limit stops; server errors are retried; "session ... is not ongoing" ends the session.
+  call limit stops; server errors are retried.
+
+Source: Shopee Open Platform API v2 documents (open.shopee.com/documents/v2), livestream module
+(v2.livestream.get_latest_comment_list, get_session_detail, get_session_metric) and the
+authorization pages (v2.public.refresh_access_token; token lifetimes).
 
 Credentials only from the environment: SHOPEE_PARTNER_ID, SHOPEE_PARTNER_KEY,
-SHOPEE_ACCESS_TOKEN (valid 4 hours) and SHOPEE_USER_ID (the streamer's Shopee user id).
-CHOTDON_SHOPEE_API_URL points the connector at another host (Shopee's test host, or tests).
+SHOPEE_ACCESS_TOKEN, SHOPEE_USER_ID (the streamer's Shopee user id) and, for renewal,
+SHOPEE_REFRESH_TOKEN. CHOTDON_SHOPEE_API_URL points the connector at another host (Shopee's test
+host, or tests).
 """
 
 from __future__ import annotations
@@ -38,15 +54,20 @@ from chotdon.records import Comment, ViewerCount
 from .base import (
     AuthError,
     ConnectorError,
+    Deduper,
     QuotaExceeded,
     RateLimited,
     SessionEnded,
     TransientError,
+    state_file,
 )
-from .runner import Batch, ConnectorRecord, Malformed, Platform, UsageError
+from .runner import Batch, Malformed, Platform, UsageError
+from .tokens import Grant, Refresh, RefreshingToken, TokenStore
 
 PLATFORM = "shopee"
 PREFIX = "/api/v2/livestream/"
+AUTH_PATH = "/api/v2/auth/access_token/get"
+TOKEN_HOURS = 4  # an access token's lifetime
 WINDOW = 10.0  # seconds of comments the API keeps
 MAX_PAGES = 50  # per poll: a bound, should `next_offset` never run dry
 ENDED = 2  # get_session_detail status: 0 initial, 1 ongoing, 2 ended
@@ -78,73 +99,83 @@ class ShopeeConnector:
         partner_key: str,
         access_token: str,
         user_id: str,
+        token: RefreshingToken | None = None,
         api_url: str | None = None,
         poll_every: float = 2.0,
         metrics_every: float = 10.0,
         timeout: float = 8.0,
+        window: float = WINDOW,
     ) -> None:
         if not stream.isdigit():
             raise UsageError(f"a Shopee session id is a number, not {stream!r}")
-        if not 0 <= poll_every <= WINDOW - 2:
+        if not 0 <= poll_every <= window - 2:
             raise UsageError(
-                f"--poll-every must be at most {WINDOW - 2:g}s: Shopee keeps comments "
-                f"{WINDOW:g}s only"
+                f"--poll-every must be at most {window - 2:g}s: Shopee keeps comments "
+                f"{window:g}s only"
             )
         self.stream = stream
         self.partner_id = partner_id
         self.partner_key = partner_key.encode()
         self.access_token = access_token
+        self.token = token
         self.user_id = user_id
         self.api_url = (api_url or settings().shopee_api_url).rstrip("/")
         self.poll_every = poll_every
         self.metrics_every = metrics_every
         self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self.offset: int | None = None
+        self.fresh = True  # no window read yet: the first one is backlog
+        self._malformed_seen = Deduper(1_000)
         self._metrics_due = 0.0
 
     def restore(self, state: Mapping[str, Any]) -> None:
-        offset = state.get("offset")
-        self.offset = offset if isinstance(offset, int) else None
+        self.fresh = not state.get("polled")
 
     async def batches(self) -> AsyncIterator[Batch]:
         async with aiohttp.ClientSession(timeout=self.timeout) as http:
             while True:
+                ended = False
                 if time.monotonic() >= self._metrics_due:
-                    yield Batch(await self._session_figures(http), requests=2)
-                for _ in range(MAX_PAGES):
-                    # The first page of a fresh start holds what the last 10 seconds did.
-                    history = self.offset is None
-                    page = await self._call(
-                        http,
-                        "get_latest_comment_list",
-                        {"session_id": self.stream, "offset": str(self.offset or 0)},
-                    )
-                    comments, malformed = self._read_page(page, history)
-                    next_offset = page.get("next_offset")
-                    moved = isinstance(next_offset, int) and next_offset != self.offset
-                    if moved:
-                        self.offset = next_offset
-                    done = not moved or not (comments or malformed)
-                    yield Batch(
-                        comments,
-                        state={"offset": self.offset},
-                        wait=self.poll_every if done else 0.0,
-                        malformed=malformed,
-                        requests=1,
-                    )
-                    if done:
-                        break
+                    ended, viewers = await self._session_figures(http)
+                    yield Batch(viewers, requests=2)
+                async for batch in self._window(http, wait=0.0 if ended else self.poll_every):
+                    yield batch
+                if ended:
+                    raise SessionEnded(f"Shopee session {self.stream} ended (status 2)")
 
-    async def _session_figures(self, http: aiohttp.ClientSession) -> list[ConnectorRecord]:
+    async def _window(self, http: aiohttp.ClientSession, wait: float) -> AsyncIterator[Batch]:
+        """Every page of the last 10 seconds' comments, from offset 0; the last page waits."""
+        offset = 0
+        for _ in range(MAX_PAGES):
+            page = await self._call(
+                http, "get_latest_comment_list", {"session_id": self.stream, "offset": str(offset)}
+            )
+            comments, malformed = self._read_page(page, self.fresh)
+            next_offset = page.get("next_offset")
+            if not isinstance(next_offset, int) or next_offset <= offset:
+                next_offset = None
+            more = bool(comments or malformed) and next_offset is not None
+            yield Batch(
+                comments,
+                state={"polled": True},
+                wait=0.0 if more else wait,
+                malformed=malformed,
+                requests=1,
+            )
+            if not more or next_offset is None:
+                break
+            offset = next_offset
+        self.fresh = False
+
+    async def _session_figures(self, http: aiohttp.ClientSession) -> tuple[bool, list[ViewerCount]]:
+        """Whether the session ended (status 2), and its viewers."""
         detail = await self._call(http, "get_session_detail", {"session_id": self.stream})
-        if detail.get("status") == ENDED:
-            raise SessionEnded(f"Shopee session {self.stream} ended")
         metric = await self._call(http, "get_session_metric", {"session_id": self.stream})
         self._metrics_due = time.monotonic() + self.metrics_every
         ccu = metric.get("ccu")
-        if isinstance(ccu, int) and ccu >= 0:
-            return [ViewerCount(self.stream, ccu, time.time(), PLATFORM)]
-        return []
+        viewers = []
+        if isinstance(ccu, int) and not isinstance(ccu, bool) and ccu >= 0:
+            viewers.append(ViewerCount(self.stream, ccu, time.time(), PLATFORM))
+        return detail.get("status") == ENDED, viewers
 
     def _read_page(
         self, page: dict[str, Any], history: bool
@@ -156,39 +187,55 @@ class ShopeeConnector:
         malformed: list[Malformed] = []
         for item in items:
             try:
-                comments.append(
-                    Comment(
-                        stream=self.stream,
-                        comment_id=_id(item["comment_id"]),
-                        user_id=_id(item["user_id"]),
-                        user_name=str(item.get("username") or ""),
-                        text=_text(item["content"]),
-                        ts=float(item["timestamp"]),
-                        platform=PLATFORM,
-                        history=history,
-                    )
+                comment = Comment(
+                    stream=self.stream,
+                    comment_id=_id(item["comment_id"]),
+                    user_id=_id(item["user_id"]),
+                    user_name=str(item.get("username") or ""),
+                    text=_text(item["content"]),
+                    ts=float(item["timestamp"]),
+                    platform=PLATFORM,
+                    history=history,
                 )
             except (KeyError, TypeError, ValueError) as exc:
                 raw = json.dumps(item, ensure_ascii=False)
-                malformed.append(Malformed(f"unreadable comment ({exc!r})", raw))
+                if self._malformed_seen.first_time(raw):  # the window shows it several times
+                    malformed.append(Malformed(f"unreadable comment ({exc!r})", raw))
+                continue
+            if comment.user_id != self.user_id:  # the streamer talking is not an order
+                comments.append(comment)
         return comments, malformed
 
-    def sign(self, path: str, timestamp: int) -> str:
-        base = f"{self.partner_id}{path}{timestamp}{self.access_token}{self.user_id}"
+    def sign(self, path: str, timestamp: int, access_token: str | None = None) -> str:
+        token = self.access_token if access_token is None else access_token
+        base = f"{self.partner_id}{path}{timestamp}{token}{self.user_id}"
         return hmac.new(self.partner_key, base.encode(), hashlib.sha256).hexdigest()
 
     async def _call(
         self, http: aiohttp.ClientSession, api: str, params: dict[str, str]
     ) -> dict[str, Any]:
-        """One signed GET; its `response` object, or the base error its body names."""
+        """One signed GET; its `response` object, or the base error its body names. A refused
+        token is renewed once when a refresh token is there."""
+        try:
+            return await self._call_once(http, api, params)
+        except AuthError:
+            if self.token is None:
+                raise
+            await self.token.renew(http)
+            return await self._call_once(http, api, params)
+
+    async def _call_once(
+        self, http: aiohttp.ClientSession, api: str, params: dict[str, str]
+    ) -> dict[str, Any]:
         path = PREFIX + api
         timestamp = int(time.time())
+        token = await self.token.get(http) if self.token else self.access_token
         query = {
             "partner_id": self.partner_id,
             "timestamp": str(timestamp),
-            "access_token": self.access_token,
+            "access_token": token,
             "user_id": self.user_id,
-            "sign": self.sign(path, timestamp),
+            "sign": self.sign(path, timestamp, token),
             **params,
         }
         try:
@@ -197,19 +244,66 @@ class ShopeeConnector:
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientError(f"{api}: {exc!r}") from exc
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            what = f"{api}: HTTP {status} {raw[:200]!r}"
-            raise RateLimited(what) if status == 429 else TransientError(what)
-        if body.get("error"):
-            raise _error(api, status, str(body["error"]), str(body.get("message", "")))
-        if status != 200 or not isinstance(body.get("response"), dict):
-            raise TransientError(f"{api}: HTTP {status} without a response")
-        result: dict[str, Any] = body["response"]
-        return result
+        return _response(api, status, raw)
+
+    def refresher(self) -> Refresh:
+        """Shopee's refresh call (auth/access_token/get), for a RefreshingToken."""
+
+        async def refresh(http: aiohttp.ClientSession, refresh_token: str) -> Grant:
+            path = AUTH_PATH
+            timestamp = int(time.time())
+            base = f"{self.partner_id}{path}{timestamp}".encode()
+            query = {
+                "partner_id": self.partner_id,
+                "timestamp": str(timestamp),
+                "sign": hmac.new(self.partner_key, base, hashlib.sha256).hexdigest(),
+            }
+            body = {
+                "refresh_token": refresh_token,
+                "partner_id": int(self.partner_id),
+                "user_id": int(self.user_id),
+            }
+            try:
+                async with http.post(self.api_url + path, params=query, json=body) as response:
+                    raw, status = await response.read(), response.status
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise TransientError(f"token refresh: {exc!r}") from exc
+            answer = _json_body("access_token/get", status, raw)
+            if answer.get("error"):
+                raise AuthError(
+                    f"Shopee refused to renew the token ({answer['error']}: "
+                    f"{answer.get('message', '')}); authorise the app again and set a new "
+                    "SHOPEE_REFRESH_TOKEN"
+                )
+            expire_in = answer.get("expire_in")
+            return Grant(
+                str(answer.get("access_token") or ""),
+                float(expire_in) if isinstance(expire_in, int | float) else TOKEN_HOURS * 3600,
+                str(answer["refresh_token"]) if answer.get("refresh_token") else None,
+            )
+
+        return refresh
+
+
+def _json_body(api: str, status: int, raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        what = f"{api}: HTTP {status} {raw[:200]!r}"
+        raise RateLimited(what) if status == 429 else TransientError(what)
+    return body
+
+
+def _response(api: str, status: int, raw: bytes) -> dict[str, Any]:
+    body = _json_body(api, status, raw)
+    if body.get("error"):
+        raise _error(api, status, str(body["error"]), str(body.get("message", "")))
+    if status != 200 or not isinstance(body.get("response"), dict):
+        raise TransientError(f"{api}: HTTP {status} without a response")
+    result: dict[str, Any] = body["response"]
+    return result
 
 
 def _error(api: str, status: int, code: str, message: str) -> ConnectorError:
@@ -223,8 +317,6 @@ def _error(api: str, status: int, code: str, message: str) -> ConnectorError:
         return QuotaExceeded(f"Shopee's daily API call limit for this app is spent ({message})")
     if code == "error_rate_limit" or "too many requests" in message.lower() or status == 429:
         return RateLimited(what)
-    if "not ongoing" in message:
-        return SessionEnded(f"Shopee session is not ongoing ({message})")
     if code in ("error_server", "error_network", "error_inner") or status >= 500:
         return TransientError(what)
     return ConnectorError(what)  # error_param, error_data...: retrying will not help
@@ -264,16 +356,26 @@ def build(args: argparse.Namespace, env: Mapping[str, str]) -> ShopeeConnector:
     missing = [name for name in names if not env.get(name)]
     if missing:
         raise UsageError(f"Shopee needs {', '.join(missing)} in the environment")
-    return ShopeeConnector(
+    conf = settings(env)
+    connector = ShopeeConnector(
         args.stream,
         partner_id=env["SHOPEE_PARTNER_ID"],
         partner_key=env["SHOPEE_PARTNER_KEY"],
         access_token=env["SHOPEE_ACCESS_TOKEN"],
         user_id=env["SHOPEE_USER_ID"],
-        api_url=settings(env).shopee_api_url,
+        api_url=conf.shopee_api_url,
         poll_every=args.poll_every,
         metrics_every=args.metrics_every,
     )
+    if env.get("SHOPEE_REFRESH_TOKEN"):
+        store = TokenStore(state_file(conf.checkpoint_dir, PLATFORM, args.stream, ".tokens"))
+        connector.token = RefreshingToken(
+            env["SHOPEE_ACCESS_TOKEN"],
+            env["SHOPEE_REFRESH_TOKEN"],
+            connector.refresher(),
+            store=store,
+        )
+    return connector
 
 
 PLATFORM_SPEC = Platform(

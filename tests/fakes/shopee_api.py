@@ -1,18 +1,29 @@
 """A local Shopee Open Platform v2 speaking the livestream module's wire format
-(`get_latest_comment_list`, `get_session_detail`, `get_session_metric`), checking every request's
-signature as Shopee does, with failures a test can script.
+(`get_latest_comment_list`, `get_session_detail`, `get_session_metric`) and the token refresh
+(`auth/access_token/get`), checking every request's signature as Shopee does, with failures a
+test can script.
+
+As the v2.livestream.get_latest_comment_list document says, only the comments of the last 10
+seconds (`window`, by the fake's `clock`) are listed; `offset` is a start inside that window and
+`next_offset` the start of the next page - the same offset names other comments once the window
+has moved on. Session status: 0 initial, 1 ongoing, 2 ended (get_session_detail).
 
 Livestream calls are "User" APIs: common parameters partner_id, timestamp, access_token, user_id
-and sign = HMAC-SHA256(partner_key, partner_id + path + timestamp + access_token + user_id).
-Offsets are the index of the next comment, so `next_offset` resumes exactly after a page.
+and sign = HMAC-SHA256(partner_key, partner_id + path + timestamp + access_token + user_id). The
+refresh is a public API (sign over partner_id + path + timestamp): it answers a new access token
+(valid `token_lifetime` seconds, 4 hours at Shopee) and a new refresh token, and the used refresh
+token stops working. An expired access token gets error_auth "Invalid access_token.".
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
+import math
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +34,9 @@ PARTNER_ID = 2001234
 PARTNER_KEY = "shpk-test-partner-key"
 ACCESS_TOKEN = "test-access-token"
 USER_ID = 778899
+REFRESH_TOKEN = "test-refresh-token-0"
 PREFIX = "/api/v2/livestream/"
+AUTH_PATH = "/api/v2/auth/access_token/get"
 
 # One scripted failure per comment-list request, in order ("ok" for none).
 FAILURES = (
@@ -65,11 +78,23 @@ class FakeShopee:
     failures: deque[str] = field(default_factory=deque)
     requests: list[dict[str, str]] = field(default_factory=list)  # comment-list queries
     calls: list[str] = field(default_factory=list)  # every API called, in order
+    window: float = 10.0  # seconds of comments listed
+    clock: Callable[[], float] = time.time
+    token_lifetime: float = 4 * 3600.0
+    access_tokens: dict[str, float] = field(default_factory=lambda: {ACCESS_TOKEN: math.inf})
+    refresh_tokens: set[str] = field(default_factory=lambda: {REFRESH_TOKEN})
+    refreshes: int = 0
     server: TestServer | None = None
     url: str = ""
+    _issued: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def post(self, n: int, text: str, user_id: int = 500, username: str = "khach") -> None:
+        """A viewer comments now."""
+        self.comments.append(comment(n, text, int(self.clock()), user_id, username))
 
     async def start(self) -> str:
         app = web.Application()
+        app.router.add_post(AUTH_PATH, self.refresh)
         app.router.add_get(PREFIX + "{api}", self.handle)
         self.server = TestServer(app, host="127.0.0.1", port=0)
         await self.server.start_server()
@@ -126,8 +151,10 @@ class FakeShopee:
         expected = sign(path, timestamp, token, int(query["user_id"]))
         if not hmac.compare_digest(query.get("sign", ""), expected):
             return error("error_sign", "Wrong sign.", 403)
-        if token != ACCESS_TOKEN:
+        if token not in self.access_tokens:
             return error("invalid_acceess_token", "Invalid access_token, please have a check.", 403)
+        if self.access_tokens[token] < time.monotonic():
+            return error("error_auth", "Invalid access_token.", 403)
         if query["user_id"] != str(USER_ID):
             return error("user_no_linked", "Partner and user has no linked.", 403)
         return None
@@ -136,13 +163,45 @@ class FakeShopee:
         failure = self.failures.popleft() if self.failures else None
         if failure not in (None, "ok", "overlap"):
             return await self._fail(request, str(failure))
-        if self.status == 2:
-            return error("error_data", f"The session(session_id:{self.session_id}) is not ongoing")
+        now = self.clock()
+        visible = [c for c in self.comments if now - self.window < c["timestamp"] <= now]
         offset = int(request.query.get("offset", "0"))
         if failure == "overlap":
             offset = max(0, offset - 2)
-        page = self.comments[offset : offset + self.page_size]
+        page = visible[offset : offset + self.page_size]
         return ok({"next_offset": offset + len(page), "list": page})
+
+    async def refresh(self, request: web.Request) -> web.Response:
+        query = request.query
+        timestamp = int(query.get("timestamp", "0"))
+        base = f"{query.get('partner_id')}{AUTH_PATH}{timestamp}"
+        expected = hmac.new(PARTNER_KEY.encode(), base.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(query.get("sign", ""), expected):
+            return error("error_sign", "Wrong sign.", 403)
+        body = await request.json()
+        if body.get("partner_id") != PARTNER_ID or body.get("user_id") != USER_ID:
+            return error("error_param", "partner_id or user_id is wrong")
+        used = body.get("refresh_token")
+        if used not in self.refresh_tokens:
+            return error("error_auth", "Invalid refresh_token.", 403)
+        self.refresh_tokens.discard(used)  # a refresh token is good for one refresh
+        n = next(self._issued)
+        access, fresh = f"access-{n}", f"test-refresh-token-{n}"
+        self.refresh_tokens.add(fresh)
+        self.access_tokens[access] = time.monotonic() + self.token_lifetime
+        self.refreshes += 1
+        return web.json_response(
+            {
+                "refresh_token": fresh,
+                "access_token": access,
+                "expire_in": self.token_lifetime,
+                "request_id": "c5ba6e5bd2bb87bd",
+                "error": "",
+                "message": "",
+                "partner_id": PARTNER_ID,
+                "user_id": USER_ID,
+            }
+        )
 
     async def _fail(self, request: web.Request, kind: str) -> web.StreamResponse:
         if kind == "500":
