@@ -6,11 +6,30 @@ record it does not understand from a malformed one. Encode with `encode`, decode
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
 SCHEMA_VERSION = 1
+
+# Bounds of what comes in from outside (files, stdin, connectors, the host): a value out of them
+# is a RecordError at the edge, never an overflow further down (SQLite integers are 64-bit).
+MAX_ID_CHARS = 256
+MAX_NAME_CHARS = 256
+MAX_TEXT_CHARS = 8_000
+MAX_QTY = 1_000_000  # of one product in one line or one stock change
+MAX_VIEWERS = 1_000_000_000
+MAX_TS = 1e11  # unix seconds (year 5138): rejects inf and absurd clocks
+
+Id = Annotated[str, msgspec.Meta(max_length=MAX_ID_CHARS)]
+Name = Annotated[str, msgspec.Meta(max_length=MAX_NAME_CHARS)]
+Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT_CHARS)]
+Timestamp = Annotated[float, msgspec.Meta(ge=0, le=MAX_TS)]
+Viewers = Annotated[int, msgspec.Meta(ge=0, le=MAX_VIEWERS)]
+Amount = (
+    Annotated[int, msgspec.Meta(ge=-MAX_QTY, le=MAX_QTY)]
+    | Annotated[float, msgspec.Meta(ge=-MAX_QTY, le=MAX_QTY)]
+)
 
 IntentKind = Literal["order", "change", "cancel", "question", "contact", "other"]
 INTENT_KINDS: tuple[IntentKind, ...] = ("order", "change", "cancel", "question", "contact", "other")
@@ -26,61 +45,61 @@ class Record(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 class Comment(Record, tag="comment", frozen=True):
     """A viewer's comment as the platform reported it."""
 
-    stream: str
-    comment_id: str
-    user_id: str
-    text: str
-    ts: float  # unix seconds, platform clock
-    platform: str = "file"
-    user_name: str = ""
+    stream: Id
+    comment_id: Id
+    user_id: Id
+    text: Text
+    ts: Timestamp  # unix seconds, platform clock
+    platform: Id = "file"
+    user_name: Name = ""
     deleted: bool = False  # the platform reports this comment deleted: undo what it did
     history: bool = False  # backlog replayed when a connector (re)joins the stream
 
 
 class ViewerCount(Record, tag="viewers", frozen=True):
-    stream: str
-    viewers: int
-    ts: float
-    platform: str = "file"
+    stream: Id
+    viewers: Viewers
+    ts: Timestamp
+    platform: Id = "file"
 
 
 class SetCurrent(Record, tag="set_current", frozen=True):
     """The host shows a product now ("now selling"): comments naming none mean this one."""
 
-    stream: str
-    code: str | None
-    ts: float
+    stream: Id
+    code: Id | None
+    ts: Timestamp
 
 
 class Approve(Record, tag="approve", frozen=True):
     """The host settles a needs-review line, with the detail the comment lacked."""
 
-    stream: str
-    review_id: str
-    sku: str
-    qty: int | float
-    variant: str | None = None
-    ts: float = 0.0
-    action_id: str = ""  # unique per action: applied once however often it arrives
+    stream: Id
+    review_id: Id
+    sku: Id
+    qty: Amount
+    variant: Name | None = None
+    ts: Timestamp = 0.0
+    action_id: Id = ""  # unique per action: applied once however often it arrives
 
 
 class Reject(Record, tag="reject", frozen=True):
-    stream: str
-    review_id: str
-    ts: float = 0.0
-    action_id: str = ""  # unique per action: applied once however often it arrives
+    stream: Id
+    review_id: Id
+    ts: Timestamp = 0.0
+    action_id: Id = ""  # unique per action: applied once however often it arrives
 
 
 class AdjustStock(Record, tag="stock", frozen=True):
     """Stock found or lost during the session (delta in the product's unit): the product's shared
     stock, or with `variant` the stock that variant owns."""
 
-    stream: str
-    sku: str
-    delta: int | float
-    variant: str | None = None
-    ts: float = 0.0
-    action_id: str = ""  # unique per action: applied once however often it arrives
+    stream: Id
+    sku: Id
+    delta: Amount
+    variant: Name | None = None
+    ts: Timestamp = 0.0
+    action_id: Id = ""  # unique per action: applied once however often it arrives
 
 
 HostAction = SetCurrent | Approve | Reject | AdjustStock
@@ -221,6 +240,32 @@ class RecordError(ValueError):
 
 def encode(record: Record) -> bytes:
     return _encoder.encode(record)
+
+
+R = TypeVar("R", bound=Record)
+
+
+def checked(record: R) -> R:
+    """The record as its consumer will read it: half an emoji (a lone surrogate, which JSON
+    escapes allow) replaced by U+FFFD, every field within its bounds, else RecordError."""
+    try:
+        data = _encoder.encode(record)
+    except UnicodeEncodeError:
+        data = _encoder.encode(_without_surrogates(msgspec.to_builtins(record)))
+    try:
+        return msgspec.json.decode(data, type=type(record))
+    except msgspec.DecodeError as exc:
+        raise RecordError(str(exc)) from exc
+
+
+def _without_surrogates(value: object) -> object:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    return value
 
 
 def decode(data: bytes | str) -> AnyRecord:

@@ -1,16 +1,23 @@
 """Sources of records for the embedded runner: a JSON Lines file, stdin, or the simulator.
 
-A source yields `(position, record)`; the position lets a restarted run skip what it already
-processed. A line that is not a valid record is reported (line number and reason), counted and
-skipped: the run goes on.
+A source yields `(position, record)`. The position lets a restarted run skip what it already
+processed, but only in a source with a stable identity (`resumable`: a regular file, a seeded
+simulation): stdin and named pipes carry new input each run, so they start from the top and the
+records already seen are recognised by their ids downstream. A line that is not a valid record,
+or longer than `MAX_LINE_BYTES`, is reported (line number and reason), counted and skipped: the
+run goes on. A regular file is read in chunks; anything else (a pipe, a terminal) line by line,
+so a comment is processed as soon as its line arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
+import stat
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
@@ -29,7 +36,9 @@ from chotdon.records import (
 SOURCE_RECORDS = (Comment, ViewerCount, SetCurrent, Approve, Reject, AdjustStock)
 SourceRecord = Comment | ViewerCount | SetCurrent | Approve | Reject | AdjustStock
 ErrorSink = Callable[[int, str, str], None]  # (line number, reason, raw line)
-READ_CHUNK = 1 << 16
+MAX_LINE_BYTES = 1 << 20  # a record line longer than this is a dead letter, never read whole
+READ_LINES = 1024  # lines of a regular file read per thread hop
+TOO_LONG = None  # what a line reader yields for a line over MAX_LINE_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,63 +85,127 @@ def read_record(line: str) -> SourceRecord:
 
 
 class JsonLinesSource:
-    """Records from a JSON Lines file, or from stdin when `path` is "-"."""
+    """Records from a JSON Lines file, a named pipe, or stdin when `path` is "-"."""
 
     def __init__(self, path: str, on_error: ErrorSink | None = None, pace: Pace = Pace()) -> None:
         self.path = path
         self.name = "stdin" if path == "-" else f"file:{Path(path).resolve()}"
+        self.resumable = path != "-" and _is_regular(path)  # new input each run otherwise
         self.on_error = on_error
         self.pace = pace
 
     async def records(self, start: int = 0) -> AsyncIterator[tuple[int, SourceRecord]]:
         pacer = _Pacer(self.pace)
         lineno = 0
-        async for line in self._lines():
+        async for raw in self._lines():
             lineno += 1
-            if lineno <= start or not line.strip():
+            if lineno <= start:
+                continue
+            if raw is TOO_LONG:
+                self._error(lineno, f"line longer than {MAX_LINE_BYTES} bytes", "")
+                continue
+            line = raw.decode("utf-8", errors="replace")
+            if not line.strip():
                 continue
             try:
                 record = read_record(line)
             except RecordError as exc:
-                if self.on_error is not None:
-                    self.on_error(lineno, str(exc), line.rstrip("\n"))
+                self._error(lineno, str(exc), line.rstrip("\n"))
                 continue
             await pacer.wait(record.ts)
             yield lineno, record
 
-    async def _lines(self) -> AsyncIterator[str]:
+    def _error(self, lineno: int, reason: str, raw: str) -> None:
+        if self.on_error is not None:
+            self.on_error(lineno, reason, raw)
+
+    async def _lines(self) -> AsyncIterator[bytes | None]:
         if self.path == "-":
-            async for line in _stdin_lines():
-                yield line
-            return
-        with open(self.path, encoding="utf-8", errors="replace") as f:
-            while chunk := await asyncio.to_thread(f.readlines, READ_CHUNK):
-                for line in chunk:
+            stream = sys.stdin.buffer
+        else:
+            stream = await asyncio.to_thread(open, self.path, "rb")  # a FIFO waits for a writer
+        with stream:
+            if _is_regular_fd(stream.fileno()):
+                lines = _bounded_lines(stream)
+                while chunk := await asyncio.to_thread(_take, lines, READ_LINES):
+                    for line in chunk:
+                        yield line
+            else:
+                async for line in _pipe_lines(stream):
                     yield line
 
 
-async def _stdin_lines() -> AsyncIterator[str]:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 20)
+def _is_regular(path: str) -> bool:
     try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    except (ValueError, OSError):  # stdin is a regular file: no pipe to watch
-        for line in await asyncio.to_thread(_read_all, sys.stdin):
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _is_regular_fd(fd: int) -> bool:
+    return stat.S_ISREG(os.fstat(fd).st_mode)
+
+
+def _bounded_lines(stream: IO[bytes]) -> Iterator[bytes | None]:
+    """Lines of a file, each at most MAX_LINE_BYTES (a longer one is skipped: TOO_LONG)."""
+    while line := stream.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            yield TOO_LONG
+        else:
             yield line
-        return
-    while raw := await reader.readline():
-        yield raw.decode("utf-8", errors="replace")
 
 
-def _read_all(stream: IO[str]) -> list[str]:
-    return stream.readlines()
+def _take(lines: Iterator[bytes | None], n: int) -> list[bytes | None]:
+    return list(itertools.islice(lines, n))
+
+
+async def _pipe_lines(pipe: IO[bytes]) -> AsyncIterator[bytes | None]:
+    """Lines of a pipe as they arrive, each at most MAX_LINE_BYTES (else TOO_LONG)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=MAX_LINE_BYTES + 1)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    while True:
+        try:
+            yield await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as exc:  # the end, maybe after a last unended line
+            if exc.partial:
+                yield exc.partial
+            return
+        except asyncio.LimitOverrunError as exc:
+            if not await _skip_line(reader, exc.consumed):
+                yield TOO_LONG
+                return
+            yield TOO_LONG
+
+
+async def _skip_line(reader: asyncio.StreamReader, buffered: int) -> bool:
+    """Drop the rest of a line too long to keep; False if the input ended inside it."""
+    while True:
+        await reader.readexactly(buffered)
+        try:
+            await reader.readuntil(b"\n")
+            return True
+        except asyncio.IncompleteReadError:
+            return False
+        except asyncio.LimitOverrunError as exc:
+            buffered = exc.consumed
 
 
 class RecordsSource:
     """Records already in memory or generated (the simulator), paced by their timestamps."""
 
-    def __init__(self, name: str, records: Iterable[SourceRecord], pace: Pace = Pace()) -> None:
+    def __init__(
+        self,
+        name: str,
+        records: Iterable[SourceRecord],
+        pace: Pace = Pace(),
+        *,
+        resumable: bool = True,  # the same records each run (a seeded simulation)
+    ) -> None:
         self.name = name
+        self.resumable = resumable
         self._records = records
         self.pace = pace
 
@@ -151,5 +224,6 @@ class Source(Protocol):
     """Anything the runners can read records from: files, stdin, the simulator, connectors."""
 
     name: str
+    resumable: bool  # the same input each run: a restart may skip to its saved position
 
     def records(self, start: int = 0) -> AsyncIterator[tuple[int, SourceRecord]]: ...

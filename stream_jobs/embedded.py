@@ -6,6 +6,11 @@ Both queues are bounded, so a fast source waits for a slow stage instead of fill
 The process stage runs the same pure stage code as the distributed mode (the parser, the order
 book); the sink commits each batch to SQLite — with the books' state and the source position —
 before the host's page sees it, so what the page shows survives a restart.
+
+Nothing fails silently: a record the stages cannot handle is a counted dead letter, and a stage
+that dies (the store cannot write) stops the whole run with `PipelineError` instead of leaving
+the source counting into a queue nobody empties. Stopping (Ctrl-C, SIGTERM, the source's end)
+drains what was already read, for `DRAIN_SECONDS` at most.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from chotdon.records import (
     OrderEvent,
     SetCurrent,
     ViewerCount,
+    encode,
 )
 from ingest.sources import JsonLinesSource, Source, SourceRecord
 from parsers import Parser
@@ -42,6 +48,7 @@ from .stages import parse_comment, stock_levels
 
 BATCH_SIZE = 256  # records per SQLite commit at most
 PROGRESS_EVERY = 2.0  # seconds between progress lines
+DRAIN_SECONDS = 20.0  # on stop, what was read is committed within this, else given up
 
 Log = Callable[[str], None]
 
@@ -74,6 +81,10 @@ class _Item:
 _END = object()
 
 
+class PipelineError(RuntimeError):
+    """A stage of the pipeline died: the run stops rather than go on without it."""
+
+
 class EmbeddedRunner:
     def __init__(
         self,
@@ -101,11 +112,15 @@ class EmbeddedRunner:
         self._outbox: asyncio.Queue[Batch | object] = asyncio.Queue(max(2, queue_size // 64))
         self._pending_errors: list[tuple[int, str, str]] = []
         self._source_name = ""
+        self._failure: BaseException | None = None
+        self._draining = False
 
     # -- the host's actions -------------------------------------------------------------------
 
     async def submit(self, action: HostAction) -> list[OrderEvent]:
         """Apply a host action in order with the comments; raises what the book refused."""
+        if self._failure is not None:
+            raise PipelineError("the pipeline has stopped") from self._failure
         if not isinstance(action, SetCurrent) and not action.action_id:
             action = msgspec.structs.replace(action, action_id=f"host-{uuid.uuid4().hex[:12]}")
         done: asyncio.Future[list[OrderEvent]] = asyncio.get_running_loop().create_future()
@@ -124,15 +139,22 @@ class EmbeddedRunner:
 
     async def run(self, source: Source, *, keep_running: bool = False) -> RunStats:
         """Run until the source ends (and, with keep_running, until cancelled: the feed stays
-        up and the host's actions still apply)."""
-        self._source_name = source.name
+        up and the host's actions still apply). Raises PipelineError if a stage died."""
+        if source.resumable:
+            self._source_name = source.name
+            start = self.store.position(source.name)
+        else:  # new input each run: its line numbers name this run's lines only
+            self._source_name = f"{source.name}@{time.strftime('%Y-%m-%dT%H:%M:%S')}"
+            start = 0
         if isinstance(source, JsonLinesSource) and source.on_error is None:
             source.on_error = self.report_bad_line
-        start = self.store.position(source.name)
         if start:
             self.log(f"tiếp tục phiên từ vị trí {start} (resuming at position {start})")
-        process = asyncio.create_task(self._process(source.name))
+        reader = asyncio.current_task()
+        process = asyncio.create_task(self._process(self._source_name))
         sink = asyncio.create_task(self._sink())
+        for stage in (process, sink):
+            stage.add_done_callback(lambda task: self._stage_done(task, reader))
         progress = asyncio.create_task(self._progress())
         try:
             async for position, record in source.records(start):
@@ -141,13 +163,40 @@ class EmbeddedRunner:
                     self.metrics.set_queue_depth("inbox", self._inbox.qsize())
             if keep_running:
                 await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            if self._failure is None or reader is None:
+                raise  # stopped from outside: drain below, then go on stopping
+            reader.uncancel()  # cancelled by _stage_done: PipelineError below says why
         finally:
-            await self._inbox.put(_END)
-            await process
-            await sink
             progress.cancel()
+            await self._drain(process, sink)
             self._print_progress()
+        if self._failure is not None:
+            raise PipelineError(f"a pipeline stage failed: {self._failure!r}") from self._failure
         return self.stats
+
+    def _stage_done(self, stage: asyncio.Task[None], reader: asyncio.Task[object] | None) -> None:
+        if stage.cancelled() or stage.exception() is None:
+            return
+        self._failure = stage.exception()
+        self.log(f"dừng: lỗi trong pipeline (stopped: a stage failed): {self._failure!r}")
+        if reader is not None and not self._draining:
+            reader.cancel()
+
+    async def _drain(self, process: asyncio.Task[None], sink: asyncio.Task[None]) -> None:
+        """Let the stages finish what was read, within DRAIN_SECONDS; cancel what is left."""
+        self._draining = True
+        stages = (process, sink)
+        if self._failure is None:
+            end = asyncio.ensure_future(self._inbox.put(_END))
+            await asyncio.wait(stages, timeout=DRAIN_SECONDS)
+            end.cancel()
+        if not all(stage.done() for stage in stages):
+            if self._failure is None:
+                self.log("dừng: hết thời gian ghi (stopped before everything was saved)")
+            for stage in stages:
+                stage.cancel()
+            await asyncio.wait(stages)
 
     async def _process(self, source_name: str) -> None:
         batch = Batch(source_name)
@@ -156,7 +205,10 @@ class EmbeddedRunner:
             if item is _END:
                 break
             assert isinstance(item, _Item)
-            self._handle(item, batch)
+            try:
+                self._handle(item, batch)
+            except Exception as exc:  # a record no stage can handle: dead letter, not a stop
+                self._unhandled(item, exc)
             if self._inbox.empty() or len(batch.records) >= BATCH_SIZE:
                 await self._flush(batch)
                 batch = Batch(source_name)
@@ -199,6 +251,14 @@ class EmbeddedRunner:
             state.stock_changed = True
         if item.done:
             item.done.set_result(events)
+
+    def _unhandled(self, item: _Item, exc: Exception) -> None:
+        if item.done is not None:
+            if not item.done.done():
+                item.done.set_exception(exc)
+            return
+        raw = encode(item.record).decode("utf-8", errors="replace")
+        self.report_bad_line(item.position, f"internal error: {exc!r}", raw)
 
     def _comment(self, state: StreamState, comment: Comment, batch: Batch) -> list[OrderEvent]:
         self.stats.comments += 1

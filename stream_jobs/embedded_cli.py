@@ -80,8 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 2
     else:
         source = JsonLinesSource(args.source, pace=pace)  # bad lines go to the runner's report
-    run(_session_options(args, catalogs, args.db), source)
-    return 0
+    return run(_session_options(args, catalogs, args.db), source)
 
 
 def add_demo_arguments(p: argparse.ArgumentParser) -> None:
@@ -96,5 +95,4 @@ def cmd_demo(args: argparse.Namespace) -> int:
     db = args.db or str(Path(tempfile.mkdtemp(prefix="chotdon-demo-")) / "demo.db")
     options = _session_options(args, [catalog], db)
     print(f"Demo: {catalog.title} — ~2.000 bình luận, tốc độ {args.speed}", flush=True)
-    run(options, JsonLinesSource(str(session), pace=Pace.parse(args.speed)))
-    return 0
+    return run(options, JsonLinesSource(str(session), pace=Pace.parse(args.speed)))

@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import signal
 import sys
 from dataclasses import dataclass, field
 
@@ -21,7 +23,7 @@ from sinks.feed.view import StreamView
 from sinks.prometheus_metrics import PipelineMetrics
 from sinks.sqlite_store import SQLiteStore
 
-from .embedded import EmbeddedRunner, Log, RunStats
+from .embedded import EmbeddedRunner, Log, PipelineError, RunStats
 from .stages import stock_levels
 
 
@@ -68,6 +70,7 @@ async def run_session(options: SessionOptions, source: Source, log: Log = _log) 
     runner.hub = hub
     metrics.track_feed_subscribers(lambda: hub.subscribers)
     site_runner: web.AppRunner | None = None
+    stop_on_sigterm()
     try:
         if options.serve:
             app = create_app(hub, options.token, metrics.registry)
@@ -87,8 +90,24 @@ async def run_session(options: SessionOptions, source: Source, log: Log = _log) 
         store.close()
 
 
-def run(options: SessionOptions, source: Source) -> RunStats:
+def stop_on_sigterm() -> None:
+    """SIGTERM (Kubernetes, systemd, docker stop) stops the running task as Ctrl-C does: what was
+    read is drained and committed (see EmbeddedRunner) before the process exits."""
+    task = asyncio.current_task()
+    if task is None:
+        return
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
+def run(options: SessionOptions, source: Source) -> int:
+    """Run a session; the exit status: 0 when it ended or was stopped (Ctrl-C, SIGTERM: drained
+    first), 1 when a stage of the pipeline died (said in one line)."""
     try:
-        return asyncio.run(run_session(options, source))
-    except KeyboardInterrupt:
-        return RunStats()
+        asyncio.run(run_session(options, source))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass
+    except PipelineError as exc:
+        _log(f"chotdon: {exc}")
+        return 1
+    return 0

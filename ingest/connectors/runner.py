@@ -13,7 +13,10 @@ wait before the next poll. `run_connector` drives it:
   longer;
 - stops with an `Outcome` on `SessionEnded`, `AuthError`, `QuotaExceeded` or the `stop` event,
   saving the checkpoint: a dead token is a clear message and a metric, not a crash loop;
-- logs malformed payloads (phones masked), counts and skips them;
+- logs malformed payloads (phones masked), counts and skips them, and so every record out of
+  its bounds (`chotdon.records.checked`); half an emoji (a lone surrogate) becomes U+FFFD;
+- once `stop` is set, gives the connector STOP_GRACE seconds to finish (a stalled reader of
+  its output cannot keep it from stopping; what was not surely written is not checkpointed);
 - keeps the metrics: comments, duplicates, polls, errors by kind, lag, session state.
 
 A platform is plugged into `chotdon ingest PLATFORM` by a `Platform` (flags + a builder), listed
@@ -25,8 +28,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import queue
 import signal
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +41,7 @@ import aiohttp
 import msgspec
 
 from chotdon.phones import mask_phones_in
-from chotdon.records import Comment, ViewerCount, encode
+from chotdon.records import Comment, RecordError, ViewerCount, checked, encode
 
 from .base import (
     AuthError,
@@ -58,6 +63,7 @@ Sleep = Callable[[float], Awaitable[None]]
 RECENT_KEY = "_recent_ids"  # the checkpoint entry the runner owns
 RECENT_KEEP = 2_000
 MALFORMED_RAW_CHARS = 300
+STOP_GRACE = 5.0  # seconds a stopped connector has to emit what it holds
 # Errors a connector's HTTP client may leak unconverted: retried like TransientError.
 NETWORK_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, OSError, TimeoutError)
 RETRIABLE: tuple[type[Exception], ...] = (TransientError, *NETWORK_ERRORS)
@@ -191,9 +197,23 @@ class Runner:
         self._state = state
         self.connector.restore(state)
         self._session.set(1)
+        work = asyncio.ensure_future(self._run())
+        stopped = asyncio.ensure_future(self.stop.wait())
         try:
-            return await self._run()
+            await asyncio.wait((work, stopped), return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                await asyncio.wait((work,), timeout=STOP_GRACE)
+            if not work.done():
+                work.cancel()
+                await asyncio.wait((work,))
+                message = f"output stalled for {STOP_GRACE:.0f}s after stop: last records unsaved"
+                self.log(f"stopped: {message}")
+                return Outcome("error", message)
+            return work.result()
         finally:
+            stopped.cancel()
+            if not work.done():
+                work.cancel()
             self._session.set(0)
             self._save()
 
@@ -282,7 +302,13 @@ class Runner:
             self._malformed.inc()
             self.log(f"malformed payload skipped: {bad.reason}: {bad.raw[:MALFORMED_RAW_CHARS]}")
         emitted = duplicates = 0
-        for record in batch.records:
+        for given in batch.records:
+            try:
+                record = checked(given)
+            except RecordError as exc:
+                self._malformed.inc()
+                self.log(f"record out of bounds skipped: {exc}")
+                continue
             if isinstance(record, Comment):
                 record = stable_comment(record)
                 key = f"{record.comment_id}#deleted" if record.deleted else record.comment_id
@@ -385,13 +411,49 @@ def install_stop_signals(stop: asyncio.Event) -> None:
 
 def jsonl_emit(out: IO[bytes]) -> Emit:
     """Records as JSON Lines (`chotdon run --source -` and `chotdon ingest --source -` read
-    them), flushed each: a stopped connector leaves nothing in a buffer."""
+    them), flushed each: a stopped connector leaves nothing in a buffer. The writes happen in a
+    thread: a reader that stops reading stalls the emits, never the event loop (signals work)."""
+    writer = ThreadWriter(out)
 
     async def emit(record: ConnectorRecord) -> None:
-        out.write(encode(record) + b"\n")
-        out.flush()
+        await writer.write(encode(record) + b"\n")
 
     return emit
+
+
+class ThreadWriter:
+    """Blocking writes to a file done by one daemon thread, awaited by the event loop."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self._jobs: queue.SimpleQueue[tuple[bytes, asyncio.Future[None]]] = queue.SimpleQueue()
+        threading.Thread(target=self._work, name="jsonl-writer", daemon=True).start()
+
+    async def write(self, data: bytes) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._jobs.put((data, done))
+        await done
+
+    def _work(self) -> None:
+        while True:
+            data, done = self._jobs.get()
+            error: BaseException | None = None
+            try:
+                self.out.write(data)
+                self.out.flush()
+            except Exception as exc:
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                done.get_loop().call_soon_threadsafe(_settle, done, error)
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
 
 
 class ConnectorSource:
@@ -410,6 +472,7 @@ class ConnectorSource:
     ) -> None:
         self.connector = connector
         self.name = f"{connector.platform}:{connector.stream}"
+        self.resumable = True  # positions go on from the stored one; nothing is skipped
         self.stop = stop or asyncio.Event()
         self.metrics = metrics
         self.checkpoint = checkpoint
