@@ -20,7 +20,13 @@ import pytest
 
 from chotdon.records import Comment, ViewerCount, decode
 from ingest.connectors.base import Backoff, Checkpoint, ConnectorMetrics
-from ingest.connectors.facebook import FacebookLive, FacebookPageWebhook, parse_created_time
+from ingest.connectors.facebook import (
+    PAGE_THROTTLE_WAIT,
+    FacebookLive,
+    FacebookPageWebhook,
+    parse_created_time,
+    usage_percent,
+)
 from ingest.connectors.runner import ConnectorRecord, Outcome, run_connector
 from tests.fakes.facebook_graph import TOKEN, Failure, FakeGraph, comment
 from tests.fakes.webhook_client import deliver, feed_change, feed_payload, sign
@@ -247,9 +253,11 @@ async def test_dropped_connections_502_and_garbage_lose_and_repeat_nothing(
     assert h.value("chotdon_ingest_errors_total", kind="malformed") == 1
 
 
-async def test_restart_mid_pagination_resumes_at_the_cursor(
+async def test_restart_mid_pagination_resumes_by_time_not_by_a_saved_cursor(
     graph: FakeGraph, tmp_path: Path
 ) -> None:
+    """Meta says cursors expire: the checkpoint keeps the newest comment's second, and the
+    restart drops the comments of that second it already emitted."""
     path = tmp_path / "facebook-kim-an-oi.json"
     graph.add(*comments(0, 250, per_second=25))
     stop = asyncio.Event()
@@ -258,7 +266,7 @@ async def test_restart_mid_pagination_resumes_at_the_cursor(
         Outcome("stopped")
     )
     saved = json.loads(path.read_text())
-    assert saved["after"] and saved["poll_since"] is None and saved["since"] == T0 + 3
+    assert "after" not in saved and saved["since"] == T0 + 3
 
     graph.arrive(graph.polls + 1, *comments(250, 5, at=T0 + 30))
     graph.end_at(graph.polls + 2)
@@ -268,7 +276,7 @@ async def test_restart_mid_pagination_resumes_at_the_cursor(
     assert outcome.reason == "ended"
     assert first.ids + second.ids == ids(comments(0, 250, per_second=25) + comments(250, 5))
     resumed = [q for path_, q in graph.requests if path_ == "comments"][1]
-    assert resumed["after"] == saved["after"] and "since" not in resumed
+    assert resumed["since"] == str(T0 + 3) and "after" not in resumed
 
 
 async def test_restart_when_caught_up_neither_skips_nor_replays(
@@ -654,3 +662,89 @@ async def test_soak_200_comments_a_second_into_the_embedded_pipeline(
         assert store.count("comments", STREAM) == seconds * rate
     finally:
         store.close()
+
+
+# -- limits, the host, the live's end, finding the live -------------------------------------------
+
+
+async def test_polls_slow_down_as_the_usage_headers_rise(graph: FakeGraph) -> None:
+    graph.add(*comments(0, 3))
+    graph.usage_by_poll = {1: 10, 2: 55, 3: 80, 4: 95}
+    graph.end_at(5)
+    sink, h = Sink(), Harness()
+    assert (await h.run(live(graph), sink)).reason == "ended"
+    waits = [s for s in h.sleeps if s > 0]
+    assert waits[:4] == [2.0, 4.0, 8.0, 60.0]  # x1, x2 from 50 %, x4 from 75 %, 60 s from 90 %
+    assert usage_percent({"x-app-usage": '{"call_count": 12, "total_time": 40}'}) == 40
+
+
+async def test_a_page_throttle_without_an_estimate_waits_minutes(graph: FakeGraph) -> None:
+    graph.add(*comments(0, 3))
+    graph.fail(Failure("graph", code=32, http_status=403))
+    graph.end_at(1)
+    sink, h = Sink(), Harness()
+    assert (await h.run(live(graph), sink)).reason == "ended"
+    assert PAGE_THROTTLE_WAIT in h.sleeps and PAGE_THROTTLE_WAIT >= 300
+    assert sink.ids == ids(comments(0, 3))
+
+
+@pytest.mark.parametrize("status", ["SCHEDULED_CANCELED", "SCHEDULED_EXPIRED", "VOD"])
+async def test_every_end_state_ends_the_session(graph: FakeGraph, status: str) -> None:
+    graph.status = status
+    outcome = await Harness().run(live(graph), Sink())
+    assert outcome.reason == "ended" and status in outcome.message
+
+
+async def test_the_pages_own_comments_are_skipped_without_being_told_its_id(
+    graph: FakeGraph,
+) -> None:
+    graph.add(
+        comment(cid(0), "chốt 2 hộp", T0),
+        comment(cid(1), "Shop chốt cho chị Lan 2 hộp nha", T0 + 1, user=PAGE_ID, name="Shop"),
+    )
+    graph.end_at(1)
+    sink = Sink()
+    assert (await Harness().run(live(graph), sink)).reason == "ended"  # no page_id given
+    assert sink.ids == [f"facebook:{cid(0)}"]
+
+
+async def test_without_a_video_the_pages_current_live_is_read(graph: FakeGraph) -> None:
+    graph.add(*comments(0, 2))
+    graph.end_at(1)
+    sink, h = Sink(), Harness()
+    connector = FacebookLive(
+        STREAM, None, TOKEN, graph_url=graph.base_url, status_every=0.0, page_id=PAGE_ID
+    )
+    assert (await h.run(connector, sink)).reason == "ended"
+    assert connector.video_id == graph.video_id and sink.ids == ids(comments(0, 2))
+    graph.status = "LIVE_STOPPED"
+    off = FacebookLive(STREAM, None, TOKEN, graph_url=graph.base_url, page_id=PAGE_ID)
+    outcome = await Harness().run(off, Sink())
+    assert outcome.reason == "ended" and "not live" in outcome.message
+
+
+async def test_webhook_with_the_live_matches_its_post_and_stops_when_it_ends(
+    graph: FakeGraph,
+) -> None:
+    hook_live = live(graph, status_every=0.05)
+    connector = FacebookPageWebhook(
+        STREAM, APP_SECRET, VERIFY_TOKEN, "127.0.0.1", 0, live=hook_live, clock=lambda: T0
+    )
+    sink = Sink()
+    h = Harness()
+    h.sleep = asyncio.sleep  # type: ignore[method-assign]  # real waits: the watcher ticks
+    task = asyncio.create_task(h.run(connector, sink))
+    await asyncio.wait_for(connector.started.wait(), 10)
+    url = f"http://127.0.0.1:{connector.port}/webhooks/facebook"
+    post = f"{PAGE_ID}_{int(graph.video_id) + 1}"
+    async with aiohttp.ClientSession() as http:
+        payload = feed_payload(
+            feed_change("add", "c1", message="chốt 2", post_id=post),
+            feed_change("add", "c2", message="bài khác", post_id=f"{PAGE_ID}_42"),
+            feed_change("add", "c3", message="Shop cảm ơn", post_id=post, user=PAGE_ID),
+        )
+        assert await deliver(http, url, APP_SECRET, payload) == (200, "EVENT_RECEIVED")
+    graph.status = "LIVE_STOPPED"
+    outcome = await asyncio.wait_for(task, 10)
+    assert outcome.reason == "ended" and "LIVE_STOPPED" in outcome.message
+    assert sink.ids == ["facebook:c1"]

@@ -8,16 +8,29 @@ Polling (`--video LIVE_VIDEO_ID`), the primary path:
   follows `paging.cursors.after` while `paging.next` is there, so a busy stream's several pages
   between two polls are all read. `since` has whole seconds, so a poll re-reads the last second:
   the run loop's dedupe drops it.
-- The checkpoint keeps `since` and, in the middle of a poll's pages, the `after` cursor with the
-  `since` that cursor belongs to (a cursor, not `paging.next`, which carries the access token).
-- GET /{live-video-id}?fields=status,live_views every --status-every seconds gives the viewers;
-  status LIVE_STOPPED, PROCESSING or VOD ends the session once the comments are drained.
+- The checkpoint keeps only `since`: Meta warns that paging cursors expire and must not be
+  stored (developers.facebook.com/docs/graph-api/results, "Cursor-based Pagination"), so a
+  restart reads again from the newest comment's second and the run loop drops what repeats (its
+  recent ids are in the checkpoint too).
+- GET /{live-video-id}?fields=status,live_views,from every --status-every seconds gives the
+  viewers and the Page that broadcasts (`from`): that Page's own comments are the host
+  answering, not orders, and are skipped. Status LIVE_STOPPED, PROCESSING, VOD,
+  SCHEDULED_CANCELED or SCHEDULED_EXPIRED (the LiveVideo `status` enum of the Graph API
+  reference) ends the session once the comments are drained.
+- Without --video, --page PAGE_ID finds the Page's current live:
+  GET /{page-id}/live_videos?broadcast_status=["LIVE"].
 - On a fresh start the comments made before the connector started are marked `history`.
+- Rate limits (developers.facebook.com/docs/graph-api/overview/rate-limiting): every answer's
+  X-App-Usage ({"call_count", "total_cputime", "total_time"}, percentages) and
+  X-Business-Use-Case-Usage ({business id: [{"type", "call_count", "total_cputime",
+  "total_time", "estimated_time_to_regain_access"}]}) are read, and the polls slow down well
+  before 100% (twice as slow from 50%, four times from 75%, a minute apart from 90%).
 - Graph errors ({"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}): 190
   and 102 (token expired or invalid), 3, 10 and 200-299 (permission) stop with a clear message;
-  4, 17, 32, 341, 368, 613 and 80000-80014 (throttling) back off, as long as the
-  x-business-use-case-usage header's estimated_time_to_regain_access says when that is given;
-  1, 2, 5xx and network errors are retried with backoff.
+  4, 17, 32, 341, 368, 613 and 80000-80014 (throttling) back off as long as
+  estimated_time_to_regain_access says (minutes); for 32 and 80001 (a Page's limit, which calls
+  made while throttled extend) at least 5 minutes when it says nothing; 1, 2, 5xx and network
+  errors are retried with backoff.
 - Comments whose author the token may not see come without `from`: each then counts as its own
   customer ("anonymous:<comment id>"), never merged with another.
 
@@ -25,8 +38,16 @@ The `live_comments` server-sent events stream is not used: Meta deprecated Serve
 and announced their removal on 31 December 2023 (developers.facebook.com/docs/graph-api/
 server-sent-events); it also only ever sampled comments.
 
-Page webhooks (`--listen HOST:PORT`, subscribe the Page's `feed` field with the callback URL
-http(s)://HOST:PORT/webhooks/facebook): answers the verification GET (hub.mode=subscribe and
+Page webhooks (`--listen HOST:PORT`): Meta only calls an HTTPS callback with a valid
+certificate, so put chotdon behind a TLS reverse proxy (Caddy, nginx) whose public
+https://HOST/webhooks/facebook forwards to the listener; set that URL and the verify token in the
+app's Webhooks settings (Page object, `feed` field), and subscribe the Page to the app with
+POST /{page-id}/subscribed_apps?subscribed_fields=feed and a Page access token
+(developers.facebook.com/docs/graph-api/webhooks/getting-started/webhooks-for-pages). With
+--video (and FACEBOOK_ACCESS_TOKEN) the listener reads the live video's Page and post
+(`from`, `video`) and keeps only comments on that post ("<page id>_<video id>"), reads the
+status every --status-every seconds and stops when the live ends. It answers the verification
+GET (hub.mode=subscribe and
 hub.verify_token = FACEBOOK_VERIFY_TOKEN: echoes hub.challenge, else 403); a POST must carry
 X-Hub-Signature-256 = "sha256=" + HMAC-SHA256(FACEBOOK_APP_SECRET, raw body), compared in
 constant time (else 401, counted, nothing emitted). Comment changes (entry[].changes[].value with
@@ -45,6 +66,8 @@ another server (tests).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -74,7 +97,12 @@ from .webhook import (
 
 PLATFORM = "facebook"
 COMMENT_FIELDS = "id,message,from{id,name},created_time"
-ENDED_STATUSES = frozenset({"LIVE_STOPPED", "PROCESSING", "VOD"})
+ENDED_STATUSES = frozenset(
+    {"LIVE_STOPPED", "PROCESSING", "VOD", "SCHEDULED_CANCELED", "SCHEDULED_EXPIRED"}
+)
+PAGE_THROTTLE_CODES = frozenset({32, 80001})  # a Page's limit: calls while throttled extend it
+PAGE_THROTTLE_WAIT = 300.0  # seconds, when Meta does not say how long
+USAGE_HEADERS = ("x-app-usage", "x-business-use-case-usage")
 TOKEN_CODES = frozenset({102, 190})
 PERMISSION_CODES = frozenset({3, 10, *range(200, 300)})
 RATE_CODES = frozenset({4, 17, 32, 341, 368, 613}) | frozenset(range(80000, 80015))
@@ -116,7 +144,10 @@ def graph_error(error: Any, status: int, headers: CIMultiDictProxy[str]) -> Conn
     if code in PERMISSION_CODES:
         return AuthError(f"the access token lacks a permission for this live video: {detail}")
     if code in RATE_CODES or status == 429:
-        return RateLimited(f"Facebook throttles these calls: {detail}", _regain_access(headers))
+        wait = _regain_access(headers)
+        if wait is None and code in PAGE_THROTTLE_CODES:
+            wait = PAGE_THROTTLE_WAIT
+        return RateLimited(f"Facebook throttles these calls: {detail}", wait)
     if code in TRANSIENT_CODES or status >= 500:
         return TransientError(f"Facebook had a temporary error: {detail}")
     return ConnectorError(f"Facebook refused the request: {detail}")
@@ -134,6 +165,47 @@ def _regain_access(headers: CIMultiDictProxy[str]) -> float | None:
     except (ValueError, AttributeError, TypeError):
         return None
     return max(minutes) * 60 if minutes and max(minutes) > 0 else None
+
+
+def usage_percent(headers: Mapping[str, str]) -> float:
+    """The highest use of any limit the usage headers report, in percent (0 when absent)."""
+    highest = 0.0
+    for name in USAGE_HEADERS:
+        try:
+            usage = json.loads(headers.get(name, "") or "{}")
+        except ValueError:
+            continue
+        reports = (
+            [usage]
+            if name == "x-app-usage"
+            else [
+                entry
+                for entries in usage.values()
+                if isinstance(entries, list)
+                for entry in entries
+            ]
+            if isinstance(usage, dict)
+            else []
+        )
+        for report in reports:
+            if not isinstance(report, dict):
+                continue
+            for key in ("call_count", "total_cputime", "total_time"):
+                value = report.get(key)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    highest = max(highest, float(value))
+    return highest
+
+
+def paced_interval(interval: float, percent: float) -> float:
+    """The polling interval at this usage: slower well before the limit."""
+    if percent >= 90:
+        return max(interval, 60.0)
+    if percent >= 75:
+        return interval * 4
+    if percent >= 50:
+        return interval * 2
+    return interval
 
 
 def parse_created_time(value: Any) -> float:
@@ -157,7 +229,7 @@ class FacebookLive:
     def __init__(
         self,
         stream: str,
-        video_id: str,
+        video_id: str | None,
         access_token: str,
         *,
         app_secret: str | None = None,
@@ -169,6 +241,8 @@ class FacebookLive:
         timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if not (video_id or page_id):
+            raise UsageError("name the live video (--video), or the Page whose live to read")
         self.stream = stream
         self.video_id = video_id
         self.graph_url = graph_url.rstrip("/")
@@ -176,6 +250,7 @@ class FacebookLive:
         self.status_every = status_every
         self.page_size = page_size
         self.page_id = page_id  # its own comments are the host's replies, not orders
+        self.post_id: str | None = None  # "<page id>_<video id>", what webhooks name
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.clock = clock
         self._auth = {"access_token": access_token}
@@ -183,38 +258,64 @@ class FacebookLive:
             proof = hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256)
             self._auth["appsecret_proof"] = proof.hexdigest()
         self.since: int | None = None  # created_time of the newest comment read
-        self.after: str | None = None  # cursor of the next page, in the middle of a poll
-        self.poll_since: int | None = None  # the `since` that cursor belongs to
+        self.usage = 0.0  # the highest limit use the last answer reported, in percent
         self.started_at = clock()
         self.fresh = True
         self._status_due = 0.0
 
     def restore(self, state: Mapping[str, Any]) -> None:
-        self.since = state.get("since")
-        self.after = state.get("after")
-        self.poll_since = state.get("poll_since")
-        self.fresh = self.since is None and self.after is None
+        since = state.get("since")
+        self.since = since if isinstance(since, int) else None
+        self.fresh = self.since is None
+        self.video_id = self.video_id or state.get("video_id") or None
 
     def _state(self) -> dict[str, Any]:
-        return {"since": self.since, "after": self.after, "poll_since": self.poll_since}
+        return {"since": self.since, "video_id": self.video_id}
 
     async def batches(self) -> AsyncIterator[Batch]:
         async with aiohttp.ClientSession(timeout=self.timeout) as http:
+            if self.video_id is None:
+                self.video_id = await self.current_live(http)
+                yield Batch(notes=[f"the Page's current live is {self.video_id}"], requests=1)
             while True:
                 status = None
                 if time.monotonic() >= self._status_due:
-                    status, viewers = await self._status(http)
-                    self._status_due = time.monotonic() + self.status_every
+                    status, viewers = await self.video_status(http)
                     yield Batch(viewers, requests=1)
                 ended = status in ENDED_STATUSES
-                async for batch in self._drain(http, wait=0.0 if ended else self.interval):
+                async for batch in self._drain(http, last=ended):
                     yield batch
                 if ended:
                     raise SessionEnded(f"live video {self.video_id} is {status}")
 
-    async def _status(self, http: aiohttp.ClientSession) -> tuple[str | None, list[ViewerCount]]:
-        body = await self._get(http, f"/{self.video_id}", {"fields": "status,live_views"})
+    async def current_live(self, http: aiohttp.ClientSession) -> str:
+        """The id of the Page's live video broadcasting now."""
+        body = await self._get(
+            http,
+            f"/{self.page_id}/live_videos",
+            {"broadcast_status": '["LIVE"]', "fields": "id,status"},
+        )
+        lives = body.get("data")
+        for live in lives if isinstance(lives, list) else []:
+            if isinstance(live, dict) and live.get("status") == "LIVE" and live.get("id"):
+                return str(live["id"])
+        raise SessionEnded(f"Page {self.page_id} is not live now")
+
+    async def video_status(
+        self, http: aiohttp.ClientSession
+    ) -> tuple[str | None, list[ViewerCount]]:
+        """The live video's status and viewers; learns its Page and post ids the first time."""
+        body = await self._get(
+            http, f"/{self.video_id}", {"fields": "status,live_views,from,video"}
+        )
+        self._status_due = time.monotonic() + self.status_every
         status = body.get("status")
+        owner = body.get("from")
+        if self.page_id is None and isinstance(owner, dict) and owner.get("id"):
+            self.page_id = str(owner["id"])
+        video = body.get("video")
+        if self.page_id and isinstance(video, dict) and video.get("id"):
+            self.post_id = f"{self.page_id}_{video['id']}"
         views = body.get("live_views")
         viewers = []
         if isinstance(views, int) and not isinstance(views, bool) and views >= 0:
@@ -223,31 +324,30 @@ class FacebookLive:
             )
         return (status if isinstance(status, str) else None), viewers
 
-    async def _drain(self, http: aiohttp.ClientSession, wait: float) -> AsyncIterator[Batch]:
-        """Every page of comments since the last one read, a batch each; the last one waits."""
-        since = self.poll_since if self.after else self.since
-        link: str | None = None  # a `paging.next` without a cursor: followed, never saved
+    async def _drain(self, http: aiohttp.ClientSession, last: bool) -> AsyncIterator[Batch]:
+        """Every page of comments since the last one read, a batch each; the last one waits
+        the interval the usage headers allow (no wait when this is the `last` drain). Cursors
+        are followed within the poll and never saved (they expire)."""
+        params = {
+            "fields": COMMENT_FIELDS,
+            "filter": "stream",
+            "live_filter": "no_filter",
+            "order": "chronological",
+            "limit": str(self.page_size),
+        }
+        if self.since is not None:
+            params["since"] = str(self.since)
+        path = f"/{self.video_id}/comments"
+        link: str | None = None  # a `paging.next` without a cursor
+        cursor: str | None = None
         while True:
-            params = {
-                "fields": COMMENT_FIELDS,
-                "filter": "stream",
-                "live_filter": "no_filter",
-                "order": "chronological",
-                "limit": str(self.page_size),
-            }
-            if since is not None:
-                params["since"] = str(since)
-            cursor = self.after
-            if cursor:
-                params["after"] = cursor
-            path = f"/{self.video_id}/comments"
+            query = params if cursor is None else {**params, "after": cursor}
             try:
-                page = await self._get(http, path, {} if link else params, url=link)
+                page = await self._get(http, path, {} if link else query, url=link)
             except ConnectorError as exc:
                 if cursor is None or exc.retriable or isinstance(exc, AuthError):
                     raise
                 # An expired cursor: read again from `since`; dedupe drops what repeats.
-                self.after = self.poll_since = None
                 raise TransientError(f"the paging cursor was refused ({exc}); re-reading") from exc
             comments, malformed = self._read_page(page)
             paging = page.get("paging")
@@ -258,16 +358,16 @@ class FacebookLive:
             following = following if isinstance(following, str) and following != link else None
             by_cursor = bool(following) and isinstance(after, str) and after != cursor
             link = None if by_cursor else following
+            cursor = after if by_cursor and isinstance(after, str) else None
             if comments:
                 newest = int(max(c.ts for c in comments))
                 self.since = max(self.since or newest, newest)
-            self.after = after if by_cursor else None
-            self.poll_since = since if by_cursor else None
             more = by_cursor or link is not None
+            wait = 0.0 if more or last else paced_interval(self.interval, self.usage)
             yield Batch(
                 comments,
                 state=self._state(),
-                wait=0.0 if more else wait,
+                wait=wait,
                 malformed=malformed,
                 requests=1,
             )
@@ -329,6 +429,7 @@ class FacebookLive:
                 status, headers, body = resp.status, resp.headers, await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+        self.usage = usage_percent(headers)
         bare = {"message": f"GET {path}: HTTP {status}"}  # an answer without an error object
         try:
             data = json.loads(body)
@@ -357,6 +458,7 @@ class FacebookPageWebhook(PushConnector):
         port: int,
         *,
         post_id: str | None = None,
+        live: FacebookLive | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -364,11 +466,49 @@ class FacebookPageWebhook(PushConnector):
         self.app_secret = app_secret
         self.verify_token = verify_token
         self.post_id = post_id
+        self.live = live  # the live video: its post id, its viewers and its end
+        self.page_id: str | None = None
         self.clock = clock
         self.versions: OrderedDict[str, str] = OrderedDict()  # comment id -> current version
 
     def restore(self, state: Mapping[str, Any]) -> None:
         self.versions = OrderedDict(state.get("versions") or {})
+
+    async def batches(self) -> AsyncIterator[Batch]:
+        if self.live is None:
+            async for batch in super().batches():
+                yield batch
+            return
+        live = self.live
+        async with aiohttp.ClientSession(timeout=live.timeout) as http:
+            _, viewers = await live.video_status(http)  # before listening: the post to match
+            self.post_id = self.post_id or live.post_id
+            self.page_id = live.page_id
+            watcher = asyncio.create_task(self._watch(http, live))
+            try:
+                yield Batch(viewers, requests=1)
+                async for batch in super().batches():
+                    yield batch
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+
+    async def _watch(self, http: aiohttp.ClientSession, live: FacebookLive) -> None:
+        """Read the live's status and viewers every status_every seconds; end with the live.
+        A failed read is counted and tried again at the next tick."""
+        while True:
+            await asyncio.sleep(live.status_every)
+            try:
+                status, viewers = await live.video_status(http)
+            except ConnectorError as exc:
+                self.note_error(exc.kind, f"reading the live's status: {exc}")
+                continue
+            if viewers:
+                self._queue.put_nowait(Batch(viewers, requests=1))
+            if status in ENDED_STATUSES:
+                self.end(f"live video {live.video_id} is {status}")
+                return
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/webhooks/facebook", self.verify)
@@ -430,7 +570,7 @@ class FacebookPageWebhook(PushConnector):
             return [], False
         sender = value.get("from") or {}
         user_id = str(sender.get("id", ""))
-        if user_id and user_id == str(entry.get("id")):
+        if user_id and user_id in (str(entry.get("id")), self.page_id):
             return [], False  # the Page's own comment: the host answering, not a buyer
         cid = value["comment_id"]
         if not isinstance(cid, str) or not cid:
@@ -474,13 +614,17 @@ class FacebookPageWebhook(PushConnector):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--video", metavar="LIVE_VIDEO_ID", help="poll this live video's comments")
-    mode.add_argument(
+    p.add_argument(
+        "--video",
+        metavar="LIVE_VIDEO_ID",
+        help="the live video: its comments are polled (with --listen: its post is matched, "
+        "its end stops the listener)",
+    )
+    p.add_argument(
         "--listen",
         type=parse_listen,
         metavar="HOST:PORT",
-        help="receive the Page's feed webhooks here (path /webhooks/facebook)",
+        help="receive the Page's feed webhooks here (path /webhooks/facebook) instead of polling",
     )
     p.add_argument(
         "--interval",
@@ -498,7 +642,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--page-size", type=int, default=100, help="comments per page (default %(default)s)"
     )
     p.add_argument(
-        "--page-id", help="skip comments by this id when polling (the Page's own replies)"
+        "--page-id",
+        help="the Page: without --video its current live is read; its comments are skipped "
+        "(default: the live video's `from`)",
     )
     p.add_argument("--post", help="with --listen: only comments on this post id")
 
@@ -506,11 +652,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def build(
     args: argparse.Namespace, environ: Mapping[str, str]
 ) -> FacebookLive | FacebookPageWebhook:
-    if args.video:
-        token = environ.get("FACEBOOK_ACCESS_TOKEN")
+    token = environ.get("FACEBOOK_ACCESS_TOKEN")
+    live = None
+    if args.video or not args.listen:
         if not token:
             raise UsageError("set FACEBOOK_ACCESS_TOKEN (a Page access token)")
-        return FacebookLive(
+        live = FacebookLive(
             args.stream,
             args.video,
             token,
@@ -521,11 +668,16 @@ def build(
             page_size=args.page_size,
             page_id=args.page_id,
         )
+    if not args.listen:
+        assert live is not None
+        return live
     secret, verify = environ.get("FACEBOOK_APP_SECRET"), environ.get("FACEBOOK_VERIFY_TOKEN")
     if not secret or not verify:
         raise UsageError("webhooks need FACEBOOK_APP_SECRET and FACEBOOK_VERIFY_TOKEN")
     host, port = args.listen
-    return FacebookPageWebhook(args.stream, secret, verify, host, port, post_id=args.post)
+    return FacebookPageWebhook(
+        args.stream, secret, verify, host, port, post_id=args.post, live=live
+    )
 
 
 PLATFORM_SPEC = Platform(

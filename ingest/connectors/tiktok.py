@@ -43,15 +43,14 @@ import argparse
 import hmac
 import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from typing import Any, cast
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from chotdon.records import Comment, ViewerCount
 
-from .base import SessionEnded
-from .runner import Accepted, Batch, ConnectorRecord, Malformed, Platform
+from .runner import Accepted, ConnectorRecord, Malformed, Platform
 from .webhook import DEFAULT_MAX_BYTES, PushConnector, ShuttingDown, add_listen_arguments
 
 PLATFORM = "tiktok"
@@ -86,7 +85,6 @@ class TikTokBridgeConnector(PushConnector):
         self.token = token
         self.clock = clock
         self.last_ts = 0.0  # the newest comment seen: older ones are a replayed history
-        self._ended: str | None = None
         self._sockets: set[web.WebSocketResponse] = set()
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -103,16 +101,6 @@ class TikTokBridgeConnector(PushConnector):
         itself."""
         for ws in list(self._sockets):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"chotdon stops")
-
-    async def batches(self) -> AsyncIterator[Batch]:
-        inner = cast(AsyncGenerator[Batch, None], super().batches())
-        try:
-            async for batch in inner:
-                yield batch
-                if self._ended is not None:
-                    raise SessionEnded(self._ended)
-        finally:
-            await inner.aclose()
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         if "Origin" in request.headers:  # a web page, not the bridge: no cross-site injection
@@ -168,9 +156,7 @@ class TikTokBridgeConnector(PushConnector):
     async def _submit(self, events: Events) -> Accepted:
         accepted = await self.submit(events.records, events.malformed, {"last_ts": self.last_ts})
         if events.ended:
-            # After this request's records are out: wake the loop, which then ends the session.
-            self._ended = events.ended
-            self._queue.put_nowait(Batch())
+            self.end(events.ended)  # after this request's records are out
         return accepted
 
     def read(self, body: str | bytes) -> Events:

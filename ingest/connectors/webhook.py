@@ -34,6 +34,7 @@ from aiohttp import web
 
 from chotdon.records import Comment, ViewerCount
 
+from .base import SessionEnded
 from .runner import Accepted, Batch, ConnectorRecord, Malformed, Platform, UsageError
 
 SIGNATURE_HEADER = "X-Chotdon-Signature"
@@ -58,6 +59,7 @@ class PushConnector:
         self.started = asyncio.Event()  # set once listening; `port` is then the real one
         self._queue: asyncio.Queue[Batch] = asyncio.Queue()
         self._closing = False
+        self._ended: str | None = None
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Nothing to resume: a pusher retries what was not acknowledged."""
@@ -78,6 +80,11 @@ class PushConnector:
         self._queue.put_nowait(Batch(records, state=state, malformed=malformed, ack=ack))
         return await ack
 
+    def end(self, reason: str) -> None:
+        """The session is over (the live ended): the run loop stops once what came is out."""
+        self._ended = reason
+        self._queue.put_nowait(Batch())
+
     def note_error(self, kind: str, message: str) -> None:
         """A rejected request (bad signature...): counted and logged by the run loop."""
         if not self._closing:
@@ -96,6 +103,8 @@ class PushConnector:
         try:
             while True:
                 yield await self._queue.get()
+                if self._ended is not None:
+                    raise SessionEnded(self._ended)
         finally:
             self._closing = True
             self.started.clear()

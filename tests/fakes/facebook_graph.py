@@ -6,7 +6,15 @@
   Answers {"data": [{"id", "message", "from": {"id", "name"}, "created_time":
   "2026-11-27T08:00:05+0000"}], "paging": {"cursors": {"before", "after"}, "next": url}}, with
   `next` only when more comments follow (its URL carries the access token, as Graph's does).
-- GET /v25.0/{live-video-id}?fields=status,live_views: {"status", "live_views", "id"}.
+- GET /v25.0/{live-video-id}?fields=status,live_views,from,video: {"status", "live_views",
+  "from": {"id", "name"} (the Page broadcasting), "video": {"id"}, "id"}; `status` is one of the
+  LiveVideo statuses (LIVE, LIVE_STOPPED, ..., SCHEDULED_CANCELED, SCHEDULED_EXPIRED).
+- GET /v25.0/{page-id}/live_videos?broadcast_status=["LIVE"]: {"data": [{"id", "status"}]}.
+- Every answer carries the usage headers of developers.facebook.com/docs/graph-api/overview/
+  rate-limiting: X-App-Usage {"call_count", "total_cputime", "total_time"} and
+  X-Business-Use-Case-Usage {business id: [{"type": "pages", "call_count", "total_cputime",
+  "total_time", "estimated_time_to_regain_access"}]}, percentages a test sets (`usage`, or
+  `usage_by_poll` rising poll by poll).
 - A wrong or expired token answers {"error": {"message", "type": "OAuthException", "code": 190,
   "error_subcode": 463, "fbtrace_id"}}.
 
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +38,8 @@ from aiohttp import web
 
 VERSION = "v25.0"
 TOKEN = "EAAGtest-page-token"
+PAGE_ID = "102938475610293"
+BUSINESS_ID = "556677889900"
 MAX_LIMIT = 100
 
 MESSAGES = {
@@ -91,6 +102,9 @@ class FakeGraph:
         self.cursors = True  # False: paging has only `next` (time-based paging does that)
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.errors_served: list[str] = []
+        self.page_id = PAGE_ID
+        self.usage = 0  # percent of the app's and the Page's limits used
+        self.usage_by_poll: dict[int, int] = {}  # from that poll on, this usage
         self.base_url = ""
         self._page_in_poll = 0
         self._runner: web.AppRunner | None = None
@@ -124,6 +138,7 @@ class FakeGraph:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_get(f"/{VERSION}/{{video}}/comments", self._comments)
+        app.router.add_get(f"/{VERSION}/{{page}}/live_videos", self._live_videos)
         app.router.add_get(f"/{VERSION}/{{video}}", self._video)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -178,6 +193,36 @@ class FakeGraph:
             )
         return None
 
+    def _usage_headers(self) -> dict[str, str]:
+        for poll in sorted(self.usage_by_poll):
+            if self.polls >= poll:
+                self.usage = self.usage_by_poll[poll]
+        app = {"call_count": self.usage, "total_cputime": self.usage // 2, "total_time": 1}
+        business = {
+            BUSINESS_ID: [
+                {
+                    "type": "pages",
+                    "call_count": self.usage // 2,
+                    "total_cputime": self.usage,
+                    "total_time": self.usage // 3,
+                    "estimated_time_to_regain_access": 0,
+                }
+            ]
+        }
+        return {
+            "X-App-Usage": json.dumps(app),
+            "X-Business-Use-Case-Usage": json.dumps(business),
+        }
+
+    async def _live_videos(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(("live_videos", dict(request.query)))
+        if request.match_info["page"] != self.page_id:
+            return _graph_error(100, "Unsupported get request. Object does not exist", 33)
+        if request.query.get("broadcast_status") != '["LIVE"]':
+            return _graph_error(100, '(#100) broadcast_status must be ["LIVE"] in this fake')
+        live = [{"id": self.video_id, "status": self.status}] if self.status == "LIVE" else []
+        return web.json_response({"data": live}, headers=self._usage_headers())
+
     async def _video(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(("video", dict(request.query)))
         refused = await self._failure(request, "video") or self._refuse(request)
@@ -191,7 +236,11 @@ class FakeGraph:
             body["status"] = self.status
         if "live_views" in fields:
             body["live_views"] = self.live_views
-        return web.json_response(body)
+        if "from" in fields:
+            body["from"] = {"id": self.page_id, "name": "Ổi Kim An"}
+        if "video" in fields:
+            body["video"] = {"id": str(int(self.video_id) + 1)}
+        return web.json_response(body, headers=self._usage_headers())
 
     async def _comments(self, request: web.Request) -> web.StreamResponse:
         query = dict(request.query)
@@ -234,7 +283,7 @@ class FakeGraph:
                 following = {**query, "after": _cursor(page[-1]["id"])}
                 paging["next"] = f"{self.base_url}/{self.video_id}/comments?{urlencode(following)}"
             body["paging"] = paging
-        return web.json_response(body)
+        return web.json_response(body, headers=self._usage_headers())
 
 
 async def _drop(request: web.Request) -> web.StreamResponse:
