@@ -39,6 +39,7 @@ from ingest.connectors.runner import (
     EmitError,
     Malformed,
     Outcome,
+    UsageError,
     jsonl_emit,
     run_connector,
     stable_comment,
@@ -394,12 +395,15 @@ def test_every_platform_is_a_sub_command_with_the_common_flags() -> None:
 
     for wrong in (
         ["facebook", "--video", "1"],  # no --stream
-        ["facebook", "--stream", STREAM],  # neither --video nor --listen
         ["facebook", "--stream", STREAM, "--video", "1", "--to", "file"],
         ["webhook", "--listen", "nowhere"],
     ):
         with pytest.raises(SystemExit):
             p.parse_args(wrong)
+    # Neither --video, --page-id nor --listen: nothing to read (a usage error, exit 2).
+    args = p.parse_args(["facebook", "--stream", STREAM])
+    with pytest.raises(UsageError, match="--video"):
+        args.platform_spec.build(args, {"FACEBOOK_ACCESS_TOKEN": "t"})
 
 
 def test_a_missing_credential_is_a_usage_error(
