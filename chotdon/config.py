@@ -50,6 +50,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("redis", "redis://127.0.0.1:6379/0", "Redis URL", "--redis"),
     Setting("topic_prefix", "chotdon", "prefix of topic names and Redis keys", "--topic-prefix"),
     Setting("partitions", 8, "partitions of every topic: most workers a stage", "--partitions"),
+    Setting(
+        "metrics",
+        "",
+        "HOST:PORT where a worker, sink or connector serves Prometheus /metrics (empty: none)",
+        "--metrics",
+    ),
     Setting("checkpoint_dir", "checkpoints", "Directory of the connectors' resumable positions."),
     Setting(
         "facebook_graph_url",
@@ -103,3 +109,23 @@ def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *names:
             default=getattr(conf, name),
             help=f"{s.doc} (env {s.env}; default %(default)s)",
         )
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """'127.0.0.1:8090' -> ("127.0.0.1", 8090); ':8090' is 127.0.0.1 too (keep it local)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def add_metrics_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """`--metrics HOST:PORT`: where the process serves Prometheus /metrics."""
+    s = next(s for s in SETTINGS if s.name == "metrics")
+    parser.add_argument(
+        s.flag,
+        type=parse_listen,
+        default=settings().metrics or None,
+        metavar="HOST:PORT",
+        help=f"serve Prometheus /metrics there (env {s.env}; default: not served)",
+    )

@@ -23,8 +23,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chotdon import topics
-from chotdon.config import add_flags
+from chotdon.config import add_flags, add_metrics_flag
 from chotdon.phones import mask_phones_in
+from chotdon.prometheus import SinkMetrics
 from chotdon.records import (
     AdjustStock,
     AnyRecord,
@@ -40,7 +41,7 @@ from chotdon.records import (
     decode,
 )
 
-from .redis_store import Entry, RedisStore, parse_catalog_record
+from .redis_store import Entry, RedisStore, WriteResult, parse_catalog_record
 
 Log = Callable[[str], None]
 
@@ -71,6 +72,7 @@ SET_CURRENT_TAG = b'"set_current"'
 MAX_RECORDS = 2000  # per batch: one Redis round trip, one commit
 RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # waits between attempts while Redis is unreachable
 PROGRESS_S = 10.0
+PROBE_S = 5.0  # how often the sink checks that Kafka and Redis answer (its up gauges)
 
 
 def _stderr(message: str) -> None:
@@ -102,6 +104,7 @@ class SinkOptions:
     prefix: str
     group: str = ""  # default: "<prefix>-sink-redis"
     max_records: int = MAX_RECORDS
+    metrics: tuple[str, int] | None = None  # where to serve Prometheus /metrics
 
     @property
     def group_id(self) -> str:
@@ -109,10 +112,13 @@ class SinkOptions:
 
 
 class RedisSink:
-    def __init__(self, options: SinkOptions, log: Log = _stderr) -> None:
+    def __init__(
+        self, options: SinkOptions, log: Log = _stderr, metrics: SinkMetrics | None = None
+    ) -> None:
         self.options = options
         self.log = log
         self.stats = SinkStats()
+        self.metrics = metrics or SinkMetrics()
         self._suffix = {spec.name(options.prefix): spec.suffix for spec in TOPICS}
         self._rank = {spec.name(options.prefix): i for i, spec in enumerate(TOPICS)}
 
@@ -130,6 +136,7 @@ class RedisSink:
         )
         await consumer.start()
         progress = asyncio.create_task(self._progress())
+        probe = asyncio.create_task(self._probe(consumer, redis))
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.options.max_records)
@@ -139,8 +146,10 @@ class RedisSink:
                 if not await self._write(store, entries, stop):
                     break  # stopped while Redis was away: the batch is re-delivered next time
                 await self._commit(consumer, batch)
+                self._observe_lag(consumer, batch)
         finally:
             progress.cancel()
+            probe.cancel()
             await consumer.stop()
             await redis.aclose()
             self.log(self.stats.line())
@@ -170,20 +179,22 @@ class RedisSink:
                 return Entry(parse_catalog_record(value), partition, offset)
             record = decode(value)
         except (RecordError, ValueError) as exc:
-            self._bad(suffix, partition, offset, str(exc), value)
+            self._bad(suffix, partition, offset, "undecodable", str(exc), value)
             return None
         if not isinstance(record, ACCEPTS[suffix]):
             if suffix in ONLY_SET_CURRENT:  # a comment naming "set_current" in its text
                 self.stats.skipped += 1
             else:
-                self._bad(
-                    suffix, partition, offset, f"unexpected {record.__class__.__name__}", value
-                )
+                unexpected = f"unexpected {record.__class__.__name__}"
+                self._bad(suffix, partition, offset, "wrong_topic", unexpected, value)
             return None
         return Entry(record, partition, offset, from_host=suffix == topics.ACTIONS.suffix)
 
-    def _bad(self, suffix: str, partition: int, offset: int, reason: str, raw: bytes) -> None:
+    def _bad(
+        self, suffix: str, partition: int, offset: int, kind: str, reason: str, raw: bytes
+    ) -> None:
         self.stats.bad += 1
+        self.metrics.dead_letter(suffix, kind)
         shown = mask_phones_in(raw[:300].decode("utf-8", "replace"))
         self.log(
             f"sink redis: bỏ qua bản ghi (skipped record) {suffix}[{partition}]@{offset}: "
@@ -198,6 +209,7 @@ class RedisSink:
                 result = await store.write(entries)
                 break
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                self.metrics.redis_up.set(0)
                 wait = RETRY_S[min(attempt, len(RETRY_S) - 1)]
                 attempt += 1
                 self.log(f"sink redis: Redis không trả lời (unreachable): {exc}; thử lại {wait}s")
@@ -209,14 +221,36 @@ class RedisSink:
         self.stats.batches += 1
         self.stats.written += result.written
         self.stats.duplicates += result.duplicates
+        self._observe(result)
         self.stats.skipped += result.ignored
         for entry, reason in result.refused:
             self.stats.bad += 1
+            self.metrics.dead_letter("redis", "refused")
             self.log(
                 f"sink redis: Redis từ chối (refused) {entry.record.__class__.__name__} "
                 f"@{entry.partition}/{entry.offset}: {reason}"
             )
         return True
+
+    def _observe(self, result: WriteResult) -> None:
+        metrics = self.metrics
+        metrics.redis_up.set(1)
+        now = time.time()
+        for entry in result.applied:
+            metrics.applied.labels(type(entry.record).__name__).inc()
+            if isinstance(entry.record, OrderEvent):
+                metrics.observe_visible(entry.record, now)  # the feed shows it on notify
+        for entry in result.repeated:
+            metrics.duplicates.labels(type(entry.record).__name__).inc()
+
+    def _observe_lag(
+        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> None:
+        for tp, messages in batch.items():
+            end = consumer.highwater(tp)  # the offset the next record will get
+            if end is not None:
+                behind = max(0, end - messages[-1].offset - 1)
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(behind)
 
     async def _commit(
         self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]]
@@ -228,6 +262,21 @@ class RedisSink:
             # the partitions moved to another sink (a rebalance): it re-delivers them, and
             # writing them again changes nothing
             self.log(f"sink redis: chưa commit được (commit failed): {exc}")
+
+    async def _probe(self, consumer: AIOKafkaConsumer, redis: Redis) -> None:
+        """Keep the up gauges true while no records come: ask Kafka for its metadata and
+        ping Redis every PROBE_S."""
+        while True:
+            for gauge, ask in (
+                (self.metrics.kafka_up, consumer.topics),
+                (self.metrics.redis_up, redis.ping),
+            ):
+                try:
+                    await asyncio.wait_for(ask(), PROBE_S)
+                    gauge.set(1)
+                except (KafkaError, RedisConnectionError, RedisTimeoutError, OSError, TimeoutError):
+                    gauge.set(0)
+            await asyncio.sleep(PROBE_S)
 
     async def _progress(self) -> None:
         last = ""
@@ -245,18 +294,25 @@ async def run_sink(options: SinkOptions) -> SinkStats:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    return await RedisSink(options).run(stop)
+    metrics = SinkMetrics()
+    metrics.serve(options.metrics)
+    return await RedisSink(options, metrics=metrics).run(stop)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_flags(p, "kafka", "redis", "topic_prefix")
     p.add_argument("--group", default="", help="consumer group (default: <prefix>-sink-redis)")
+    add_metrics_flag(p)
 
 
 def cmd_sink_redis(args: argparse.Namespace) -> int:
     """`chotdon sink redis` from parsed `add_arguments` flags."""
     options = SinkOptions(
-        kafka=args.bootstrap, redis=args.redis, prefix=args.topic_prefix, group=args.group
+        kafka=args.bootstrap,
+        redis=args.redis,
+        prefix=args.topic_prefix,
+        group=args.group,
+        metrics=args.metrics,
     )
     _stderr(f"sink redis: {options.kafka} → {options.redis} (group {options.group_id})")
     asyncio.run(run_sink(options))

@@ -236,10 +236,18 @@ class Entry:
 
 @dataclass
 class WriteResult:
-    written: int = 0
-    duplicates: int = 0  # already stored (or older than what is): nothing changed
+    applied: list[Entry] = field(default_factory=list)  # changed Redis
+    repeated: list[Entry] = field(default_factory=list)  # already stored (or older): no change
     ignored: int = 0  # records the store keeps nothing of
     refused: list[tuple[Entry, str]] = field(default_factory=list)  # Redis said no
+
+    @property
+    def written(self) -> int:
+        return len(self.applied)
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.repeated)
 
 
 def _stream(record: AnyRecord | Catalog) -> str | None:
@@ -290,9 +298,9 @@ class RedisStore:
             if isinstance(reply, ResponseError):
                 result.refused.append((entry, str(reply)))
             elif reply == 1:
-                result.written += 1
+                result.applied.append(entry)
             else:
-                result.duplicates += 1
+                result.repeated.append(entry)
         return result
 
     async def _queue(self, pipe: Any, stream: str, entry: Entry) -> bool:

@@ -26,6 +26,7 @@ import msgspec
 from chotdon.catalog import Catalog
 from chotdon.formatting import format_vnd
 from chotdon.phones import mask_phones_in
+from chotdon.prometheus import PipelineMetrics
 from chotdon.records import (
     AnyRecord,
     Comment,
@@ -39,7 +40,6 @@ from chotdon.records import (
 from ingest.sources import JsonLinesSource, Source, SourceRecord
 from parsers import Parser
 from sinks.feed.hub import FeedHub
-from sinks.prometheus_metrics import PipelineMetrics
 from sinks.sqlite_store import Batch, SQLiteStore
 
 from .order_book import StreamBook, decode_state, encode_state, new_book
@@ -306,8 +306,8 @@ class EmbeddedRunner:
                 self.metrics.observe_order_event(record)
         if self.hub is not None and stream is not None:
             self.hub.apply(stream, record)
-            if self.metrics and stream in self.hub.views:
-                self.metrics.set_revenue(stream, self.hub.views[stream].revenue)
+            if self.metrics and isinstance(record, OrderEvent):
+                self.metrics.observe_visible(record)  # on the host's page from now
 
     async def _progress(self) -> None:
         while True:

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from chotdon.catalog import Catalog
+from chotdon.prometheus import PipelineMetrics
 from chotdon.records import SetCurrent, ViewerCount
 from ingest.sources import Source
 from sinks.feed.hub import FeedHub
 from sinks.feed.server import create_app
 from sinks.feed.view import StreamView
-from sinks.prometheus_metrics import PipelineMetrics
 from sinks.sqlite_store import SQLiteStore
 
 from .embedded import EmbeddedRunner, Log, PipelineError, RunStats
@@ -68,7 +68,7 @@ async def run_session(options: SessionOptions, source: Source, log: Log = _log) 
     )
     hub = FeedHub(restore_views(store, runner), runner.submit)
     runner.hub = hub
-    metrics.track_feed_subscribers(lambda: hub.subscribers)
+    hub.observe(metrics)
     site_runner: web.AppRunner | None = None
     stop_on_sigterm()
     try:

@@ -37,6 +37,7 @@ from faust.types import TP, AppT, TableT
 
 from chotdon import topics
 from chotdon.kafka_admin import TopicsError, bootstrap_servers, check_topics
+from chotdon.prometheus import WorkerMetrics
 
 from .faust_catalogs import CatalogReader
 from .faust_cli import WorkerConfig, main
@@ -55,7 +56,7 @@ CHANGELOG_CONFIG = {
 }
 
 
-def create_app(config: WorkerConfig) -> AppT:
+def create_app(config: WorkerConfig, worker_metrics: WorkerMetrics | None = None) -> AppT:
     # not Faust's default "<id>-data" in the working directory (memory tables leave it empty)
     datadir = Path(tempfile.gettempdir()) / "chotdon-faust" / config.app_id
     datadir.mkdir(parents=True, exist_ok=True)
@@ -86,6 +87,7 @@ def create_app(config: WorkerConfig) -> AppT:
         batch_size=config.batch_size,
         batch_within=config.batch_within,
         checkpoint_s=config.checkpoint_s,
+        metrics=worker_metrics or WorkerMetrics(),
     )
     catalogs = CatalogReader(
         config.bootstrap,
@@ -162,7 +164,9 @@ def run_worker(config: WorkerConfig) -> int:
         print(f"chotdon worker: {exc} (Kafka at {config.bootstrap})", file=sys.stderr)
         return 2
     asyncio.set_event_loop(asyncio.new_event_loop())  # asyncio.run closed its own
-    app = create_app(config)
+    worker_metrics = WorkerMetrics()
+    worker_metrics.serve(config.metrics)
+    app = create_app(config, worker_metrics)
     faust.Worker(app, loglevel=config.loglevel, quiet=True).execute_from_commandline()
     return 0  # not reached: execute_from_commandline exits
 

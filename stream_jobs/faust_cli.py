@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chotdon.config import add_flags
+from chotdon.config import add_flags, add_metrics_flag
 
 TABLES = ("current", "books", "metrics")
 
@@ -27,6 +27,7 @@ class WorkerConfig:
     catalog_wait_s: float = 10.0
     session_timeout_s: float = 10.0  # how soon a dead worker's partitions move
     loglevel: str = "info"
+    metrics: tuple[str, int] | None = None  # where to serve Prometheus /metrics
 
     @property
     def changelogs(self) -> list[str]:
@@ -69,6 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds before a silent worker's partitions go to the others (default 10)",
     )
     p.add_argument("--loglevel", default="info", help="debug, info (default), warning, error")
+    add_metrics_flag(p)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -90,6 +92,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             catalog_wait_s=args.catalog_wait,
             session_timeout_s=args.session_timeout,
             loglevel=args.loglevel,
+            metrics=args.metrics,
         )
     )
 

@@ -27,7 +27,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
 import msgspec
@@ -36,6 +36,7 @@ from faust.types import TP, AppT, EventT, TableT
 
 from chotdon import topics
 from chotdon.catalog import Catalog
+from chotdon.prometheus import WorkerMetrics
 from chotdon.records import (
     AdjustStock,
     AnyRecord,
@@ -75,6 +76,7 @@ class JobConfig:
     batch_size: int = 500
     batch_within: float = 0.05  # seconds a batch waits to fill
     checkpoint_s: float = 1.0  # state written at most this often per job (0: every batch)
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
 
     def topic(self, spec: topics.TopicSpec) -> str:
         return spec.name(self.prefix)
@@ -101,6 +103,11 @@ class Job(Generic[S]):
         self.dead_letters: Counter[str] = Counter()
         self.lock = asyncio.Lock()
         self.last_offsets: dict[TP, int] = {}  # since the last rebalance
+        self.state_sizes: dict[bytes, int] = {}  # bytes of each key's state last written
+        metrics = config.metrics
+        self._batch_duration = metrics.batch_duration.labels(self.name)
+        self._checkpoint_duration = metrics.checkpoint_duration.labels(self.name)
+        self._state_bytes = metrics.state_bytes.labels(self.name)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -114,11 +121,14 @@ class Job(Generic[S]):
                 # noack_take yields the events, for this loop to ack them after the checkpoint
                 events = cast(Sequence[EventT[bytes]], batch)
                 async with self.lock:
+                    started = time.perf_counter()
                     self._check_contiguous(events)
                     for event in events:
                         await self.handle(event)
                     await self.end_batch()
                     await self.wait_sent()
+                    self._batch_duration.observe(time.perf_counter() - started)
+                    self._observe_read(events)
                     if not self.pending:
                         self.pending_since = time.monotonic()
                     self.pending.extend(events)
@@ -147,6 +157,18 @@ class Job(Generic[S]):
                 )
             self.last_offsets[tp] = max(last, offset)
 
+    def _observe_read(self, events: Sequence[EventT[bytes]]) -> None:
+        """Records in by topic, and how far each partition read is behind its end."""
+        metrics = self.config.metrics
+        read: Counter[str] = Counter(event.message.tp.topic for event in events)
+        for topic, n in read.items():
+            metrics.records_in.labels(topic).inc(n)
+        for tp in {event.message.tp for event in events}:
+            end = self.app.consumer.highwater(tp)  # the offset the next record will get
+            if end is not None:
+                behind = max(0, end - self.last_offsets[tp] - 1)
+                metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(behind)
+
     def _due(self) -> bool:
         age = time.monotonic() - self.pending_since
         return bool(self.pending) and (age >= self.config.checkpoint_s or self.app.rebalancing)
@@ -166,18 +188,22 @@ class Job(Generic[S]):
             await self.app.crash(exc)
 
     async def checkpoint(self, stream: Stream[bytes]) -> None:
+        started = time.perf_counter()
         await self.before_checkpoint()
         await self.wait_sent()
         written = []
         for key, partition in self.dirty.items():
             value = self.encode(self.states[key])
             self.table.data[key] = value
+            self.state_sizes[key] = len(value)
             written.append(self.table.send_changelog(partition, key, value))
         await asyncio.gather(*written)
         self.dirty.clear()
         for event in self.pending:
             await stream.ack(event)
         self.pending.clear()
+        self._checkpoint_duration.observe(time.perf_counter() - started)
+        self._state_bytes.set(sum(self.state_sizes.values()))
 
     def forget(self) -> None:
         """Drop the live states after a rebalance: the table (recovered from the changelog)
@@ -185,6 +211,7 @@ class Job(Generic[S]):
         if self.pending:  # Faust waits for them to be acked first (stream_wait_empty)
             raise RuntimeError(f"{self.name}: {len(self.pending)} events in flight, rebalancing")
         self.states.clear()
+        self.state_sizes.clear()
         self.last_offsets.clear()  # the next owner may have moved the partitions on
 
     # -- state ---------------------------------------------------------------------------------
@@ -209,13 +236,16 @@ class Job(Generic[S]):
         producer = self.app.producer
         topic = self.config.topic(spec)
         self.sent.append(await producer.send(topic, key, value, partition, None, None))
+        self.config.metrics.records_out.labels(topic).inc()
 
     async def wait_sent(self) -> None:
         """Wait until the broker has every output sent so far (raises the first failure)."""
         sent, self.sent = self.sent, []
         await asyncio.gather(*sent)
 
-    async def dead_letter(self, event: EventT[bytes], reason: str) -> None:
+    async def dead_letter(self, event: EventT[bytes], kind: str, reason: str) -> None:
+        """Send the event to the dead letters saying why; `kind`, one of a few fixed words,
+        is the metric's label (the reason names streams and details)."""
         message = event.message
         raw = (message.value or b"").decode("utf-8", "backslashreplace")
         if len(raw) > RAW_LIMIT:
@@ -229,6 +259,7 @@ class Job(Generic[S]):
         )
         await self.send(topics.DEAD_LETTERS, message.key, encode(letter), message.partition)
         self.dead_letters[message.topic] += 1
+        self.config.metrics.dead_letters.labels(message.topic, kind).inc()
         log.warning(
             "%s: dead letter #%d from %s %s: %s",
             self.name,
@@ -245,17 +276,21 @@ class Job(Generic[S]):
         try:
             record = decode(message.value or b"")
         except RecordError as exc:
-            await self.dead_letter(event, f"undecodable record: {exc}")
+            await self.dead_letter(event, "undecodable", f"undecodable record: {exc}")
             return None
         if tag(record) not in allowed:
             await self.dead_letter(
-                event, f"a '{tag(record)}' record does not belong on topic {message.topic}"
+                event,
+                "wrong_topic",
+                f"a '{tag(record)}' record does not belong on topic {message.topic}",
             )
             return None
         stream = record_stream(record)
         if stream is not None and message.key != stream.encode():
             key = (message.key or b"").decode("utf-8", "backslashreplace")
-            await self.dead_letter(event, f"keyed '{key}', not by its stream '{stream}'")
+            await self.dead_letter(
+                event, "wrong_key", f"keyed '{key}', not by its stream '{stream}'"
+            )
             return None
         return record
 
@@ -350,10 +385,16 @@ class ParseJob(Job[ParseState]):
         if isinstance(record, Comment):
             parser = await self.parser(record.stream)
             if parser is None:
-                await self.dead_letter(event, f"no catalog for stream '{record.stream}'")
+                await self.dead_letter(
+                    event, "no_catalog", f"no catalog for stream '{record.stream}'"
+                )
                 return
             current = state.current(message.topic, message.offset)
+            started = time.perf_counter()
             intent = parse_comment(parser, record, current)
+            metrics = self.config.metrics
+            metrics.observe_comment(record.stream)
+            metrics.observe_intent(record.stream, intent.intent, time.perf_counter() - started)
             await self.send(topics.INTENTS, key, encode(intent), partition)
         elif isinstance(record, SetCurrent):
             if state.switch(message.topic, message.offset, record.code):
@@ -404,11 +445,11 @@ class ResolveJob(Job[StreamBook]):
             return
         stream = record_stream(record)
         if stream is None:
-            await self.dead_letter(event, "an intent without its comment")
+            await self.dead_letter(event, "no_comment", "an intent without its comment")
             return
         catalog = await self.catalogs.get(stream)
         if catalog is None:
-            await self.dead_letter(event, f"no catalog for stream '{stream}'")
+            await self.dead_letter(event, "no_catalog", f"no catalog for stream '{stream}'")
             return
         key, partition = event.message.key or b"", event.message.partition
         book = self.state(key) or new_book(catalog)
@@ -421,11 +462,12 @@ class ResolveJob(Job[StreamBook]):
                 book, events = apply_action(book, record, catalog)
                 ts = record.ts
         except ActionError as exc:
-            await self.dead_letter(event, f"host action refused: {exc}")
+            await self.dead_letter(event, "action_refused", f"host action refused: {exc}")
             return
         self.changed(key, partition, book)
         for order_event in events:
             await self.send(topics.ORDERS, key, encode(order_event), partition)
+            self.config.metrics.observe_order_event(order_event)
         if events or not isinstance(record, Intent):
             _, seen = self.stock_changed.get(key, (partition, ts))
             self.stock_changed[key] = (partition, max(ts, seen))

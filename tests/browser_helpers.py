@@ -16,6 +16,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from chotdon.catalog import Catalog, load_catalog
+from chotdon.prometheus import PipelineMetrics
 from chotdon.records import (
     Comment,
     HostAction,
@@ -30,7 +31,6 @@ from parsers import Parser
 from sinks.feed.hub import FeedHub
 from sinks.feed.server import create_app
 from sinks.feed.view import StreamView
-from sinks.prometheus_metrics import PipelineMetrics
 from stream_jobs import apply, apply_action, new_book
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ class MiniPipeline:
         self.view = StreamView.for_catalog(catalog)
         self.hub = FeedHub({self.stream: self.view}, self.act)
         self.metrics = PipelineMetrics()
-        self.metrics.track_feed_subscribers(lambda: self.hub.subscribers)
+        self.hub.observe(self.metrics)
         self.current: str | None = None
         self.actions: list[HostAction] = []
 
@@ -104,7 +104,6 @@ class MiniPipeline:
                     ts=ts,
                 ),
             )
-            self.metrics.set_revenue(self.stream, self.view.revenue)
 
 
 class LiveFeed(Protocol):

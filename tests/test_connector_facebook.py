@@ -18,8 +18,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from chotdon.prometheus import ConnectorMetrics
 from chotdon.records import Comment, ViewerCount, decode
-from ingest.connectors.base import Backoff, Checkpoint, ConnectorMetrics
+from ingest.connectors.base import Backoff, Checkpoint
 from ingest.connectors.facebook import (
     PAGE_THROTTLE_WAIT,
     FacebookLive,
@@ -748,3 +749,16 @@ async def test_webhook_with_the_live_matches_its_post_and_stops_when_it_ends(
     outcome = await asyncio.wait_for(task, 10)
     assert outcome.reason == "ended" and "LIVE_STOPPED" in outcome.message
     assert sink.ids == ["facebook:c1"]
+
+
+async def test_rate_limit_headroom_and_last_comment_are_exposed(graph: FakeGraph) -> None:
+    graph.add(*comments(0, 3))
+    graph.usage = 85  # the fake's X-App-Usage call_count: 85 % of the limit used
+    graph.end_at(1)
+    sink, h = Sink(), Harness()
+    started = time.time()
+
+    assert (await h.run(live(graph), sink)).reason == "ended"
+
+    assert h.value("chotdon_ingest_quota_remaining_ratio") == pytest.approx(0.15)  # 85 % used
+    assert started <= h.value("chotdon_ingest_last_comment_timestamp_seconds") <= time.time()

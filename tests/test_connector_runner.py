@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
+from chotdon.prometheus import ConnectorMetrics
 from chotdon.records import Comment, ViewerCount, decode
 from ingest.connectors.base import (
     AuthError,
     Backoff,
     Checkpoint,
-    ConnectorMetrics,
     QuotaExceeded,
     RateLimited,
     SessionEnded,

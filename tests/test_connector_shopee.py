@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from chotdon.prometheus import ConnectorMetrics
 from chotdon.records import Comment, ViewerCount
-from ingest.connectors.base import Backoff, Checkpoint, ConnectorMetrics
+from ingest.connectors.base import Backoff, Checkpoint
 from ingest.connectors.runner import ConnectorRecord, Outcome, UsageError, run_connector
 from ingest.connectors.shopee import ShopeeConnector, build
 from ingest.connectors.tokens import RefreshingToken, TokenStore

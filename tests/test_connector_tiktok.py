@@ -13,8 +13,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from chotdon.prometheus import ConnectorMetrics
 from chotdon.records import Comment, ViewerCount
-from ingest.connectors.base import Backoff, Checkpoint, ConnectorMetrics
+from ingest.connectors.base import Backoff, Checkpoint
 from ingest.connectors.runner import ConnectorRecord, Outcome, run_connector
 from ingest.connectors.tiktok import TikTokBridgeConnector
 from tests.fakes.tiktok_bridge import (

@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from chotdon.prometheus import ConnectorMetrics
 from chotdon.records import Comment, ViewerCount
-from ingest.connectors.base import ConnectorMetrics
 from ingest.connectors.runner import ConnectorRecord, Outcome, UsageError, run_connector
 from ingest.connectors.webhook import WebhookConnector, build, parse_secrets
 from tests.fakes.webhook_client import post, push, sign

@@ -12,8 +12,13 @@ import pytest
 from prometheus_client.metrics import MetricWrapperBase
 
 from chotdon.config import SETTINGS
-from ingest.connectors.base import ConnectorMetrics
-from sinks.prometheus_metrics import PipelineMetrics
+from chotdon.prometheus import (
+    ConnectorMetrics,
+    FeedMetrics,
+    PipelineMetrics,
+    SinkMetrics,
+    WorkerMetrics,
+)
 
 yaml = pytest.importorskip("yaml")
 
@@ -64,7 +69,13 @@ def exposed_names() -> set[str]:
 def registered_metrics() -> dict[str, tuple[str, ...]]:
     """Name -> label names of the metrics the processes really register."""
     found: dict[str, tuple[str, ...]] = {}
-    for holder in (PipelineMetrics(), ConnectorMetrics()):
+    for holder in (
+        PipelineMetrics(),
+        FeedMetrics(),
+        WorkerMetrics(),
+        SinkMetrics(),
+        ConnectorMetrics(),
+    ):
         for value in vars(holder).values():
             if isinstance(value, MetricWrapperBase):
                 found[value._name] = tuple(value._labelnames)

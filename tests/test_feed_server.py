@@ -15,6 +15,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from chotdon.catalog import load_catalog
+from chotdon.prometheus import PipelineMetrics
 from chotdon.records import (
     AdjustStock,
     Approve,
@@ -29,7 +30,6 @@ from chotdon.records import (
 from sinks.feed.hub import FeedHub
 from sinks.feed.server import STATIC, create_app
 from sinks.feed.view import StreamView, Update
-from sinks.prometheus_metrics import PipelineMetrics
 from stream_jobs import ActionError
 from tests.browser_helpers import MiniPipeline
 
@@ -411,10 +411,10 @@ async def test_metrics_exposition(hub: FeedHub) -> None:
     metrics.observe_comment(STREAM)
     metrics.observe_intent(STREAM, "order", 80e-6)
     metrics.observe_order_event(order_event(1, "o", "x", [line("OI-HOP", 1, 80000)]))
-    metrics.set_revenue(STREAM, 80000)
+    metrics.set_revenue(STREAM, 80000, 3_000_000)
     metrics.set_queue_depth("parse", 3)
     metrics.dead_letter("stdin", "bad_json")
-    metrics.track_feed_subscribers(lambda: hub.subscribers)
+    hub.observe(metrics)
     async with TestClient(TestServer(create_app(hub, TOKEN, metrics.registry))) as client:
         response = await client.get("/metrics")
         assert response.status == 200
@@ -425,6 +425,7 @@ async def test_metrics_exposition(hub: FeedHub) -> None:
         'chotdon_intents_total{intent="order",stream="kim-an-oi"} 1.0',
         'chotdon_orders_total{status="confirmed",stream="kim-an-oi"} 1.0',
         'chotdon_revenue_vnd{stream="kim-an-oi"} 80000.0',
+        'chotdon_revenue_target_vnd{stream="kim-an-oi"} 3e+06',
         'chotdon_parse_latency_seconds_bucket{le="0.0001"} 1.0',
         'chotdon_queue_depth{queue="parse"} 3.0',
         'chotdon_dead_letters_total{reason="bad_json",source="stdin"} 1.0',
@@ -490,3 +491,20 @@ def test_the_view_keeps_revenue_and_comment_rate_as_orders_change() -> None:
     assert (summary["revenue"], summary["orders"]) == (240000, 1)
     assert summary["comments_per_minute"] == 0 and view.last_ts == T0 + 62.5
     assert view.snapshot(masked=True)["orders"][0]["status"] == "cancelled"
+
+
+async def test_feed_metrics_count_pages_and_the_events_they_are_sent(hub: FeedHub) -> None:
+    metrics = PipelineMetrics()
+    hub.observe(metrics)
+    async with TestClient(TestServer(create_app(hub, TOKEN, metrics.registry))) as client:
+        page = await client.get(f"/api/streams/{STREAM}/events")
+        assert (await read_event(page))[0] == "snapshot"
+        hub.apply(STREAM, order_event(3, "o-hoa", "Hoa", [line("QUA-OI", 1, 150000)], ts=T0 + 9))
+        while (await read_event(page))[0] != "order":
+            pass
+        text = await (await client.get("/metrics")).text()
+        page.close()
+
+    assert "chotdon_feed_connections_total 1.0" in text
+    assert "chotdon_feed_subscribers 1.0" in text
+    assert 'chotdon_feed_events_total{kind="order"} 1.0' in text

@@ -185,6 +185,22 @@ async def test_sink_stores_the_session_and_a_redelivery_changes_nothing(
     assert again.sink.stats.written == 0
     assert await dump(redis, prefix) == before  # versions included: nothing was announced
 
+    # what Prometheus sees: every order event applied once, then seen again as a duplicate
+    first, second = run.sink.metrics.registry, again.sink.metrics.registry
+    events = {"record": "OrderEvent"}
+    assert first.get_sample_value("chotdon_sink_applied_total", events) == 4
+    assert first.get_sample_value("chotdon_order_latency_seconds_count") == 4
+    assert first.get_sample_value("chotdon_sink_redis_up") == 1
+    assert second.get_sample_value("chotdon_sink_duplicates_total", events) == 4
+    assert second.get_sample_value("chotdon_sink_applied_total", events) is None
+    lags = [
+        m.value
+        for metric in second.collect()
+        if metric.name == "chotdon_sink_consumer_lag_records"
+        for m in metric.samples
+    ]
+    assert lags and set(lags) == {0.0}  # read to the end of every partition it got records of
+
 
 async def test_events_produced_again_or_older_change_nothing(
     kafka: str, prefix: str, redis: Redis
@@ -256,6 +272,14 @@ async def test_bad_records_are_counted_and_skipped(kafka: str, prefix: str, redi
     async with SinkRun(kafka, prefix) as run:
         await run.read(sent)
     assert run.sink.stats.bad == 4
+    dead = {
+        (m.labels["source"], m.labels["reason"]): m.value
+        for metric in run.sink.metrics.registry.collect()
+        if metric.name == "chotdon_dead_letters"
+        for m in metric.samples
+        if m.name.endswith("_total")
+    }
+    assert sum(dead.values()) == 4 and dead[("catalog", "undecodable")] == 1, dead
     assert await redis.hget(keys.order(STREAM, "o1"), "seq") == b"1"
     logged = "\n".join(run.log)
     assert PHONE not in logged and "orders" in logged
@@ -306,9 +330,17 @@ async def test_nothing_is_committed_while_redis_is_away(
             return sum("unreachable" in line for line in run.log) >= 2
 
         await eventually(retrying)
+        away_up = run.sink.metrics.registry.get_sample_value
+        assert away_up("chotdon_sink_redis_up") == 0
     assert run.sink.stats.batches == 0
 
     async with SinkRun(kafka, prefix) as run:  # the same group: every record comes again
         await run.read(sent)
+        up = run.sink.metrics.registry.get_sample_value
+
+        async def probed() -> bool:
+            return up("chotdon_sink_kafka_up") == 1 and up("chotdon_sink_redis_up") == 1
+
+        await eventually(probed)
     assert run.sink.stats.written == len(SESSION)
     await check_session(redis, keys)

@@ -1,4 +1,4 @@
-"""What every connector shares: errors, dedupe, checkpoints, backoff, metrics (the run loop is
+"""What every connector shares: errors, dedupe, checkpoints, backoff (the run loop is
 `runner`).
 
 Errors, as a tree (retry logic reads `retriable`, never the message):
@@ -23,8 +23,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
-
-from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from chotdon.records import Comment, ViewerCount
 
@@ -132,47 +130,3 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
-
-
-class ConnectorMetrics:
-    """Prometheus metrics of one connector process."""
-
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
-        labels = ("platform", "stream")
-        self.comments = Counter(
-            "chotdon_ingest_comments_total", "Comments received", labels, registry=self.registry
-        )
-        self.duplicates = Counter(
-            "chotdon_ingest_duplicates_total", "Duplicates dropped", labels, registry=self.registry
-        )
-        self.polls = Counter(
-            "chotdon_ingest_polls_total",
-            "Polls or connections made",
-            labels,
-            registry=self.registry,
-        )
-        self.errors = Counter(
-            "chotdon_ingest_errors_total",
-            "Errors by kind",
-            (*labels, "kind"),
-            registry=self.registry,
-        )
-        self.malformed = Counter(
-            "chotdon_ingest_malformed_total",
-            "Malformed payloads skipped",
-            labels,
-            registry=self.registry,
-        )
-        self.lag = Gauge(
-            "chotdon_ingest_lag_seconds",
-            "Behind the platform's clock",
-            labels,
-            registry=self.registry,
-        )
-        self.state = Gauge(
-            "chotdon_ingest_session_state",
-            "1 live, 0 stopped (ended, auth or quota), -1 backing off",
-            labels,
-            registry=self.registry,
-        )

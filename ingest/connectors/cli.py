@@ -23,11 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-from prometheus_client import start_http_server
+from chotdon.config import add_flags, add_metrics_flag, settings
+from chotdon.prometheus import ConnectorMetrics
 
-from chotdon.config import add_flags, settings
-
-from .base import Checkpoint, ConnectorMetrics, state_file
+from .base import Checkpoint, state_file
 from .runner import (
     Connector,
     ConnectorSource,
@@ -39,7 +38,6 @@ from .runner import (
     jsonl_emit,
     run_connector,
 )
-from .webhook import parse_listen
 
 # Modules of ingest.connectors that define PLATFORM_SPEC, in the order `--help` lists them.
 PLATFORM_MODULES = ("facebook", "youtube", "shopee", "tiktok", "webhook")
@@ -81,12 +79,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             help="resume file (default: CHOTDON_CHECKPOINT_DIR/<platform>-<stream>.json, "
             f"now {conf.checkpoint_dir}/)",
         )
-        out.add_argument(
-            "--metrics",
-            type=parse_listen,
-            metavar="HOST:PORT",
-            help="serve Prometheus /metrics there (default: not served)",
-        )
+        add_metrics_flag(out)
         out.add_argument(
             "--catalog",
             action="append",
@@ -110,9 +103,7 @@ def cmd_ingest_platform(args: argparse.Namespace) -> int:
         return 2
     checkpoint = Checkpoint(args.checkpoint or default_checkpoint(spec.name, connector.stream))
     metrics = ConnectorMetrics()
-    if args.metrics:
-        host, port = args.metrics
-        start_http_server(port, addr=host, registry=metrics.registry)
+    metrics.serve(args.metrics)
     try:
         outcome = asyncio.run(_run(args, connector, checkpoint, metrics))
     except EmitError as exc:

@@ -82,7 +82,7 @@ import msgspec
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from chotdon.config import settings
+from chotdon.config import parse_listen, settings
 from chotdon.records import Comment, ViewerCount
 
 from .base import AuthError, ConnectorError, RateLimited, SessionEnded, TransientError
@@ -91,7 +91,6 @@ from .webhook import (
     DEFAULT_MAX_BYTES,
     PushConnector,
     ShuttingDown,
-    parse_listen,
     signature_ok,
 )
 
@@ -263,6 +262,11 @@ class FacebookLive:
         self.fresh = True
         self._status_due = 0.0
 
+    @property
+    def quota_left(self) -> float:
+        """Share of the rate limit still free, 0..1, as the last answer reported."""
+        return max(0.0, 1.0 - self.usage / 100)
+
     def restore(self, state: Mapping[str, Any]) -> None:
         since = state.get("since")
         self.since = since if isinstance(since, int) else None
@@ -281,7 +285,7 @@ class FacebookLive:
                 status = None
                 if time.monotonic() >= self._status_due:
                     status, viewers = await self.video_status(http)
-                    yield Batch(viewers, requests=1)
+                    yield Batch(viewers, requests=1, quota_left=self.quota_left)
                 ended = status in ENDED_STATUSES
                 async for batch in self._drain(http, last=ended):
                     yield batch
@@ -370,6 +374,7 @@ class FacebookLive:
                 wait=wait,
                 malformed=malformed,
                 requests=1,
+                quota_left=self.quota_left,
             )
             if not more:
                 self.fresh = False  # the backlog is read: what comes now is live

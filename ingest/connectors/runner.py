@@ -41,6 +41,7 @@ import aiohttp
 import msgspec
 
 from chotdon.phones import mask_phones_in
+from chotdon.prometheus import ConnectorMetrics
 from chotdon.records import Comment, RecordError, ViewerCount, checked, encode
 
 from .base import (
@@ -48,7 +49,6 @@ from .base import (
     Backoff,
     Checkpoint,
     ConnectorError,
-    ConnectorMetrics,
     Deduper,
     Emit,
     QuotaExceeded,
@@ -95,6 +95,7 @@ class Batch:
     errors: Sequence[tuple[str, str]] = ()  # (kind, message) counted and logged, no retry
     notes: Sequence[str] = ()  # said to the person running it (a quota plan, a fallback)
     ack: asyncio.Future[Accepted] | None = None  # set once the records are emitted
+    quota_left: float | None = None  # share of the platform's rate limit or quota free, 0..1
 
 
 class Connector(Protocol):
@@ -187,6 +188,8 @@ class Runner:
         self._malformed = self.metrics.malformed.labels(*labels)
         self._lag = self.metrics.lag.labels(*labels)
         self._session = self.metrics.state.labels(*labels)
+        self._last_comment = self.metrics.last_comment.labels(*labels)
+        self._quota_left = self.metrics.quota_left.labels(*labels)
 
     def log(self, message: str) -> None:
         self._log(mask_phones_in(f"{self.connector.platform} {self.connector.stream}: {message}"))
@@ -293,6 +296,8 @@ class Runner:
     async def _apply(self, batch: Batch) -> None:
         if batch.requests:
             self._polls.inc(batch.requests)
+        if batch.quota_left is not None:
+            self._quota_left.set(min(1.0, max(0.0, batch.quota_left)))
         for kind, message in batch.errors:
             self.metrics.errors.labels(*self._labels, kind).inc()
             self.log(message)
@@ -318,6 +323,7 @@ class Runner:
                     continue
                 await self._emit(record, batch)
                 self._comments.inc()
+                self._last_comment.set(self.clock())
                 if not record.history:
                     self._lag.set(max(0.0, self.clock() - record.ts))
             else:

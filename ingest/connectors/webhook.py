@@ -32,6 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
+from chotdon.config import parse_listen
 from chotdon.records import Comment, ViewerCount
 
 from .base import SessionEnded
@@ -251,14 +252,6 @@ class WebhookConnector(PushConnector):
 
 def _retry_later() -> web.Response:
     return web.json_response({"error": "shutting down, retry"}, status=503)
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """'127.0.0.1:8090' -> ("127.0.0.1", 8090)."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    return host or "127.0.0.1", int(port)
 
 
 def add_listen_arguments(p: argparse.ArgumentParser, port: int, what: str) -> None:

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
+from chotdon.prometheus import FeedMetrics
 from chotdon.records import AnyRecord, HostAction
 
 from .view import StreamView, Update
@@ -44,6 +45,9 @@ class Subscription:
             await self._ready.wait()
         items = list(self._pending.values())
         self._pending.clear()
+        if self._hub.metrics is not None:
+            for _, update in items:
+                self._hub.metrics.feed_events.labels(update.kind).inc()
         return items
 
     def close(self) -> None:
@@ -80,6 +84,13 @@ class FeedHub:
         self.views = views
         self._act = act
         self._subscribers: set[Subscription] = set()
+        self.metrics: FeedMetrics | None = None
+
+    def observe(self, metrics: FeedMetrics) -> None:
+        """Count in `metrics` the pages connecting and open, the events they are sent, and
+        each stream's revenue as its summary changes."""
+        self.metrics = metrics
+        metrics.track_feed_subscribers(lambda: self.subscribers)
 
     def apply(self, stream: str, record: AnyRecord) -> None:
         """Apply a durable record to its stream's view and tell every open page."""
@@ -90,6 +101,9 @@ class FeedHub:
             self.publish(stream, update)
 
     def publish(self, stream: str, update: Update) -> None:
+        view = self.views.get(stream)
+        if self.metrics is not None and update.kind == "summary" and view is not None:
+            self.metrics.set_revenue(stream, view.revenue, view.target_revenue)
         for subscription in self._subscribers:
             subscription.push(stream, update)
 
@@ -98,6 +112,8 @@ class FeedHub:
         `batch()`es; close it (or use it as `async with`) when the page goes."""
         subscription = Subscription(self, stream)
         self._subscribers.add(subscription)
+        if self.metrics is not None:
+            self.metrics.feed_connections.inc()
         return subscription
 
     def close(self) -> None:

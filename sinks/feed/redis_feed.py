@@ -31,8 +31,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from chotdon import topics
 from chotdon.catalog import Catalog, load_catalog
 from chotdon.config import add_flags
+from chotdon.prometheus import FeedMetrics
 from chotdon.records import Comment, HostAction, SetCurrent, ViewerCount, decode, encode
-from sinks.prometheus_metrics import PipelineMetrics
 from sinks.redis_store import RedisStore, StoredStream
 
 from .hub import ActionSink, FeedHub
@@ -246,8 +246,8 @@ async def run_feed(options: FeedOptions, stop: asyncio.Event) -> None:
     site_runner: web.AppRunner | None = None
     try:
         await feed.start()
-        metrics = PipelineMetrics()
-        metrics.track_feed_subscribers(lambda: feed.hub.subscribers)
+        metrics = FeedMetrics()
+        feed.hub.observe(metrics)
         site_runner = web.AppRunner(create_app(feed.hub, options.token, metrics.registry))
         await site_runner.setup()
         await web.TCPSite(site_runner, options.host, options.port).start()

@@ -1,0 +1,279 @@
+"""Every Prometheus metric chotdon exposes, declared once: one class per kind of process, each
+with a registry of its own (served at /metrics by the feed, or by `serve` on --metrics).
+
+Names follow Prometheus conventions: base units (seconds, bytes, VND), `_total` on counters
+(prometheus-client appends it), and label values from bounded sets only: stream and platform
+ids, topics, partitions, kinds and reasons from fixed lists — never a comment's text.
+
+Hot paths cache their labelled children: `labels()` takes a lock and builds a key on every
+call, which shows at 20,000 comments/s.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from chotdon.records import OrderEvent
+
+# parsing a comment takes tens of microseconds; a slow one a few milliseconds
+PARSE_BUCKETS = (20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3)
+# from a comment on the platform to its order on the host's screen: well under a second
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0)
+# a worker's batch or checkpoint: milliseconds, seconds when the broker is slow
+STEP_BUCKETS = (1e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class Metrics:
+    """A process's metrics and their registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+
+    def serve(self, listen: tuple[str, int] | None) -> None:
+        """Serve /metrics on (host, port) from a thread (None: do not serve)."""
+        if listen is not None:
+            host, port = listen
+            start_http_server(port, addr=host, registry=self.registry)
+
+
+class LatencyMetrics(Metrics):
+    """What a process that makes order events visible to the host measures."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        self.order_latency = Histogram(
+            "chotdon_order_latency_seconds",
+            "From a comment's platform time to its order event being visible to the host",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe_visible(self, event: OrderEvent, now: float | None = None) -> None:
+        """The event is now visible to the host: how long since its comment was written."""
+        wall = time.time() if now is None else now
+        self.order_latency.observe(max(0.0, wall - event.ts))
+
+
+class DeadLetterMetrics(Metrics):
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        self.dead_letters = Counter(
+            "chotdon_dead_letters",
+            "Inputs skipped as malformed or failing, by where they came from and why",
+            ["source", "reason"],
+            registry=self.registry,
+        )
+
+    def dead_letter(self, source: str, reason: str) -> None:
+        self.dead_letters.labels(source, reason).inc()
+
+
+class StreamMetrics(DeadLetterMetrics):
+    """The stream work, wherever it runs: the embedded runner or the worker."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        r = self.registry
+        self.comments = Counter("chotdon_comments", "Comments read", ["stream"], registry=r)
+        self.intents = Counter(
+            "chotdon_intents", "Comments parsed, by intent", ["stream", "intent"], registry=r
+        )
+        self.orders = Counter(
+            "chotdon_orders", "Order events, by kind", ["stream", "status"], registry=r
+        )
+        self.parse_latency = Histogram(
+            "chotdon_parse_latency_seconds",
+            "Time to parse one comment",
+            buckets=PARSE_BUCKETS,
+            registry=r,
+        )
+        self._comments: dict[str, Counter] = {}
+        self._intents: dict[tuple[str, str], Counter] = {}
+
+    def observe_comment(self, stream: str) -> None:
+        child = self._comments.get(stream)
+        if child is None:
+            child = self._comments[stream] = self.comments.labels(stream)
+        child.inc()
+
+    def observe_intent(self, stream: str, kind: str, seconds: float) -> None:
+        """One parsed comment: its intent and how long parsing took."""
+        child = self._intents.get((stream, kind))
+        if child is None:
+            child = self._intents[stream, kind] = self.intents.labels(stream, kind)
+        child.inc()
+        self.parse_latency.observe(seconds)
+
+    def observe_order_event(self, event: OrderEvent) -> None:
+        self.orders.labels(event.stream, event.kind).inc()
+
+
+class FeedMetrics(LatencyMetrics):
+    """The host's feed, in the embedded runner or on its own (`chotdon feed`)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        r = self.registry
+        self.revenue = Gauge(
+            "chotdon_revenue_vnd", "Confirmed revenue so far (VND)", ["stream"], registry=r
+        )
+        self.revenue_target = Gauge(
+            "chotdon_revenue_target_vnd",
+            "The session's revenue target (VND)",
+            ["stream"],
+            registry=r,
+        )
+        self.feed_subscribers = Gauge(
+            "chotdon_feed_subscribers", "Feed pages connected", registry=r
+        )
+        self.feed_connections = Counter(
+            "chotdon_feed_connections",
+            "Feed pages that connected (event streams opened)",
+            registry=r,
+        )
+        self.feed_events = Counter(
+            "chotdon_feed_events", "Events pushed to open feed pages, by kind", ["kind"], registry=r
+        )
+
+    def set_revenue(self, stream: str, vnd: int, target: int) -> None:
+        self.revenue.labels(stream).set(vnd)
+        self.revenue_target.labels(stream).set(target)
+
+    def track_feed_subscribers(self, count: Callable[[], float]) -> None:
+        """Read the number of open pages at scrape time, e.g. `lambda: hub.subscribers`."""
+        self.feed_subscribers.set_function(count)
+
+
+class PipelineMetrics(StreamMetrics, FeedMetrics):
+    """The embedded runner (`chotdon run`, `demo`): the stream work, its queues and the feed."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        self.queue_depth = Gauge(
+            "chotdon_queue_depth",
+            "Items waiting in a pipeline queue",
+            ["queue"],
+            registry=self.registry,
+        )
+
+    def set_queue_depth(self, name: str, n: int) -> None:
+        self.queue_depth.labels(name).set(n)
+
+
+class WorkerMetrics(StreamMetrics):
+    """A stream-jobs worker (`chotdon worker`)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        r = self.registry
+        self.records_in = Counter(
+            "chotdon_worker_records_in", "Records read, by topic", ["topic"], registry=r
+        )
+        self.records_out = Counter(
+            "chotdon_worker_records_out", "Records sent, by topic", ["topic"], registry=r
+        )
+        self.batch_duration = Histogram(
+            "chotdon_worker_batch_duration_seconds",
+            "Time to handle a batch of records and have its outputs acknowledged, by job",
+            ["job"],
+            buckets=STEP_BUCKETS,
+            registry=r,
+        )
+        self.checkpoint_duration = Histogram(
+            "chotdon_worker_checkpoint_duration_seconds",
+            "Time to write a job's state to its changelog and ack its inputs",
+            ["job"],
+            buckets=STEP_BUCKETS,
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "chotdon_worker_consumer_lag_records",
+            "Records of a partition not yet read by this worker",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.state_bytes = Gauge(
+            "chotdon_worker_state_bytes",
+            "Size of a job's state as last written to its changelog",
+            ["job"],
+            registry=r,
+        )
+
+
+class SinkMetrics(LatencyMetrics, DeadLetterMetrics):
+    """The Redis sink (`chotdon sink redis`)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        r = self.registry
+        self.applied = Counter(
+            "chotdon_sink_applied", "Records that changed Redis, by type", ["record"], registry=r
+        )
+        self.duplicates = Counter(
+            "chotdon_sink_duplicates",
+            "Records Redis already had (re-delivered or older), by type",
+            ["record"],
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "chotdon_sink_consumer_lag_records",
+            "Records of a partition not yet stored in Redis",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.redis_up = Gauge(
+            "chotdon_sink_redis_up",
+            "1 while Redis answers the sink (writes and a ping every few seconds), else 0",
+            registry=r,
+        )
+        self.kafka_up = Gauge(
+            "chotdon_sink_kafka_up",
+            "1 while a Kafka broker answers the sink's metadata requests, else 0",
+            registry=r,
+        )
+
+
+class ConnectorMetrics(Metrics):
+    """A live-platform connector (`chotdon ingest PLATFORM --metrics HOST:PORT`)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        r = self.registry
+        labels = ("platform", "stream")
+        self.comments = Counter("chotdon_ingest_comments", "Comments received", labels, registry=r)
+        self.duplicates = Counter(
+            "chotdon_ingest_duplicates", "Duplicates dropped", labels, registry=r
+        )
+        self.polls = Counter(
+            "chotdon_ingest_polls", "Polls or connections made", labels, registry=r
+        )
+        self.errors = Counter(
+            "chotdon_ingest_errors", "Errors by kind", (*labels, "kind"), registry=r
+        )
+        self.malformed = Counter(
+            "chotdon_ingest_malformed", "Malformed payloads skipped", labels, registry=r
+        )
+        self.lag = Gauge(
+            "chotdon_ingest_lag_seconds", "Behind the platform's clock", labels, registry=r
+        )
+        self.state = Gauge(
+            "chotdon_ingest_session_state",
+            "1 live, 0 stopped (ended, auth or quota), -1 backing off",
+            labels,
+            registry=r,
+        )
+        self.last_comment = Gauge(
+            "chotdon_ingest_last_comment_timestamp_seconds",
+            "When the last new comment arrived (unix seconds)",
+            labels,
+            registry=r,
+        )
+        self.quota_left = Gauge(
+            "chotdon_ingest_quota_remaining_ratio",
+            "Share of the platform's rate limit or quota still free (1 all, 0 none)",
+            labels,
+            registry=r,
+        )
