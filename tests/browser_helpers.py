@@ -23,7 +23,6 @@ from chotdon.records import (
     OrderEvent,
     Record,
     SetCurrent,
-    StockLevels,
     ViewerCount,
     encode,
 )
@@ -32,6 +31,7 @@ from sinks.feed.hub import FeedHub
 from sinks.feed.server import create_app
 from sinks.feed.view import StreamView
 from stream_jobs import apply, apply_action, new_book
+from stream_jobs.stages import stock_levels
 
 ROOT = Path(__file__).resolve().parent.parent
 URL_RE = re.compile(r"http://127\.0\.0\.1:(\d+)/")
@@ -89,21 +89,7 @@ class MiniPipeline:
             self.hub.apply(self.stream, event)
             self.metrics.observe_order_event(event)
         if events:
-            waiting: dict[str, int | float] = {}
-            for order in self.book.orders.values():
-                for line in order.lines:
-                    if line.waiting:
-                        waiting[line.sku] = waiting.get(line.sku, 0) + line.waiting
-            self.hub.apply(
-                self.stream,
-                StockLevels(
-                    stream=self.stream,
-                    remaining=dict(self.book.remaining),
-                    reserved=dict(self.book.reserved),
-                    waiting=waiting,
-                    ts=ts,
-                ),
-            )
+            self.hub.apply(self.stream, stock_levels(self.book, ts))
 
 
 class LiveFeed(Protocol):

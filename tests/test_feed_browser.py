@@ -260,3 +260,65 @@ async def busy_session(say: Viewers) -> None:
     await say.say("u-ha", "Ngọc Hà", "lấy 31 hộp quà ổi")  # more than the 30 in stock: waits
     await say.say("u-son", "Sơn", "chốt 2 cái nha")
     await say.count(2210)
+
+
+async def test_the_host_sees_stock_and_prices_per_variant(tmp_path: Path, browser: Browser) -> None:
+    """A fashion session: the host settles sizes and colours, a size-colour sells out while the
+    others keep their stock, a dearer size is priced as such on the page and in the CSV."""
+    catalog = str(ROOT / "tests" / "data" / "variants" / "thoi-trang.json")
+    feed = await start_feed(catalog, TOKEN, tmp_path / "variants.db")
+    try:
+        say = Viewers(feed)
+        host = await new_page(
+            browser, f"{feed.url}?token={TOKEN}", viewport={"width": 1280, "height": 900}
+        )
+        await host.get_by_test_id("current-select").select_option("A1")
+        await host.get_by_test_id("current-set").click()
+        await expect(host.get_by_test_id("current-product")).to_contain_text(
+            "150.000–165.000 ₫/cái"
+        )
+
+        async def settle(user: str, name: str, text: str, variant: str, qty: str) -> None:
+            await say.say(user, name, text)
+            review = host.get_by_test_id("review").filter(has_text=text)
+            await expect(review.get_by_test_id("review-missing")).to_have_text(
+                "thiếu phân loại", timeout=WAIT_MS
+            )
+            choice = review.get_by_test_id("approve-variant")
+            await expect(choice).to_contain_text("XL / đen – 165.000 ₫")  # a dearer size
+            await choice.select_option(variant)
+            await review.get_by_test_id("approve-qty").fill(qty)
+            await review.get_by_test_id("approve").click()
+            await expect(review).to_have_count(0)
+
+        await settle("u-lan", "Chị Lan", "chốt 2 áo thun", "M / trắng", "2")
+        await settle("u-hoa", "Hoa Phạm", "cho em 1 áo", "M / trắng", "1")
+        await settle("u-minh", "Minh Anh", "lấy 1 áo thun", "XL / đen", "1")
+        hoa, minh = order(host, "Hoa Phạm"), order(host, "Minh Anh")
+        await expect(hoa.get_by_test_id("order-status")).to_have_text("Chờ hàng")
+        await expect(hoa.get_by_test_id("order-items")).to_contain_text("[M / trắng]")
+        await expect(minh.get_by_test_id("order-total")).to_have_text("165.000 ₫")
+
+        shirt = host.get_by_test_id("stock-row").filter(has_text="Áo thun cotton")
+        await expect(shirt.get_by_test_id("stock-remaining")).to_contain_text("14")
+        await expect(shirt.get_by_test_id("stock-reserved")).to_have_text("3")
+        await expect(shirt.get_by_test_id("stock-waiting")).to_have_text("1")
+        sold_out = host.locator('[data-testid="stock-variant"][data-variant="M / trắng"]')
+        await expect(sold_out).to_contain_text("hết hàng")
+        await expect(sold_out.get_by_test_id("stock-remaining")).to_contain_text("0")
+        await expect(sold_out.get_by_test_id("stock-waiting")).to_have_text("1")
+        large = host.locator('[data-testid="stock-variant"][data-variant="L / trắng"]')
+        await expect(large.get_by_test_id("stock-remaining")).to_contain_text("5")
+        xl = host.locator('[data-testid="stock-variant"][data-variant="XL / đen"]')
+        await expect(xl).to_contain_text("165.000 ₫")
+        await expect(xl.get_by_test_id("stock-reserved")).to_have_text("1")
+
+        async with host.expect_download() as download_info:
+            await host.get_by_test_id("export-csv").click()
+        rows = csv_rows(Path(await (await download_info.value).path()).read_bytes())
+        lines = {r[1]: r[4:10] for r in rows[1:-1]}
+        assert lines["Minh Anh"] == ["XL / đen", "1", "cái", "165000", "165000", "Đã chốt"]
+        assert lines["Hoa Phạm"] == ["M / trắng", "1", "cái", "150000", "150000", "Chờ hàng"]
+        assert PAGE_ERRORS[host] == [], PAGE_ERRORS[host]
+    finally:
+        await feed.close()

@@ -31,7 +31,7 @@ from sinks.feed.hub import FeedHub
 from sinks.feed.server import STATIC, create_app
 from sinks.feed.view import StreamView, Update
 from stream_jobs import ActionError
-from tests.browser_helpers import MiniPipeline
+from tests.browser_helpers import ROOT, MiniPipeline
 
 TOKEN = "s3cret-host-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -508,3 +508,54 @@ async def test_feed_metrics_count_pages_and_the_events_they_are_sent(hub: FeedHu
     assert "chotdon_feed_connections_total 1.0" in text
     assert "chotdon_feed_subscribers 1.0" in text
     assert 'chotdon_feed_events_total{kind="order"} 1.0' in text
+
+
+async def test_the_host_changes_a_variants_own_stock_and_the_page_shows_each_variant() -> None:
+    catalog = load_catalog(str(ROOT / "tests" / "data" / "variants" / "dac-san.json"))
+    pipeline = MiniPipeline(catalog)
+    stream, url = catalog.stream, f"/api/streams/{catalog.stream}/stock"
+    app = create_app(pipeline.hub, TOKEN, pipeline.metrics.registry)
+    async with TestClient(TestServer(app)) as client:
+        body = {"sku": "CHE-SHAN", "variant": "200g", "delta": 3}
+        assert (await client.post(url, json=body, headers=AUTH)).ok
+        for bad in ("100g", "1kg"):  # shares the product's stock; not a variant of it
+            body = {"sku": "CHE-SHAN", "variant": bad, "delta": 1}
+            response = await client.post(url, json=body, headers=AUTH)
+            assert response.status == 400
+            assert (await response.json())["error"] == "bad_variant"
+        pipeline.comment(
+            Comment(stream=stream, comment_id="c1", user_id="lan", text="chốt 2 túi chè", ts=T0)
+        )
+        [review] = (await (await client.get(f"/api/streams/{stream}/snapshot")).json())["reviews"]
+        approve = await client.post(
+            f"/api/streams/{stream}/reviews/{review['review_id'].replace('#', '%23')}/approve",
+            json={"sku": "CHE-SHAN", "variant": "200g", "qty": 2},
+            headers=AUTH,
+        )
+        assert approve.status == 200
+        snapshot = await (await client.get(f"/api/streams/{stream}/snapshot")).json()
+    assert snapshot["summary"]["revenue"] == 2 * 170_000
+    products = {p["sku"]: p for p in snapshot["products"]}
+    tea = products["CHE-SHAN"]
+    assert (tea["remaining"], tea["reserved"], tea["initial"]) == (13, 2, 12)
+    assert tea["options"] == [
+        {
+            "variant": "200g",
+            "price": 170_000,
+            "own_stock": True,
+            "initial": 2,
+            "remaining": 3,
+            "reserved": 2,
+            "waiting": 0,
+        }
+    ]
+    [half_kilo] = products["THIT-TRAU"]["options"]  # its own price, the product's stock
+    assert half_kilo == {
+        "variant": "500g",
+        "price": 480_000,
+        "own_stock": False,
+        "initial": 0,
+        "remaining": 0,
+        "reserved": 0,
+        "waiting": 0,
+    }

@@ -388,10 +388,25 @@ async def _adjust_stock(request: web.Request) -> web.Response:
     view = _view(request)
     body = await _body(request)
     product = _product(view, body.get("sku"))
+    variant = body.get("variant") or None  # a variant's own stock, else the product's
+    owned = [o.variant for o in product.options if o.own_stock]
+    if variant is not None and variant not in owned:
+        raise Invalid(
+            400,
+            "bad_variant",
+            f"Phân loại '{variant}' của {product.name} không có tồn kho riêng"
+            f" ({', '.join(owned) or 'không có phân loại nào có'}).",
+            f"Variant '{variant}' of {product.sku} has no stock of its own.",
+        )
     delta = _amount(product, body.get("delta"), "delta", positive=False)
     if delta == 0:
         raise Invalid(400, "bad_delta", "Số thay đổi phải khác 0.", "'delta' must not be 0.")
     action = AdjustStock(
-        stream=view.stream, sku=product.sku, delta=delta, ts=_now(view), action_id=_action_id(body)
+        stream=view.stream,
+        sku=product.sku,
+        variant=variant,
+        delta=delta,
+        ts=_now(view),
+        action_id=_action_id(body),
     )
     return await _act(request, action)

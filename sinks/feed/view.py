@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from chotdon.catalog import Catalog
+from chotdon.catalog import Catalog, Product
 from chotdon.phones import mask_phone, mask_phones_in
 from chotdon.records import (
     AnyRecord,
@@ -31,7 +31,22 @@ UpdateKind = Literal["order", "summary", "stock", "reviews"]
 RECENT_TEXTS = 5000  # comment texts kept to show beside review items
 
 
+class VariantRow(msgspec.Struct):
+    """A variant with its own price or stock (a catalog option); without stock of its own
+    (`own_stock` false) it draws on the product's and its stock figures stay 0."""
+
+    variant: str
+    price: int
+    own_stock: bool
+    initial: int | float = 0
+    remaining: int | float = 0
+    reserved: int | float = 0
+    waiting: int | float = 0
+
+
 class ProductRow(msgspec.Struct):
+    """A product's stock, all of it (shared and every variant's own), and its variants'."""
+
     sku: str
     code: str
     name: str
@@ -42,6 +57,32 @@ class ProductRow(msgspec.Struct):
     reserved: int | float = 0
     waiting: int | float = 0
     variants: list[str] = []  # the approve form offers these
+    options: list[VariantRow] = []  # in catalog order
+
+
+def product_row(p: Product) -> ProductRow:
+    options = [
+        VariantRow(
+            o.variant,
+            p.price_of(o.variant),
+            own_stock=o.stock is not None,
+            initial=o.stock or 0,
+            remaining=o.stock or 0,
+        )
+        for o in p.options
+    ]
+    stock = p.stock + sum(o.initial for o in options)  # the product whole, as StockLevels has it
+    return ProductRow(
+        p.sku,
+        p.code,
+        p.name,
+        p.unit,
+        p.price,
+        stock,
+        stock,
+        variants=list(p.variants),
+        options=options,
+    )
 
 
 class OrderRow(msgspec.Struct):
@@ -116,12 +157,7 @@ class StreamView:
 
     @classmethod
     def for_catalog(cls, catalog: Catalog, stream: str | None = None) -> StreamView:
-        products = {
-            p.sku: ProductRow(
-                p.sku, p.code, p.name, p.unit, p.price, p.stock, p.stock, variants=list(p.variants)
-            )
-            for p in catalog.products
-        }
+        products = {p.sku: product_row(p) for p in catalog.products}
         return cls(stream or catalog.stream, catalog.title, catalog.target_revenue, products)
 
     # -- derived figures -------------------------------------------------------------------
@@ -189,6 +225,12 @@ class StreamView:
                 row.remaining = record.remaining.get(sku, row.remaining)
                 row.reserved = record.reserved.get(sku, row.reserved)
                 row.waiting = record.waiting.get(sku, 0)
+            for level in record.variants:
+                product = self.products.get(level.sku)
+                for option in product.options if product else ():
+                    if option.variant == level.variant and option.own_stock:
+                        option.remaining, option.reserved = level.remaining, level.reserved
+                        option.waiting = level.waiting
             return [Update("stock", msgspec.to_builtins(list(self.products.values())))]
         if isinstance(record, ViewerCount):
             self.viewers = record.viewers

@@ -11,7 +11,7 @@ const STATUS = {
 const MISSING = {
   product: "thiếu sản phẩm",
   sku: "mã không có",
-  variant: "thiếu size-màu",
+  variant: "thiếu phân loại",
   qty: "thiếu số lượng",
   line: "không rõ dòng nào",
 };
@@ -174,7 +174,7 @@ function renderCurrent() {
     box.append(
       el("span", { class: "code", text: p.code }),
       el("span", { class: "name", text: p.name }),
-      el("span", { class: "price", text: `${vnd(p.price)}/${p.unit}` }),
+      el("span", { class: "price", text: priceText(p) }),
     );
     box.classList.remove("none");
   } else {
@@ -199,6 +199,32 @@ function sortedProducts() {
   return [...state.products.values()].sort((a, b) => a.code.localeCompare(b.code, "vi", { numeric: true }));
 }
 
+function stockCells(s, unit) {
+  return [
+    el("td", { "data-testid": "stock-remaining" },
+      el("strong", { text: qtyText(s.remaining) }), el("small", { text: ` ${unit}` })),
+    el("td", { "data-testid": "stock-reserved", text: qtyText(s.reserved) }),
+    el("td", { "data-testid": "stock-waiting", class: s.waiting > 0 ? "waiting" : null,
+      text: qtyText(s.waiting) }),
+  ];
+}
+
+function variantRow(p, o) {
+  // a variant with its own price and/or stock, under its product; one drawing on the
+  // product's stock says so instead of showing figures of its own
+  const low = o.own_stock && o.remaining <= Math.max(1, o.initial * 0.1);
+  const price = o.price !== p.price ? el("small", { class: "price", text: ` ${vnd(o.price)}` }) : null;
+  return el("tr", {
+      "data-testid": "stock-variant", "data-sku": p.sku, "data-variant": o.variant,
+      class: `variant${low ? " low" : ""}`,
+    },
+    el("th", { scope: "row" }, el("span", { class: "name", text: o.variant }), price,
+      o.own_stock && o.remaining <= 0 ? el("span", { class: "tag", text: "hết hàng" }) : null),
+    ...(o.own_stock ? stockCells(o, p.unit)
+      : [el("td", { colspan: 3, class: "shared", text: "dùng chung tồn kho của sản phẩm" })]),
+  );
+}
+
 function renderStock() {
   const body = byId("stock-table").tBodies[0];
   body.replaceChildren();
@@ -209,14 +235,19 @@ function renderStock() {
         el("th", { scope: "row" },
           el("span", { class: "code", text: p.code }),
           el("span", { class: "name", text: p.name })),
-        el("td", { "data-testid": "stock-remaining" },
-          el("strong", { text: qtyText(p.remaining) }), el("small", { text: ` ${p.unit}` })),
-        el("td", { "data-testid": "stock-reserved", text: qtyText(p.reserved) }),
-        el("td", { "data-testid": "stock-waiting", class: p.waiting > 0 ? "waiting" : null,
-          text: qtyText(p.waiting) }),
+        ...stockCells(p, p.unit),
       ),
+      ...(p.options || []).map((o) => variantRow(p, o)),
     );
   }
+}
+
+function priceText(p) {
+  // a product whose variants have prices of their own shows the range
+  const prices = [p.price, ...(p.options || []).map((o) => o.price)];
+  const low = Math.min(...prices), high = Math.max(...prices);
+  const range = low === high ? vnd(low) : `${groupDigits(low)}–${vnd(high)}`;
+  return `${range}/${p.unit}`;
 }
 
 function itemText(line) {
@@ -278,7 +309,7 @@ function renderOrders() {
 function productOptions(selected) {
   return [el("option", { value: "", text: "Chọn sản phẩm…" }),
     ...sortedProducts().map((p) => el("option", {
-      value: p.sku, selected: p.sku === selected, text: `${p.code} – ${p.name} (${vnd(p.price)}/${p.unit})`,
+      value: p.sku, selected: p.sku === selected, text: `${p.code} – ${p.name} (${priceText(p)})`,
     }))];
 }
 
@@ -287,8 +318,11 @@ function fitForm(form) {
   const p = state.products.get(form.elements.sku.value);
   const variant = form.elements.variant;
   const variants = p?.variants || [];
-  variant.replaceChildren(el("option", { value: "", text: "Chọn size/màu…" }),
-    ...variants.map((v) => el("option", { value: v, text: v })));
+  const prices = new Map((p?.options || []).map((o) => [o.variant, o.price]));
+  variant.replaceChildren(el("option", { value: "", text: "Chọn phân loại…" }),
+    ...variants.map((v) => el("option", {
+      value: v, text: prices.has(v) && prices.get(v) !== p.price ? `${v} – ${vnd(prices.get(v))}` : v,
+    })));
   variant.hidden = variants.length === 0;
   variant.required = variants.length > 0;
   const decimal = p && DECIMAL_UNITS.has(p.unit);
