@@ -1,10 +1,14 @@
 """Vietnamese mobile numbers: found once here for the parser, and masked for anything public.
 
-Phone numbers are personal data: the public feed and the logs only ever show them masked.
+Phone numbers are personal data: the public feed, exports for viewers and the logs only ever
+show them masked, through `mask_phones_in` — the one scrubber of every public path. It is looser
+than the parser's `find_phones`: any separators a person types (spaces, dots, dashes, commas,
+brackets), full-width or other Unicode digits, and a number written without its leading 0.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 
 import regex
@@ -31,9 +35,52 @@ def mask_phone(phone: str | None) -> str | None:
     return f"{digits[:4]}***{digits[-3:]}"
 
 
+# A run of digits and separators: the run is scrubbed when its digits make a mobile number.
+_SEP = r"[\s.,\-()/]{0,3}"
+_DIGIT_RUN = regex.compile(rf"(?<!\d{_SEP})\+?\(?\d(?:{_SEP}\d)*(?!{_SEP}\d)")
+
+
+def _is_mobile(digits: str) -> bool:
+    if digits.startswith("84") and len(digits) == 11:
+        digits = digits[2:]
+    elif digits.startswith("0") and len(digits) == 10:
+        digits = digits[1:]
+    return len(digits) == 9 and digits[0] in "35789"
+
+
 def mask_phones_in(text: str) -> str:
-    """The text with every mobile number in it masked (comment text on the feed, log lines)."""
-    masked: str = PHONE_RE.sub(
-        lambda m: mask_phone("0" + regex.sub(r"\D", "", m.group(1))) or "", text
-    )
-    return masked
+    """The text with every mobile number in it masked, however it is written (comment text and
+    names on the feed, log lines, exports for others)."""
+    result: str = _DIGIT_RUN.sub(lambda m: _mask_run(m.group()), text)
+    return result
+
+
+def _mask_run(run: str) -> str:
+    """Mask each stretch of consecutive digit groups of a run that makes a mobile number (a run
+    may hold a quantity or a price next to the number: "2 0912 345 678")."""
+    groups = [(g.start(), g.end(), _ascii(g.group())) for g in _GROUP.finditer(run)]
+    out, done, i = [], 0, 0
+    while i < len(groups):
+        digits = ""
+        for j in range(i, len(groups)):
+            digits += groups[j][2]
+            if len(digits) > 11:
+                break
+            if _is_mobile(digits):
+                start = 0 if i == 0 else groups[i][0]  # with a leading + or ( of the run
+                out += [run[done:start], mask_phone(_national(digits)) or ""]
+                done, i = groups[j][1], j
+                break
+        i += 1
+    return "".join(out) + run[done:]
+
+
+_GROUP = regex.compile(r"\d+")
+
+
+def _ascii(digits: str) -> str:
+    return "".join(str(unicodedata.digit(ch)) for ch in digits)
+
+
+def _national(digits: str) -> str:
+    return digits if digits.startswith("0") else "0" + digits.removeprefix("84")

@@ -26,6 +26,28 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0)
 STEP_BUCKETS = (1e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
 
+SOURCE_KINDS = ("stdin", "file", "simulator", "facebook", "youtube", "shopee", "tiktok", "webhook")
+REASON_KINDS = {  # a dead letter's reason, by how it starts -> its label
+    "line longer than": "too_long",
+    "unknown stream": "unknown_stream",
+    "internal error": "internal",
+    "JSON is malformed": "bad_json",
+    "Input data was truncated": "bad_json",
+}
+
+
+def source_kind(source: str) -> str:
+    """The label of a source's name: file:/home/…/x.jsonl is "file", stdin@2026-… "stdin" (a
+    path or stream name may hold a phone, and is unbounded)."""
+    kind = source.split(":", 1)[0].split("@", 1)[0]
+    return kind if kind in SOURCE_KINDS else "other"
+
+
+def reason_kind(reason: str) -> str:
+    """The label of a dead letter's reason: "unknown stream 'x'" is "unknown_stream"."""
+    return next((k for start, k in REASON_KINDS.items() if reason.startswith(start)), "invalid")
+
+
 class Metrics:
     """A process's metrics and their registry."""
 

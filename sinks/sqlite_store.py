@@ -7,6 +7,7 @@ nothing lost, nothing doubled (the books also ignore a comment id they have alre
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -58,6 +59,16 @@ CREATE INDEX IF NOT EXISTS events_ts ON order_events (stream, ts);
 """
 
 
+def private_file(path: str) -> None:
+    """The file exists and only its owner may read it: it holds names and full phone numbers.
+    SQLite gives its -wal and -shm files the database file's mode."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o600)  # a file made before: tighten it
+
+
 @dataclass
 class Batch:
     """What the pipeline produced since the last commit, in order."""
@@ -75,6 +86,7 @@ class Batch:
 class SQLiteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        private_file(self.path)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at each commit

@@ -26,7 +26,7 @@ import msgspec
 from chotdon.catalog import Catalog
 from chotdon.formatting import format_vnd
 from chotdon.phones import mask_phones_in
-from chotdon.prometheus import PipelineMetrics
+from chotdon.prometheus import PipelineMetrics, reason_kind, source_kind
 from chotdon.records import (
     AnyRecord,
     Comment,
@@ -135,7 +135,7 @@ class EmbeddedRunner:
         self._pending_errors.append((position, reason, raw))
         self.log(f"dòng {position} bị bỏ qua (line {position} skipped): {mask_phones_in(reason)}")
         if self.metrics:
-            self.metrics.dead_letter(self._source_name or "source", reason.split(":")[0][:40])
+            self.metrics.dead_letter(source_kind(self._source_name), reason_kind(reason))
 
     async def run(self, source: Source, *, keep_running: bool = False) -> RunStats:
         """Run until the source ends (and, with keep_running, until cancelled: the feed stays

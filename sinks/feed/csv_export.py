@@ -2,18 +2,21 @@
 
 UTF-8 with a BOM, because Excel reads a CSV without one in the machine's legacy code page and
 garbles Vietnamese. Money is whole VND and quantities plain numbers, so a spreadsheet can sum them.
+Phones are text ("0912 345 678"): as a bare number Excel would drop the leading 0. Text a viewer
+typed (names, products, variants) is guarded against CSV injection as OWASP advises, in every
+piece a spreadsheet may split it into (Excel in vi-VN splits on ";").
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from chotdon.phones import mask_phone
 from chotdon.records import OrderLine
 
-from .view import OrderRow, StreamView
+from .view import OrderRow, StreamView, masked_order
 
 HEADER = (
     "Mã đơn",
@@ -30,7 +33,9 @@ HEADER = (
 )
 LINE_STATUS = {"confirmed": "Đã chốt", "waitlisted": "Chờ hàng", "review": "Cần duyệt"}
 VIETNAM = timezone(timedelta(hours=7), "ICT")  # no daylight saving: a fixed offset is exact
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A formula character at the start of a cell, or of a piece after a "," or ";" separator (and
+# any blanks): a leading quote makes it text.
+FORMULA = re.compile(r"(^|[,;])(\s*)(?=[=+\-@\t\r])")
 
 
 def orders_csv(view: StreamView, masked: bool) -> bytes:
@@ -53,7 +58,9 @@ def _row(
     view: StreamView, order: OrderRow, line: OrderLine, amount: int, masked: bool
 ) -> list[str | int | float]:
     product = view.products.get(line.sku)
-    phone = mask_phone(order.phone) if masked else order.phone
+    if masked:
+        order = masked_order(order)
+    phone = order.phone if masked else _phone_text(order.phone)
     return [
         order.order_id,
         _text(order.customer_name or order.customer),
@@ -70,6 +77,13 @@ def _row(
 
 
 def _text(value: str) -> str:
-    """A viewer's name could be "=HYPERLINK(...)": a leading quote keeps a spreadsheet from
-    running it as a formula (CSV injection)."""
-    return "'" + value if value.startswith(FORMULA_START) else value
+    """A viewer's name could be "=HYPERLINK(...)", or "Lan;=HYPERLINK(...)": a quote before each
+    formula start keeps a spreadsheet from running it (CSV injection)."""
+    return FORMULA.sub(r"\1\2'", value.replace("\x00", ""))  # a NUL hides what follows
+
+
+def _phone_text(phone: str | None) -> str:
+    """0912345678 -> "0912 345 678": a spreadsheet keeps it as written, leading 0 included."""
+    if not phone:
+        return ""
+    return f"{phone[:4]} {phone[4:7]} {phone[7:]}" if len(phone) == 10 else phone

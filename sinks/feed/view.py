@@ -131,7 +131,20 @@ def status_of(lines: list[OrderLine]) -> OrderStatus:
 
 
 def masked_order(row: OrderRow) -> OrderRow:
-    return msgspec.structs.replace(row, phone=mask_phone(row.phone))
+    """An order as a viewer (or the host's page without the token) may see it: no platform user
+    id, phones masked in the phone field and wherever a customer typed one (the name too)."""
+    return msgspec.structs.replace(
+        row,
+        customer="",
+        customer_name=mask_phones_in(row.customer_name),
+        phone=mask_phone(row.phone),
+    )
+
+
+def masked_review(row: ReviewRow) -> ReviewRow:
+    return msgspec.structs.replace(
+        row, customer_name=mask_phones_in(row.customer_name), text=mask_phones_in(row.text)
+    )
 
 
 @dataclass
@@ -209,7 +222,7 @@ class StreamView:
     def _reviews_json(self, masked: bool) -> Any:
         rows = sorted(self.reviews.values(), key=lambda r: r.ts)
         if masked:
-            rows = [msgspec.structs.replace(r, text=mask_phones_in(r.text)) for r in rows]
+            rows = [masked_review(r) for r in rows]
         return msgspec.to_builtins(rows)
 
     # -- applying records ------------------------------------------------------------------

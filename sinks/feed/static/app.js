@@ -270,7 +270,7 @@ function orderNode(row, fresh) {
       "data-seq": row.seq,
     },
     el("div", { class: "order-top" },
-      el("span", { class: "customer", "data-testid": "order-customer", text: row.customer_name || row.customer }),
+      el("span", { class: "customer", "data-testid": "order-customer", text: row.customer_name || row.customer || "Khách" }),
       el("span", { class: `badge badge-${row.status}`, "data-testid": "order-status", text: STATUS[row.status] || row.status })),
     el("ul", { class: "items", "data-testid": "order-items" }, items),
     el("div", { class: "order-bottom" },
