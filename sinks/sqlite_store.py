@@ -7,11 +7,13 @@ nothing lost, nothing doubled (the books also ignore a comment id they have alre
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -35,6 +37,7 @@ from chotdon.records import (
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS catalogs (stream TEXT PRIMARY KEY, catalog BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS positions (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS connector_states (connector TEXT PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS books (
     stream TEXT PRIMARY KEY, state BLOB NOT NULL, current TEXT, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS comments (
@@ -173,9 +176,7 @@ class SQLiteStore:
     # -- reading ------------------------------------------------------------------------------
 
     def position(self, source: str) -> int:
-        query = "SELECT position FROM positions WHERE source = ?"
-        row = self.db.execute(query, (source,)).fetchone()
-        return int(row[0]) if row else 0
+        return _position(self.db, source)
 
     def books(self) -> dict[str, tuple[bytes, str | None]]:
         rows = self.db.execute("SELECT stream, state, current FROM books").fetchall()
@@ -212,3 +213,38 @@ class SQLiteStore:
             (stream,),
         ).fetchone()
         return (int(row[0] or 0), int(row[1] or 0))
+
+
+class ConnectorStates:
+    """Live connectors' checkpoints in the session's file, on a connection of their own (the
+    runner's connection may be inside a batch's transaction on another thread)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def load(self, connector: str) -> dict[str, Any]:
+        query = "SELECT state FROM connector_states WHERE connector = ?"
+        row = self.db.execute(query, (connector,)).fetchone()
+        state: dict[str, Any] = json.loads(row[0]) if row else {}
+        return state
+
+    def save(self, connector: str, state: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT INTO connector_states VALUES (?, ?) ON CONFLICT (connector) DO UPDATE"
+            " SET state = excluded.state",
+            (connector, json.dumps(state)),
+        )
+
+    def committed(self, source: str) -> int:
+        """The position of `source` the runner has committed."""
+        return _position(self.db, source)
+
+
+def _position(db: sqlite3.Connection, source: str) -> int:
+    row = db.execute("SELECT position FROM positions WHERE source = ?", (source,)).fetchone()
+    return int(row[0]) if row else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from importlib import resources
@@ -10,10 +11,13 @@ from pathlib import Path
 
 from chotdon.catalog import Catalog, load_catalog
 from chotdon.config import add_flags, settings
+from chotdon.phones import mask_phones_in
 from ingest.simulator import add_simulator_source_arguments, simulator_source
 from ingest.sources import JsonLinesSource, Pace, Source
+from sinks.sqlite_store import ConnectorStates
 
 from .embedded_session import SessionOptions, run
+from .live_sources import LiveSourceError, LiveSources, build_connector, is_live
 
 RUN_DESCRIPTION = (
     "Read comment, viewer-count and host-action records (JSON Lines, one a line), "
@@ -55,8 +59,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--source",
-        default="-",
-        help="JSON Lines file, - for stdin (default), or 'simulator' for a simulated session",
+        action="append",
+        help="JSON Lines file, - for stdin (default), 'simulator' for a simulated session, or "
+        "a live platform: facebook:LIVE_VIDEO_ID (or facebook:page=PAGE_ID), youtube:VIDEO_ID, "
+        "shopee:SESSION_ID, tiktok:listen; repeat for a multi-platform live; add @STREAM when "
+        "there are several catalogs (credentials from the environment, see README)",
     )
     add_flags(p, "db")
     p.add_argument(
@@ -71,6 +78,13 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     catalogs = [load_catalog(c) for c in args.catalog or [settings().catalog]]
     pace = Pace.parse(args.speed)
+    sources = args.source or ["-"]
+    if any(is_live(s) for s in sources):
+        return _run_live(args, catalogs, sources)
+    if len(sources) > 1:
+        print("chotdon run: several sources must all be live platforms", file=sys.stderr)
+        return 2
+    args.source = sources[0]
     source: Source
     if args.source == "simulator":
         try:
@@ -81,6 +95,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         source = JsonLinesSource(args.source, pace=pace)  # bad lines go to the runner's report
     return run(_session_options(args, catalogs, args.db), source)
+
+
+def _run_live(args: argparse.Namespace, catalogs: list[Catalog], sources: list[str]) -> int:
+    """`--source PLATFORM:...` (one or several): the connectors feed the runner directly."""
+    if not all(is_live(s) for s in sources):
+        print("chotdon run: live platforms cannot be mixed with files", file=sys.stderr)
+        return 2
+    streams = [c.stream for c in catalogs]
+    try:
+        connectors = [build_connector(s, streams, os.environ) for s in sources]
+    except LiveSourceError as exc:
+        print(f"chotdon run: {exc}", file=sys.stderr)
+        return 2
+    states = ConnectorStates(args.db)
+    live = LiveSources(connectors, states, log=_say)
+    try:
+        code = run(_session_options(args, catalogs, args.db), live)
+    finally:
+        live.flush()  # what the runner's last commit covers
+        states.close()
+    failed = [o for o in live.outcomes.values() if o.exit_code]
+    return max((o.exit_code for o in failed), default=code)
+
+
+def _say(message: str) -> None:
+    print(mask_phones_in(message), file=sys.stderr, flush=True)
 
 
 def add_demo_arguments(p: argparse.ArgumentParser) -> None:

@@ -334,7 +334,7 @@ async def test_an_expiring_access_token_is_renewed_and_the_new_refresh_token_kep
 
 
 def test_credentials_come_from_the_environment() -> None:
-    args = argparse.Namespace(stream=STREAM, poll_every=2.0, metrics_every=10.0)
+    args = argparse.Namespace(stream=STREAM, poll_every=2.0, metrics_every=10.0, session=None)
     with pytest.raises(UsageError, match="SHOPEE_PARTNER_KEY, SHOPEE_ACCESS_TOKEN"):
         build(args, {"SHOPEE_PARTNER_ID": "1", "SHOPEE_USER_ID": "2"})
     env = {

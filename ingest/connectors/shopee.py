@@ -105,9 +105,11 @@ class ShopeeConnector:
         metrics_every: float = 10.0,
         timeout: float = 8.0,
         window: float = WINDOW,
+        session_id: str | None = None,
     ) -> None:
-        if not stream.isdigit():
-            raise UsageError(f"a Shopee session id is a number, not {stream!r}")
+        self.session_id = session_id or stream
+        if not self.session_id.isdigit():
+            raise UsageError(f"a Shopee session id is a number, not {self.session_id!r}")
         if not 0 <= poll_every <= window - 2:
             raise UsageError(
                 f"--poll-every must be at most {window - 2:g}s: Shopee keeps comments "
@@ -140,14 +142,16 @@ class ShopeeConnector:
                 async for batch in self._window(http, wait=0.0 if ended else self.poll_every):
                     yield batch
                 if ended:
-                    raise SessionEnded(f"Shopee session {self.stream} ended (status 2)")
+                    raise SessionEnded(f"Shopee session {self.session_id} ended (status 2)")
 
     async def _window(self, http: aiohttp.ClientSession, wait: float) -> AsyncIterator[Batch]:
         """Every page of the last 10 seconds' comments, from offset 0; the last page waits."""
         offset = 0
         for _ in range(MAX_PAGES):
             page = await self._call(
-                http, "get_latest_comment_list", {"session_id": self.stream, "offset": str(offset)}
+                http,
+                "get_latest_comment_list",
+                {"session_id": self.session_id, "offset": str(offset)},
             )
             comments, malformed = self._read_page(page, self.fresh)
             next_offset = page.get("next_offset")
@@ -168,8 +172,9 @@ class ShopeeConnector:
 
     async def _session_figures(self, http: aiohttp.ClientSession) -> tuple[bool, list[ViewerCount]]:
         """Whether the session ended (status 2), and its viewers."""
-        detail = await self._call(http, "get_session_detail", {"session_id": self.stream})
-        metric = await self._call(http, "get_session_metric", {"session_id": self.stream})
+        session = {"session_id": self.session_id}
+        detail = await self._call(http, "get_session_detail", session)
+        metric = await self._call(http, "get_session_metric", session)
         self._metrics_due = time.monotonic() + self.metrics_every
         ccu = metric.get("ccu")
         viewers = []
@@ -336,6 +341,9 @@ def _text(value: Any) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--session", help="the livestream session id (default: the --stream id)", default=None
+    )
+    parser.add_argument(
         "--poll-every",
         type=float,
         default=2.0,
@@ -366,6 +374,7 @@ def build(args: argparse.Namespace, env: Mapping[str, str]) -> ShopeeConnector:
         api_url=conf.shopee_api_url,
         poll_every=args.poll_every,
         metrics_every=args.metrics_every,
+        session_id=args.session,
     )
     if env.get("SHOPEE_REFRESH_TOKEN"):
         store = TokenStore(state_file(conf.checkpoint_dir, PLATFORM, args.stream, ".tokens"))

@@ -1,0 +1,133 @@
+"""`chotdon run --source facebook:ID --source youtube:ID`: one process takes a multi-platform live
+from the platforms (local fakes) to orders in the session's SQLite, each connector with its
+checkpoint in that file; a restart neither loses nor doubles an order."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from stream_jobs.live_sources import LiveSourceError, build_connector
+from tests.fakes.facebook_graph import TOKEN, FakeGraph, comment
+from tests.fakes.youtube_api import API_KEY, FakeYouTube, chat_ended, text_message
+
+T0 = 1_795_737_600
+SHOPEE_ENV = {
+    "SHOPEE_PARTNER_ID": "1",
+    "SHOPEE_PARTNER_KEY": "k",
+    "SHOPEE_ACCESS_TOKEN": "t",
+    "SHOPEE_USER_ID": "2",
+}
+STREAM = "kim-an-oi"
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraph]:
+    fake = FakeGraph()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def youtube() -> AsyncIterator[FakeYouTube]:
+    fake = FakeYouTube()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+async def chotdon_run(
+    db: Path, graph: FakeGraph, youtube: FakeYouTube, *sources: str
+) -> tuple[int, str]:
+    env = {
+        **os.environ,
+        "FACEBOOK_ACCESS_TOKEN": TOKEN,
+        "CHOTDON_FACEBOOK_GRAPH_URL": graph.base_url,
+        "YOUTUBE_API_KEY": API_KEY,
+        "CHOTDON_YOUTUBE_API_URL": youtube.url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "chotdon",
+        "run",
+        "--catalog",
+        "kim-an",
+        *(f"--source={s}" for s in sources),
+        "--db",
+        str(db),
+        "--no-serve",
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, err.decode()
+
+
+def confirmed(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT comment_id FROM comments WHERE stream = ?", (STREAM,))
+        comments = [r[0] for r in rows]
+        assert len(comments) == len(set(comments))
+        events = conn.execute("SELECT count(*) FROM order_events WHERE kind = 'confirmed'")
+        states = conn.execute("SELECT connector FROM connector_states").fetchall()
+    platforms = {c.split(":")[0] for c in comments}
+    return {
+        "comments": len(comments),
+        "platforms": len(platforms),
+        "orders": events.fetchone()[0],
+        "states": len(states),
+    }
+
+
+async def test_one_command_reads_two_platforms_into_one_stock_and_resumes(
+    graph: FakeGraph, youtube: FakeYouTube, tmp_path: Path
+) -> None:
+    db = tmp_path / "session.db"
+    graph.add(
+        comment("f1", "chốt 2 hộp ổi", T0, user="1001", name="Lan"),
+        comment("f2", "lấy 1 chai nước ép", T0 + 1, user="1002", name="Hoa"),
+    )
+    graph.end_at(1)
+    youtube.messages = [
+        text_message("y1", "chốt 3 hộp ổi", T0 + 2, "UCyt1", "Minh"),
+        chat_ended("end", T0 + 3),
+    ]
+    sources = (f"facebook:{graph.video_id}", f"youtube:{youtube.video_id}")
+    code, err = await chotdon_run(db, graph, youtube, *sources)
+    assert code == 0, err
+    assert confirmed(db) == {"comments": 3, "platforms": 2, "orders": 3, "states": 2}
+
+    # The lives go on (the chat ended on YouTube only): a restart reads the new comments once.
+    graph.status = "LIVE"
+    graph.end_poll = None
+    graph.add(comment("f3", "chốt 1 hộp quà", T0 + 9, user="1003", name="Tú"))
+    graph.end_at(graph.polls + 1)
+    code, err = await chotdon_run(db, graph, youtube, sources[0])
+    assert code == 0, err
+    assert confirmed(db) == {"comments": 4, "platforms": 2, "orders": 4, "states": 2}
+
+
+def test_a_live_source_names_its_stream_and_target() -> None:
+    env = {"YOUTUBE_API_KEY": "k"}
+    connector = build_connector("youtube:abc@kim-an-oi", ["kim-an-oi", "phu-xuyen"], env)
+    assert (connector.platform, connector.stream) == ("youtube", "kim-an-oi")
+    for wrong, why in [
+        ("youtube:abc", "name the stream"),
+        ("youtube:abc@nowhere", "no catalog"),
+        ("shopee:not-a-number@kim-an-oi", "number"),
+        ("facebook:@kim-an-oi", "missing"),
+    ]:
+        with pytest.raises(LiveSourceError, match=why):
+            build_connector(wrong, ["kim-an-oi", "phu-xuyen"], {**env, **SHOPEE_ENV})
+    with pytest.raises(LiveSourceError, match="SHOPEE_ACCESS_TOKEN"):
+        build_connector("shopee:123@kim-an-oi", ["kim-an-oi"], {"SHOPEE_PARTNER_ID": "1"})
