@@ -27,7 +27,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-from ingest.connectors.base import Checkpoint, ConnectorMetrics
+from chotdon.prometheus import ConnectorMetrics
+from ingest.connectors.base import Checkpoint
 from ingest.connectors.cli import platforms
 from ingest.connectors.runner import (
     Connector,
