@@ -45,9 +45,23 @@ class ProductSales:
 
 
 @dataclass(frozen=True, slots=True)
+class VariantSales:
+    """A variant's confirmed sales, at its price (its own, or its product's)."""
+
+    sku: str
+    name: str
+    variant: str
+    unit: str
+    qty: float
+    revenue: int  # VND
+    customers: int
+
+
+@dataclass(frozen=True, slots=True)
 class Waiting:
     sku: str
     name: str
+    variant: str | None
     unit: str
     qty: float
     customers: int
@@ -79,6 +93,7 @@ class Summary:
     revenue: int = 0
     intents: dict[str, int] = field(default_factory=dict)
     products: list[ProductSales] = field(default_factory=list)  # by revenue, largest first
+    variants: list[VariantSales] = field(default_factory=list)  # by product as above, revenue
     cancel_comments: int = 0
     cancel_events: int = 0
     orders_emptied: int = 0  # orders that ended with no line at all
@@ -122,7 +137,7 @@ def summarise(session: Session, catalog: Catalog) -> Summary:
     kinds = Counter(i.intent for i in intents)
     s.intents = {kind: kinds.get(kind, 0) for kind in INTENT_KINDS}
     s.cancel_comments = kinds.get("cancel", 0)
-    s.products, s.waiting = _products(final, catalog)
+    s.products, s.variants, s.waiting = _products(final, catalog)
     minutes = session.windows(MINUTE_S)
     s.busiest = sorted(minutes, key=lambda m: (-m.comments, m.window_start))[:BUSIEST]
     s.bucket_s = FINE_BUCKET_S if s.duration < FINE_UNTIL_S else MINUTE_S
@@ -132,36 +147,57 @@ def summarise(session: Session, catalog: Catalog) -> Summary:
     return s
 
 
+@dataclass
+class _Tally:
+    qty: float = 0.0
+    revenue: float = 0.0
+    customers: set[str] = field(default_factory=set)
+
+    def add(self, qty: float, revenue: float, customers: set[str]) -> None:
+        self.qty += qty
+        self.revenue += revenue
+        self.customers |= customers
+
+
 def _products(
     final: list[OrderEvent], catalog: Catalog
-) -> tuple[list[ProductSales], list[Waiting]]:
-    qty: dict[str, float] = defaultdict(float)
-    revenue: dict[str, float] = defaultdict(float)
-    buyers: dict[str, set[str]] = defaultdict(set)
-    waiting: dict[str, float] = defaultdict(float)
-    waiters: dict[str, set[str]] = defaultdict(set)
+) -> tuple[list[ProductSales], list[VariantSales], list[Waiting]]:
+    """Confirmed sales per product and per variant, and what is waited for per variant."""
+    sold: dict[tuple[str, str | None], _Tally] = defaultdict(_Tally)
+    waited: dict[tuple[str, str | None], _Tally] = defaultdict(_Tally)
     for event in final:
         for line in event.lines:
-            if line.status == "confirmed":
-                qty[line.sku] += line.qty
-                revenue[line.sku] += line.qty * line.unit_price
-                buyers[line.sku].add(event.customer)
-            elif line.status == "waitlisted":
-                waiting[line.sku] += line.qty
-                waiters[line.sku].add(event.customer)
+            if line.status in ("confirmed", "waitlisted"):
+                tally = (sold if line.status == "confirmed" else waited)[line.sku, line.variant]
+                tally.add(line.qty, line.qty * line.unit_price, {event.customer})
+    per_sku: dict[str, _Tally] = defaultdict(_Tally)
+    for (sku, _), tally in sold.items():
+        per_sku[sku].add(tally.qty, tally.revenue, tally.customers)
 
     def named(sku: str) -> tuple[str, str]:
         product = catalog.by_sku(sku)
         return (product.name, product.unit) if product else (sku, "")
 
     products = [
-        ProductSales(sku, *named(sku), qty[sku], round(revenue[sku]), len(buyers[sku]))
-        for sku in qty
+        ProductSales(sku, *named(sku), t.qty, round(t.revenue), len(t.customers))
+        for sku, t in per_sku.items()
     ]
     products.sort(key=lambda p: (-p.revenue, -p.qty, p.sku))
-    waits = [Waiting(sku, *named(sku), waiting[sku], len(waiters[sku])) for sku in waiting]
-    waits.sort(key=lambda w: (-w.customers, w.sku))
-    return products, waits
+    rank = {p.sku: i for i, p in enumerate(products)}
+    variants = []
+    for (sku, variant), t in sold.items():
+        if variant is not None:
+            name, unit = named(sku)
+            variants.append(
+                VariantSales(sku, name, variant, unit, t.qty, round(t.revenue), len(t.customers))
+            )
+    variants.sort(key=lambda v: (rank[v.sku], -v.revenue, v.variant))
+    waits = [
+        Waiting(sku, named(sku)[0], variant, named(sku)[1], t.qty, len(t.customers))
+        for (sku, variant), t in waited.items()
+    ]
+    waits.sort(key=lambda w: (-w.customers, w.sku, w.variant or ""))
+    return products, variants, waits
 
 
 def _filled(windows: list[MetricsSnapshot], size: int, stream: str) -> list[MetricsSnapshot]:
@@ -366,12 +402,38 @@ def render(s: Summary, source: str) -> str:
         {2, 3, 4, 5},
         [f'data-sku="{escape(p.sku)}"' for p in s.products],
     )
+    variant_table = (
+        "<h3>Theo phân loại</h3>"
+        + _table(
+            ["Mã", "Sản phẩm", "Phân loại", "Số lượng", "Đơn giá", "Doanh thu", "Khách"],
+            [
+                [
+                    escape(v.sku),
+                    escape(v.name),
+                    escape(v.variant),
+                    f"{format_qty(v.qty)} {escape(v.unit)}",
+                    format_vnd(v.revenue / v.qty) if v.qty else "–",
+                    format_vnd(v.revenue),
+                    count(v.customers),
+                ]
+                for v in s.variants
+            ],
+            {3, 4, 5, 6},
+            [f'data-variant="{escape(v.sku)} / {escape(v.variant)}"' for v in s.variants],
+        )
+        if s.variants
+        else ""
+    )
     intent_rows = [
         [INTENT_LABELS[k], escape(k), count(n), percent(n, total_intents)]
         for k, n in s.intents.items()
     ]
     waiting_rows = [
-        [escape(w.name), f"{format_qty(w.qty)} {escape(w.unit)}", count(w.customers)]
+        [
+            escape(w.name) + (f" – {escape(w.variant)}" if w.variant else ""),
+            f"{format_qty(w.qty)} {escape(w.unit)}",
+            count(w.customers),
+        ]
         for w in s.waiting
     ]
     waiting_table = (
@@ -414,6 +476,7 @@ def render(s: Summary, source: str) -> str:
         funnel=_img(funnel, "Phễu chuyển đổi"),
         products_chart=_img(products, "Doanh thu theo sản phẩm"),
         products_table=product_table,
+        variants_table=variant_table,
         intents_chart=_img(intents, "Bình luận theo ý định"),
         intents_table=_table(["Ý định", "intent", "Bình luận", "Tỉ lệ"], intent_rows, {2, 3}),
         cancel_comments=count(s.cancel_comments),
@@ -466,6 +529,7 @@ main {{ max-width: 1240px; margin: 0 auto; padding: 24px 40px 40px; }}
 section {{ background: white; border-radius: 10px; padding: 18px 22px; margin-top: 18px;
           box-shadow: 0 1px 3px rgba(31,41,51,.08); }}
 h2 {{ font-size: 18px; margin: 0 0 4px; }}
+h3 {{ font-size: 15px; margin: 18px 0 4px; }}
 section > p.lead {{ color: var(--muted); margin: 0 0 12px; font-size: 13px; }}
 .chart {{ width: 100%; height: auto; display: block; }}
 .chart + .chart {{ margin-top: 18px; }}
@@ -516,6 +580,7 @@ footer {{ color: var(--muted); font-size: 12px; text-align: center; padding: 0 0
   <p class="lead">Số lượng và doanh thu đã chốt ở cuối phiên.</p>
   {products_chart}
   {products_table}
+  {variants_table}
 </section>
 
 <section class="two">

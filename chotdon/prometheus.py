@@ -16,13 +16,14 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from chotdon.records import OrderEvent
+from chotdon.records import OrderEvent, StockLevels
 
 # parsing a comment takes tens of microseconds; a slow one a few milliseconds
 PARSE_BUCKETS = (20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3)
 # from a comment on the platform to its order on the host's screen: well under a second
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0)
 # a worker's batch or checkpoint: milliseconds, seconds when the broker is slow
+STOCK_STATES = ("remaining", "reserved", "waiting")
 STEP_BUCKETS = (1e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
 
@@ -159,10 +160,29 @@ class FeedMetrics(LatencyMetrics):
         self.feed_events = Counter(
             "chotdon_feed_events", "Events pushed to open feed pages, by kind", ["kind"], registry=r
         )
+        self.stock = Gauge(
+            "chotdon_stock",
+            'Stock by state (remaining, reserved, waiting): of each product whole (variant "")'
+            " and of each variant with stock of its own",
+            ["stream", "sku", "variant", "state"],
+            registry=r,
+        )
 
     def set_revenue(self, stream: str, vnd: int, target: int) -> None:
         self.revenue.labels(stream).set(vnd)
         self.revenue_target.labels(stream).set(target)
+
+    def set_stock(self, levels: StockLevels) -> None:
+        stream = levels.stream
+        for sku, remaining in levels.remaining.items():
+            figures = (remaining, levels.reserved.get(sku, 0), levels.waiting.get(sku, 0))
+            for state, value in zip(STOCK_STATES, figures, strict=True):
+                self.stock.labels(stream, sku, "", state).set(value)
+        for v in levels.variants:
+            for state, value in zip(
+                STOCK_STATES, (v.remaining, v.reserved, v.waiting), strict=True
+            ):
+                self.stock.labels(stream, v.sku, v.variant, state).set(value)
 
     def track_feed_subscribers(self, count: Callable[[], float]) -> None:
         """Read the number of open pages at scrape time, e.g. `lambda: hub.subscribers`."""

@@ -87,13 +87,15 @@ return 1
 # (a late comment's), but one stream stays on one partition, where the later record is the newer
 # state: their Kafka position is their version.
 
-# KEYS stock, version; ARGV partition, offset, remaining, reserved, waiting, ts, record, channel
+# KEYS stock, version
+# ARGV partition, offset, remaining, reserved, waiting, ts, record, channel, variants
 _STOCK = (
     _COMMON
     + """
 if not after(redis.call('HGET', KEYS[1], 'at'), ARGV[1], ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], 'at', ARGV[1] .. ':' .. ARGV[2], 'remaining', ARGV[3],
-  'reserved', ARGV[4], 'waiting', ARGV[5], 'ts', ARGV[6], 'record', ARGV[7])
+  'reserved', ARGV[4], 'waiting', ARGV[5], 'ts', ARGV[6], 'record', ARGV[7],
+  'variants', ARGV[9])
 notify(KEYS[2], ARGV[8], '"record":' .. ARGV[7])
 return 1
 """
@@ -346,6 +348,7 @@ class RedisStore:
                     repr(record.ts),
                     encode(record),
                     channel,
+                    _json(record.variants),
                 ],
                 client=pipe,
             )

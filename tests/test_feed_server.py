@@ -534,7 +534,10 @@ async def test_the_host_changes_a_variants_own_stock_and_the_page_shows_each_var
         )
         assert approve.status == 200
         snapshot = await (await client.get(f"/api/streams/{stream}/snapshot")).json()
+        metrics = await (await client.get("/metrics")).text()
     assert snapshot["summary"]["revenue"] == 2 * 170_000
+    tea_stock = f'chotdon_stock{{sku="CHE-SHAN",state="remaining",stream="{stream}",variant='
+    assert f'{tea_stock}"200g"}} 3.0' in metrics and f'{tea_stock}""}} 13.0' in metrics
     products = {p["sku"]: p for p in snapshot["products"]}
     tea = products["CHE-SHAN"]
     assert (tea["remaining"], tea["reserved"], tea["initial"]) == (13, 2, 12)

@@ -25,6 +25,7 @@ from chotdon.records import (
     Record,
     SetCurrent,
     StockLevels,
+    VariantStock,
     ViewerCount,
     decode,
     encode,
@@ -79,12 +80,22 @@ def event(
 
 
 def stock(remaining: int, ts: float) -> StockLevels:
+    """OI-HOP's stock, all of it a variant's own (the sink stores what it is given)."""
     return StockLevels(
         stream=STREAM,
         remaining={"OI-HOP": remaining},
         reserved={"OI-HOP": 150 - remaining},
         waiting={},
         ts=ts,
+        variants=[
+            VariantStock(
+                sku="OI-HOP",
+                variant="2kg",
+                remaining=remaining,
+                reserved=150 - remaining,
+                waiting=0,
+            )
+        ],
     )
 
 
@@ -150,6 +161,9 @@ async def check_session(redis: Redis, keys: Keys) -> None:
 
     stock_hash = text(await redis.hgetall(keys.of(STREAM, "stock")))
     assert json.loads(stock_hash["remaining"]) == {"OI-HOP": 145}
+    assert json.loads(stock_hash["variants"]) == [
+        {"sku": "OI-HOP", "variant": "2kg", "remaining": 145, "reserved": 5, "waiting": 0}
+    ]
 
     summary = text(await redis.hgetall(keys.of(STREAM, "summary")))
     assert summary["revenue"] == "240000" and summary["orders"] == "1"

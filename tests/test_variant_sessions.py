@@ -6,6 +6,7 @@ would on the feed page; the order books and stock are what the order book must m
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,31 +22,24 @@ ROOT = Path(__file__).resolve().parent.parent
 Lines = list[tuple[str, str | None, float, int, str]]  # sku, variant, qty, unit price, status
 
 
-def run_session(
-    tmp_path: Path, name: str, stream: str
-) -> tuple[dict[str, tuple[Lines, int]], StockLevels]:
-    """Each customer's order (lines, total) and the stock when the session file has been run."""
-    db = tmp_path / f"{name}.db"
+def chotdon(*args: str) -> None:
+    batch = ("--no-serve", "--exit-at-end") if args[0] == "run" else ()
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "chotdon",
-            "run",
-            "--catalog",
-            str(DATA / f"{name}.json"),
-            "--source",
-            str(DATA / f"{name}.jsonl"),
-            "--db",
-            str(db),
-            "--no-serve",
-            "--exit-at-end",
-        ],
+        [sys.executable, "-m", "chotdon", *args, *batch],
         capture_output=True,
         cwd=ROOT,
         timeout=120,
         check=True,
     )
+
+
+def run_session(
+    tmp_path: Path, name: str, stream: str
+) -> tuple[dict[str, tuple[Lines, int]], StockLevels]:
+    """Each customer's order (lines, total) and the stock when the session file has been run."""
+    db = tmp_path / f"{name}.db"
+    catalog, source = DATA / f"{name}.json", DATA / f"{name}.jsonl"
+    chotdon("run", "--catalog", str(catalog), "--source", str(source), "--db", str(db))
     store = SQLiteStore(db)
     try:
         orders = {
@@ -90,6 +84,31 @@ def test_fashion_session_sells_out_a_size_and_colour_and_promotes_its_waitlist(
         ("XL / đen", 0, 3, 0),
         ("M / đỏ", 0, 1, 1),
     ]
+
+    # the report's sales by variant, each at its price, and who waits for which variant
+    page = tmp_path / "report.html"
+    chotdon(
+        "report",
+        "--stream",
+        "la-phu-thoi-trang",
+        "--db",
+        str(tmp_path / "thoi-trang.db"),
+        "--out",
+        str(page),
+    )
+    html = page.read_text("utf-8")
+    row = html.split('data-variant="AO-THUN / XL / đen">')[1].split("</tr>")[0]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    assert cells == [
+        "AO-THUN",
+        "Áo thun cotton La Phù",
+        "XL / đen",
+        "3 cái",
+        "165.000 ₫",
+        "495.000 ₫",
+        "1",
+    ]
+    assert "Váy len dệt kim – M / đỏ" in html  # Thu waits for it
 
 
 def test_speciality_food_session_prices_each_weight(tmp_path: Path) -> None:

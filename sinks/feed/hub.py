@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from chotdon.prometheus import FeedMetrics
-from chotdon.records import AnyRecord, HostAction
+from chotdon.records import AnyRecord, HostAction, StockLevels
 
 from .view import StreamView, Update
 
@@ -88,7 +88,7 @@ class FeedHub:
 
     def observe(self, metrics: FeedMetrics) -> None:
         """Count in `metrics` the pages connecting and open, the events they are sent, and
-        each stream's revenue as its summary changes."""
+        each stream's revenue as its summary changes and its stock as it is reported."""
         self.metrics = metrics
         metrics.track_feed_subscribers(lambda: self.subscribers)
 
@@ -97,6 +97,8 @@ class FeedHub:
         view = self.views.get(stream)
         if view is None:
             return
+        if self.metrics is not None and isinstance(record, StockLevels):
+            self.metrics.set_stock(record)
         for update in view.apply(record):
             self.publish(stream, update)
 
