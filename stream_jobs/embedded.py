@@ -100,6 +100,7 @@ class EmbeddedRunner:
         self.hub = hub
         self.metrics = metrics
         self.log = log or (lambda _msg: None)
+        self.listeners: list[Callable[[AnyRecord], None]] = []  # told each committed record
         self.stats = RunStats()
         store.put_catalogs(catalogs)
         saved = store.books()
@@ -296,6 +297,8 @@ class EmbeddedRunner:
                 self._published(record)
 
     def _published(self, record: AnyRecord) -> None:
+        for listener in self.listeners:
+            listener(record)
         stream = getattr(record, "stream", None)
         if stream is None and isinstance(record, Intent) and record.comment:
             stream = record.comment.stream

@@ -23,8 +23,11 @@ from sinks.feed.server import create_app
 from sinks.feed.view import StreamView
 from sinks.sqlite_store import SQLiteStore
 
+from .confirm import Confirmer
 from .embedded import EmbeddedRunner, Log, PipelineError, RunStats
 from .stages import stock_levels
+
+CONFIRM_DRAIN = 5.0  # seconds the confirmations still queued at the end may take
 
 
 @dataclass
@@ -37,6 +40,7 @@ class SessionOptions:
     serve: bool = True  # the feed page; off for batch runs
     keep_running: bool = False  # serve the feed after the source ends, until interrupted
     queue_size: int = 1024
+    confirmer: Confirmer | None = None  # answers buyers on their platform (off by default)
 
 
 def restore_views(store: SQLiteStore, runner: EmbeddedRunner) -> dict[str, StreamView]:
@@ -70,6 +74,10 @@ async def run_session(options: SessionOptions, source: Source, log: Log = _log) 
     runner.hub = hub
     hub.observe(metrics)
     site_runner: web.AppRunner | None = None
+    confirming: asyncio.Task[None] | None = None
+    if options.confirmer is not None:
+        runner.listeners.append(options.confirmer.offer)
+        confirming = asyncio.create_task(options.confirmer.run())
     stop_on_sigterm()
     try:
         if options.serve:
@@ -85,6 +93,11 @@ async def run_session(options: SessionOptions, source: Source, log: Log = _log) 
             print(f"Prometheus: {base}metrics", flush=True)
         return await runner.run(source, keep_running=options.keep_running)
     finally:
+        if confirming is not None and options.confirmer is not None:
+            await options.confirmer.drain(CONFIRM_DRAIN)
+            confirming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await confirming
         if site_runner is not None:
             await site_runner.cleanup()
         store.close()

@@ -250,6 +250,7 @@ class FacebookLive:
         self.page_size = page_size
         self.page_id = page_id  # its own comments are the host's replies, not orders
         self.post_id: str | None = None  # "<page id>_<video id>", what webhooks name
+        self.private_replies = True  # confirmations in Messenger; off: under the comment
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.clock = clock
         self._auth = {"access_token": access_token}
@@ -418,6 +419,20 @@ class FacebookLive:
             history=self.fresh and ts < self.started_at,  # the backlog of a first start
         )
 
+    async def reply(self, http: aiohttp.ClientSession, comment_id: str, text: str) -> None:
+        """Answer a buyer's comment: a Private Reply in Messenger (POST /{page-id}/messages
+        with recipient.comment_id; one per comment, within 7 days of it, needs the
+        pages_messaging permission: developers.facebook.com/docs/messenger-platform/
+        discovery/private-replies), or a public reply under the comment
+        (POST /{comment-id}/comments) when `private_replies` is off."""
+        if not self.private_replies:
+            await self._get(http, f"/{comment_id}/comments", {"message": text}, post=True)
+            return
+        if self.page_id is None:
+            await self.video_status(http)
+        body = {"recipient": {"comment_id": comment_id}, "message": {"text": text}}
+        await self._get(http, f"/{self.page_id}/messages", {}, post=True, json_body=body)
+
     async def _get(
         self,
         http: aiohttp.ClientSession,
@@ -425,23 +440,27 @@ class FacebookLive:
         params: dict[str, str],
         *,
         url: str | None = None,
+        post: bool = False,
+        json_body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """GET the path (or Graph's own `url`, whose query is complete) as JSON, or raise the
-        error it means. Errors name the path, never the URL: that carries the access token."""
+        """GET (or POST) the path (or Graph's own `url`, whose query is complete) as JSON, or
+        raise the error it means. Errors name the path, never the URL: that carries the access
+        token."""
         target, query = (url, {}) if url else (self.graph_url + path, {**params, **self._auth})
+        verb = "POST" if post else "GET"
         try:
-            async with http.get(target, params=query) as resp:
+            async with http.request(verb, target, params=query, json=json_body) as resp:
                 status, headers, body = resp.status, resp.headers, await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+            raise TransientError(f"{verb} {path}: {type(exc).__name__}: {exc}") from exc
         self.usage = usage_percent(headers)
-        bare = {"message": f"GET {path}: HTTP {status}"}  # an answer without an error object
+        bare = {"message": f"{verb} {path}: HTTP {status}"}  # an answer without an error object
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             if status >= 500 or status == 429:
                 raise graph_error(bare, status, headers) from None
-            raise UnreadableResponse(f"GET {path}: HTTP {status}, not JSON") from None
+            raise UnreadableResponse(f"{verb} {path}: HTTP {status}, not JSON") from None
         if isinstance(data, dict) and "error" in data:
             raise graph_error(data["error"], status, headers)
         if status >= 400 or not isinstance(data, dict):

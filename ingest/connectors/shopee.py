@@ -216,21 +216,37 @@ class ShopeeConnector:
         base = f"{self.partner_id}{path}{timestamp}{token}{self.user_id}"
         return hmac.new(self.partner_key, base.encode(), hashlib.sha256).hexdigest()
 
+    async def reply(self, http: aiohttp.ClientSession, comment_id: str, text: str) -> None:
+        """Post `text` as the streamer's comment in the session (v2.livestream.post_comment,
+        JSON body session_id and content). The live's comments have no threads: the text names
+        the buyer."""
+        body = {"session_id": int(self.session_id), "content": text}
+        await self._call(http, "post_comment", {}, body=body)
+
     async def _call(
-        self, http: aiohttp.ClientSession, api: str, params: dict[str, str]
+        self,
+        http: aiohttp.ClientSession,
+        api: str,
+        params: dict[str, str],
+        *,
+        body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """One signed GET; its `response` object, or the base error its body names. A refused
-        token is renewed once when a refresh token is there."""
+        """One signed GET (POST `body` when given); its `response` object, or the base error its
+        body names. A refused token is renewed once when a refresh token is there."""
         try:
-            return await self._call_once(http, api, params)
+            return await self._call_once(http, api, params, body)
         except AuthError:
             if self.token is None:
                 raise
             await self.token.renew(http)
-            return await self._call_once(http, api, params)
+            return await self._call_once(http, api, params, body)
 
     async def _call_once(
-        self, http: aiohttp.ClientSession, api: str, params: dict[str, str]
+        self,
+        http: aiohttp.ClientSession,
+        api: str,
+        params: dict[str, str],
+        body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         path = PREFIX + api
         timestamp = int(time.time())
@@ -243,8 +259,9 @@ class ShopeeConnector:
             "sign": self.sign(path, timestamp, token),
             **params,
         }
+        verb = "GET" if body is None else "POST"
         try:
-            async with http.get(self.api_url + path, params=query) as response:
+            async with http.request(verb, self.api_url + path, params=query, json=body) as response:
                 raw = await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -70,6 +70,7 @@ MAX_RESULTS = 2000  # the API's largest page: fewer polls on a busy chat
 DAILY_QUOTA = 10_000  # units a project gets a day by default
 CHAT_COST = 5  # units a liveChatMessages call costs (a streamList connection counted as one)
 VIDEOS_COST = 1  # videos.list
+INSERT_COST = 50  # liveChatMessages.insert: a confirmation in the chat
 MAX_FRAME_BYTES = 8 << 20  # one streamed response at most (2,000 messages fit)
 AUTHORS_KEPT = 5_000  # authors whose recent comment ids a ban can delete
 IDS_PER_AUTHOR = 50
@@ -356,28 +357,51 @@ class YouTubeConnector:
             return {"Authorization": f"Bearer {self.oauth_token}"}
         return {}
 
+    async def reply(self, http: aiohttp.ClientSession, comment_id: str, text: str) -> None:
+        """Post `text` to the live chat (liveChatMessages.insert, part=snippet: 50 quota units a
+        message, OAuth with the youtube.force-ssl scope). The chat has no threads: the text
+        names the buyer."""
+        if not (self.oauth or self.oauth_token):
+            raise AuthError("answering in the YouTube chat needs OAuth (YOUTUBE_REFRESH_TOKEN...)")
+        if self.live_chat_id is None:
+            await self._video(http)
+        snippet = {
+            "liveChatId": self.live_chat_id,
+            "type": "textMessageEvent",
+            "textMessageDetails": {"messageText": text},
+        }
+        await self._get(http, "/liveChat/messages", {"part": "snippet"}, body={"snippet": snippet})
+        self.units += INSERT_COST
+
     async def _get(
-        self, http: aiohttp.ClientSession, path: str, params: dict[str, str]
+        self,
+        http: aiohttp.ClientSession,
+        path: str,
+        params: dict[str, str],
+        *,
+        body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """GET the path (POST `body` when given) as JSON, or raise the error its answer means."""
         url = self.api_url + path
+        verb = "GET" if body is None else "POST"
         for attempt in (1, 2):
             headers = await self._headers(http)
             try:
-                async with http.get(
-                    url, params={**params, **self._auth_params}, headers=headers
+                async with http.request(
+                    verb, url, params={**params, **self._auth_params}, headers=headers, json=body
                 ) as response:
                     raw = await response.read()
                     status = response.status
                     retry_after = response.headers.get("Retry-After")
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise TransientError(f"GET {path}: {exc!r}") from exc
-            body = _json(raw)
-            if status == 200 and isinstance(body, dict):
-                return body
+            answer = _json(raw)
+            if status == 200 and isinstance(answer, dict):
+                return answer
             if status == 401 and self.oauth is not None and attempt == 1:
                 await self.oauth.renew(http)  # expired early, or revoked: one more try
                 continue
-            raise _error(path, status, body, raw, retry_after)
+            raise _error(path, status, answer, raw, retry_after)
         raise AssertionError("unreachable")
 
 

@@ -10,6 +10,11 @@
   "from": {"id", "name"} (the Page broadcasting), "video": {"id"}, "id"}; `status` is one of the
   LiveVideo statuses (LIVE, LIVE_STOPPED, ..., SCHEDULED_CANCELED, SCHEDULED_EXPIRED).
 - GET /v25.0/{page-id}/live_videos?broadcast_status=["LIVE"]: {"data": [{"id", "status"}]}.
+- POST /v25.0/{page-id}/messages {"recipient": {"comment_id"}, "message": {"text"}}: a Private
+  Reply (developers.facebook.com/docs/messenger-platform/discovery/private-replies): one per
+  comment - a second answers error 10900 "Activity already replied to"; answers
+  {"recipient_id", "message_id"}. POST /v25.0/{comment-id}/comments?message=: a public reply,
+  {"id"}. `replies` keeps (kind, comment id, text).
 - Every answer carries the usage headers of developers.facebook.com/docs/graph-api/overview/
   rate-limiting: X-App-Usage {"call_count", "total_cputime", "total_time"} and
   X-Business-Use-Case-Usage {business id: [{"type": "pages", "call_count", "total_cputime",
@@ -103,6 +108,7 @@ class FakeGraph:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.errors_served: list[str] = []
         self.page_id = PAGE_ID
+        self.replies: list[tuple[str, str, str]] = []
         self.usage = 0  # percent of the app's and the Page's limits used
         self.usage_by_poll: dict[int, int] = {}  # from that poll on, this usage
         self.base_url = ""
@@ -139,6 +145,8 @@ class FakeGraph:
         app = web.Application()
         app.router.add_get(f"/{VERSION}/{{video}}/comments", self._comments)
         app.router.add_get(f"/{VERSION}/{{page}}/live_videos", self._live_videos)
+        app.router.add_post(f"/{VERSION}/{{page}}/messages", self._private_reply)
+        app.router.add_post(f"/{VERSION}/{{video}}/comments", self._public_reply)
         app.router.add_get(f"/{VERSION}/{{video}}", self._video)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -213,6 +221,31 @@ class FakeGraph:
             "X-App-Usage": json.dumps(app),
             "X-Business-Use-Case-Usage": json.dumps(business),
         }
+
+    async def _private_reply(self, request: web.Request) -> web.StreamResponse:
+        if request.query.get("access_token") != self.token:
+            return _graph_error(190, "Error validating access token", 463)
+        if request.match_info["page"] != self.page_id:
+            return _graph_error(100, "Unsupported post request. Object does not exist", 33)
+        body = await request.json()
+        target = body.get("recipient", {}).get("comment_id")
+        text = body.get("message", {}).get("text")
+        if not isinstance(target, str) or not isinstance(text, str) or not text:
+            return _graph_error(100, "(#100) recipient.comment_id and message.text are required")
+        if any(kind == "private" and cid == target for kind, cid, _ in self.replies):
+            return _graph_error(10900, "(#10900) Activity already replied to")
+        self.replies.append(("private", target, text))
+        return web.json_response({"recipient_id": "6789012345", "message_id": f"m_{target}"})
+
+    async def _public_reply(self, request: web.Request) -> web.StreamResponse:
+        if request.query.get("access_token") != self.token:
+            return _graph_error(190, "Error validating access token", 463)
+        text = request.query.get("message", "")
+        if not text:
+            return _graph_error(100, "(#100) message is required")
+        target = request.match_info["video"]
+        self.replies.append(("public", target, text))
+        return web.json_response({"id": f"{target}_reply"})
 
     async def _live_videos(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(("live_videos", dict(request.query)))

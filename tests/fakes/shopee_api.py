@@ -13,6 +13,8 @@ and sign = HMAC-SHA256(partner_key, partner_id + path + timestamp + access_token
 refresh is a public API (sign over partner_id + path + timestamp): it answers a new access token
 (valid `token_lifetime` seconds, 4 hours at Shopee) and a new refresh token, and the used refresh
 token stops working. An expired access token gets error_auth "Invalid access_token.".
+POST post_comment (v2.livestream.post_comment, JSON session_id and content) posts the
+streamer's comment; `posted` keeps the texts.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class FakeShopee:
     access_tokens: dict[str, float] = field(default_factory=lambda: {ACCESS_TOKEN: math.inf})
     refresh_tokens: set[str] = field(default_factory=lambda: {REFRESH_TOKEN})
     refreshes: int = 0
+    posted: list[str] = field(default_factory=list)
     server: TestServer | None = None
     url: str = ""
     _issued: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -96,6 +99,7 @@ class FakeShopee:
         app = web.Application()
         app.router.add_post(AUTH_PATH, self.refresh)
         app.router.add_get(PREFIX + "{api}", self.handle)
+        app.router.add_post(PREFIX + "{api}", self.handle)
         self.server = TestServer(app, host="127.0.0.1", port=0)
         await self.server.start_server()
         self.url = str(self.server.make_url("")).rstrip("/")
@@ -111,6 +115,8 @@ class FakeShopee:
         query = request.query
         if (refused := self._check_common(request.path, query)) is not None:
             return refused
+        if request.method == "POST":
+            return await self._post(api, request)
         if query.get("session_id") != str(self.session_id):
             return error(
                 "error_data", f"The session(session_id:{query.get('session_id')}) is not exist"
@@ -158,6 +164,20 @@ class FakeShopee:
         if query["user_id"] != str(USER_ID):
             return error("user_no_linked", "Partner and user has no linked.", 403)
         return None
+
+    async def _post(self, api: str, request: web.Request) -> web.Response:
+        if api != "post_comment":
+            return error("error_param", "Wrong method for this API.")
+        body = await request.json()
+        if body.get("session_id") != self.session_id:
+            return error(
+                "error_data", f"The session(session_id:{body.get('session_id')}) is not exist"
+            )
+        content = body.get("content")
+        if not isinstance(content, str) or not content:
+            return error("error_param", "content is required")
+        self.posted.append(content)
+        return ok({})
 
     async def comment_list(self, request: web.Request) -> web.StreamResponse:
         failure = self.failures.popleft() if self.failures else None

@@ -224,6 +224,7 @@ class FakeYouTube:
     tokens: dict[str, float] = field(default_factory=dict)  # issued access token -> expiry
     refreshes: int = 0
     units: int = 0
+    posted: list[str] = field(default_factory=list)
     server: TestServer | None = None
     url: str = ""
     _issued: itertools.count[int] = field(default_factory=itertools.count)
@@ -231,10 +232,27 @@ class FakeYouTube:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/liveChat/messages", self.chat_messages)
+        app.router.add_post("/liveChat/messages", self.insert)
         app.router.add_get("/liveChat/messages/stream", self.stream_list)
         app.router.add_get("/videos", self.videos)
         app.router.add_post("/token", self.token)
         return app
+
+    async def insert(self, request: web.Request) -> web.Response:
+        self.units += 50
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not (bearer == OAUTH_TOKEN or self.tokens.get(bearer, 0.0) > time.monotonic()):
+            return api_error(401, "authError", "Login Required.", "global")
+        body = await request.json()
+        snippet = body.get("snippet", {})
+        text = snippet.get("textMessageDetails", {}).get("messageText")
+        if snippet.get("liveChatId") != self.live_chat_id:
+            return api_error(404, "liveChatNotFound", "The live chat cannot be found.")
+        if snippet.get("type") != "textMessageEvent" or not text or len(text) > 200:
+            return api_error(400, "messageTextInvalid", "The message text is invalid.")
+        self.posted.append(text)
+        message = text_message(f"posted{len(self.posted)}", text, time.time(), "UCowner", "Shop")
+        return web.json_response(message)
 
     async def token(self, request: web.Request) -> web.Response:
         form = await request.post()

@@ -1,0 +1,149 @@
+"""Confirm orders to buyers: a sink-like component that reads order events and answers each
+buyer's comment on its platform (Facebook Private Reply or a reply under the comment, a YouTube
+chat message, a Shopee live comment). TikTok has no API to answer: nothing is sent there.
+
+Off by default, switched on per stream (`--confirm STREAM`). It takes the order events the
+pipeline has committed - from the embedded runner (`offer` is a listener of its published
+records) or from the orders topic (`chotdon confirm`, distributed mode) - builds the reply with
+the host's templates (`confirm_messages`, pure), and sends it from its own task through a bounded
+queue, so a slow platform never holds the pipeline: when the queue is full the oldest reply is
+dropped and counted. One reply per comment (a Private Reply allows no more); each platform is
+rate limited (YouTube: each message costs 50 quota units). A refused token or a spent quota
+switches that platform's replies off with one clear message; network errors are retried a few
+times, then the reply is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+
+from chotdon.catalog import Catalog
+from chotdon.phones import mask_phones_in
+from chotdon.records import AnyRecord, OrderEvent
+from ingest.connectors.base import (
+    AuthError,
+    Backoff,
+    ConnectorError,
+    Deduper,
+    QuotaExceeded,
+    RateLimited,
+)
+
+from .confirm_messages import DEFAULT_TEMPLATES, RateLimit, Reply, reply_for
+
+DEFAULT_RATES = {"facebook": 1.0, "shopee": 0.5, "youtube": 1 / 60}  # replies a second
+ATTEMPTS = 3
+QUEUE_SIZE = 1_000
+
+Log = Callable[[str], None]
+
+
+class Replier(Protocol):
+    """A connector that can answer on its platform (FacebookLive, YouTubeConnector,
+    ShopeeConnector)."""
+
+    platform: str
+    stream: str
+
+    async def reply(self, http: aiohttp.ClientSession, comment_id: str, text: str) -> None: ...
+
+
+@dataclass
+class ConfirmStats:
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0  # the queue was full
+
+
+class Confirmer:
+    def __init__(
+        self,
+        catalogs: Sequence[Catalog],
+        repliers: Sequence[Replier],
+        *,
+        streams: set[str],
+        templates: Mapping[str, str] = DEFAULT_TEMPLATES,
+        rates: Mapping[str, float] = DEFAULT_RATES,
+        queue_size: int = QUEUE_SIZE,
+        log: Log,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.catalogs = {c.stream: c for c in catalogs}
+        self.repliers = {(r.platform, r.stream): r for r in repliers}
+        self.streams = streams
+        self.templates = templates
+        self.limits = {name: RateLimit(rate) for name, rate in rates.items()}
+        self.log = log
+        self.clock = clock
+        self.stats = ConfirmStats()
+        self.off: set[str] = set()  # platforms whose replies were switched off
+        self._queue: asyncio.Queue[Reply] = asyncio.Queue(queue_size)
+        self._seen = Deduper(50_000)
+
+    def offer(self, record: AnyRecord) -> None:
+        """A committed record (never blocks): an order event switched on becomes a reply."""
+        if not isinstance(record, OrderEvent) or record.stream not in self.streams:
+            return
+        catalog = self.catalogs.get(record.stream)
+        reply = reply_for(record, catalog, self.templates) if catalog else None
+        if reply is None or (reply.platform, reply.stream) not in self.repliers:
+            return
+        if reply.platform in self.off or not self._seen.first_time(
+            f"{reply.platform}:{reply.comment_id}"
+        ):
+            return
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.stats.dropped += 1
+        self._queue.put_nowait(reply)
+
+    async def run(self) -> None:
+        """Send replies until cancelled."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
+            while True:
+                reply = await self._queue.get()
+                try:
+                    await self._send(http, reply)
+                finally:
+                    self._queue.task_done()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) for the queued replies to go."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), timeout)
+
+    async def _send(self, http: aiohttp.ClientSession, reply: Reply) -> None:
+        if reply.platform in self.off:
+            return
+        replier = self.repliers[(reply.platform, reply.stream)]
+        limit = self.limits.get(reply.platform)
+        backoff = Backoff(base=1.0, cap=30.0)
+        for attempt in range(1, ATTEMPTS + 1):
+            if limit is not None:
+                while (wait := limit.delay(self.clock())) > 0:
+                    await asyncio.sleep(wait)
+            try:
+                await replier.reply(http, reply.comment_id, reply.text)
+            except (AuthError, QuotaExceeded) as exc:
+                self.off.add(reply.platform)
+                self.stats.failed += 1
+                self.log(f"xác nhận đơn trên {reply.platform} đã tắt (replies off): {exc}")
+                return
+            except (ConnectorError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                retriable = getattr(exc, "retriable", True)
+                if not retriable or attempt == ATTEMPTS:
+                    self.stats.failed += 1
+                    self.log(mask_phones_in(f"{reply.platform}: reply not sent: {exc}"))
+                    return
+                retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+                await asyncio.sleep(backoff.next_delay(retry_after))
+                continue
+            self.stats.sent += 1
+            return

@@ -1,0 +1,248 @@
+"""Confirming orders to buyers: the messages (pure), the rate limit, and the replies sent to each
+platform's local fake - and `chotdon run --source facebook:... --confirm` end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chotdon.catalog import load_catalog
+from chotdon.records import OrderEvent, OrderLine
+from ingest.connectors.facebook import FacebookLive
+from ingest.connectors.shopee import ShopeeConnector
+from ingest.connectors.youtube import YouTubeConnector
+from stream_jobs.confirm import Confirmer
+from stream_jobs.confirm_messages import (
+    DEFAULT_TEMPLATES,
+    RateLimit,
+    TemplateError,
+    reply_for,
+    templates_from,
+)
+from tests.fakes import shopee_api
+from tests.fakes.facebook_graph import TOKEN, FakeGraph, comment
+from tests.fakes.shopee_api import FakeShopee
+from tests.fakes.youtube_api import API_KEY, OAUTH_TOKEN, FakeYouTube
+
+CATALOG = load_catalog("kim-an")
+STREAM = CATALOG.stream
+T0 = 1_795_737_600
+
+
+def event(
+    kind: str = "confirmed",
+    comment_id: str = "facebook:c1",
+    lines: list[OrderLine] | None = None,
+    name: str = "Lan",
+    phone: str | None = "0912345678",
+) -> OrderEvent:
+    lines = (
+        lines
+        if lines is not None
+        else [OrderLine(sku="OI-HOP", variant=None, qty=2, unit_price=80_000)]
+    )
+    return OrderEvent(
+        kind=kind,  # type: ignore[arg-type]
+        stream=STREAM,
+        order_id="o1",
+        customer="facebook:1001",
+        customer_name=name,
+        lines=lines,
+        total=sum(int(line.qty * line.unit_price) for line in lines if line.status == "confirmed"),
+        phone=phone,
+        comment_id=comment_id,
+        ts=T0,
+        seq=1,
+    )
+
+
+def test_each_kind_gets_its_vietnamese_message_without_the_phone() -> None:
+    reply = reply_for(event(name="Lan 0912345678"), CATALOG, DEFAULT_TEMPLATES)
+    assert reply is not None and (reply.platform, reply.comment_id) == ("facebook", "c1")
+    assert reply.text == (
+        "Cảm ơn Lan 0912***678! Shop đã chốt đơn: 2 hộp Ổi Kim An hộp 2kg. Tổng 160.000 ₫."
+    )
+    waiting = [OrderLine(sku="OI-HOP", variant=None, qty=1, unit_price=80_000, status="waitlisted")]
+    reply = reply_for(event("waitlisted", lines=waiting), CATALOG, DEFAULT_TEMPLATES)
+    assert reply is not None and "1 hộp Ổi Kim An hộp 2kg tạm hết hàng" in reply.text
+    review = [
+        OrderLine(
+            sku="",
+            variant=None,
+            qty=0,
+            unit_price=0,
+            status="review",
+            review_id="r1",
+            missing="product",
+        )
+    ]
+    reply = reply_for(event("needs_review", lines=review), CATALOG, DEFAULT_TEMPLATES)
+    assert reply is not None and "xin thêm tên sản phẩm" in reply.text
+    for text in (r.text for r in [reply] if r):
+        assert "0912345678" not in text
+
+
+def test_no_reply_for_host_actions_cancels_or_tiktok() -> None:
+    assert reply_for(event(comment_id="host-abc123"), CATALOG, DEFAULT_TEMPLATES) is None
+    assert reply_for(event("cancelled"), CATALOG, DEFAULT_TEMPLATES) is None
+    assert reply_for(event(comment_id="tiktok:1"), CATALOG, DEFAULT_TEMPLATES) is None
+
+
+def test_the_hosts_templates_are_checked() -> None:
+    own = templates_from(json.dumps({"confirmed": "Dạ {ten}, chốt {hang} = {tong} ạ"}))
+    assert own["confirmed"] == "Dạ {ten}, chốt {hang} = {tong} ạ"
+    assert own["waitlisted"] == DEFAULT_TEMPLATES["waitlisted"]
+    for bad, why in [
+        ('{"confirmed": "Dạ {sdt}"}', "unknown placeholder"),
+        ('{"chao": "x"}', "unknown kind"),
+        ('{"confirmed": ""}', "1 to 300"),
+        ('{"confirmed": "{ten"}', "confirmed"),
+        ("[1]", "object"),
+    ]:
+        with pytest.raises(TemplateError, match=why):
+            templates_from(bad, "mau.json")
+
+
+def test_the_rate_limit_spaces_replies_after_a_burst() -> None:
+    limit = RateLimit(rate=0.5, burst=2)
+    assert [limit.delay(100.0), limit.delay(100.0)] == [0.0, 0.0]
+    assert limit.delay(100.0) == pytest.approx(2.0)
+    assert limit.delay(102.0) == 0.0
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraph]:
+    fake = FakeGraph()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+async def confirm(confirmer: Confirmer, *events: OrderEvent) -> None:
+    task = asyncio.create_task(confirmer.run())
+    for e in events:
+        confirmer.offer(e)
+    await confirmer.drain(10)
+    task.cancel()
+
+
+async def test_facebook_private_replies_once_per_comment(graph: FakeGraph) -> None:
+    live = FacebookLive(STREAM, graph.video_id, TOKEN, graph_url=graph.base_url)
+    logs: list[str] = []
+    confirmer = Confirmer(
+        [CATALOG], [live], streams={STREAM}, log=logs.append, rates={"facebook": 100.0}
+    )
+    await confirm(confirmer, event(), event("updated"), event(comment_id="facebook:c2"))
+    assert [(kind, cid) for kind, cid, _ in graph.replies] == [("private", "c1"), ("private", "c2")]
+    assert graph.replies[0][2].startswith("Cảm ơn Lan!")
+    assert confirmer.stats.sent == 2 and logs == []
+
+    live.private_replies = False
+    other = Confirmer([CATALOG], [live], streams={STREAM}, log=logs.append)
+    await confirm(other, event(comment_id="facebook:c3"))
+    assert graph.replies[-1][:2] == ("public", "c3")
+
+
+async def test_replies_are_off_unless_the_stream_is_switched_on(graph: FakeGraph) -> None:
+    live = FacebookLive(STREAM, graph.video_id, TOKEN, graph_url=graph.base_url)
+    confirmer = Confirmer([CATALOG], [live], streams=set(), log=print)
+    await confirm(confirmer, event())
+    assert graph.replies == []
+
+
+async def test_a_refused_token_switches_the_platform_off(graph: FakeGraph) -> None:
+    live = FacebookLive(STREAM, graph.video_id, "wrong", graph_url=graph.base_url)
+    logs: list[str] = []
+    confirmer = Confirmer(
+        [CATALOG], [live], streams={STREAM}, log=logs.append, rates={"facebook": 100.0}
+    )
+    await confirm(confirmer, event(), event(comment_id="facebook:c2"))
+    assert confirmer.off == {"facebook"} and confirmer.stats.failed == 1
+    assert graph.replies == [] and "replies off" in logs[0]
+
+
+async def test_youtube_inserts_a_chat_message_with_oauth_only() -> None:
+    fake = FakeYouTube()
+    await fake.start()
+    try:
+        connector = YouTubeConnector(
+            STREAM, video_id=fake.video_id, oauth_token=OAUTH_TOKEN, api_url=fake.url
+        )
+        confirmer = Confirmer(
+            [CATALOG], [connector], streams={STREAM}, log=print, rates={"youtube": 100.0}
+        )
+        await confirm(confirmer, event(comment_id="youtube:m1"))
+        assert fake.posted == [
+            "Cảm ơn Lan! Shop đã chốt đơn: 2 hộp Ổi Kim An hộp 2kg. Tổng 160.000 ₫."
+        ]
+        assert connector.units == fake.units  # 1 (videos) + 50 (insert)
+        keyed = YouTubeConnector(STREAM, video_id=fake.video_id, api_key=API_KEY, api_url=fake.url)
+        logs: list[str] = []
+        confirmer = Confirmer([CATALOG], [keyed], streams={STREAM}, log=logs.append)
+        await confirm(confirmer, event(comment_id="youtube:m2"))
+        assert len(fake.posted) == 1 and "OAuth" in logs[0]
+    finally:
+        await fake.close()
+
+
+async def test_shopee_posts_the_streamers_comment() -> None:
+    fake = FakeShopee()
+    await fake.start()
+    try:
+        connector = ShopeeConnector(
+            STREAM,
+            session_id=str(fake.session_id),
+            partner_id=str(shopee_api.PARTNER_ID),
+            partner_key=shopee_api.PARTNER_KEY,
+            access_token=shopee_api.ACCESS_TOKEN,
+            user_id=str(shopee_api.USER_ID),
+            api_url=fake.url,
+        )
+        confirmer = Confirmer(
+            [CATALOG], [connector], streams={STREAM}, log=print, rates={"shopee": 100.0}
+        )
+        await confirm(confirmer, event(comment_id="shopee:273887000"))
+        assert fake.posted and fake.posted[0].startswith("Cảm ơn Lan!")
+    finally:
+        await fake.close()
+
+
+async def test_chotdon_run_confirms_orders_on_facebook(graph: FakeGraph, tmp_path: Path) -> None:
+    graph.add(
+        comment("c1", "chốt 2 hộp ổi sđt 0912345678", T0, user="1001", name="Lan"),
+        comment("c2", "ổi ngon quá", T0 + 1, user="1002", name="Hoa"),
+        comment("c3", "lấy 1 chai nước ép", T0 + 2, user="1003", name="Minh"),
+    )
+    graph.end_at(1)
+    env = {
+        **os.environ,
+        "FACEBOOK_ACCESS_TOKEN": TOKEN,
+        "CHOTDON_FACEBOOK_GRAPH_URL": graph.base_url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "chotdon",
+        "run",
+        "--catalog",
+        "kim-an",
+        f"--source=facebook:{graph.video_id}",
+        "--confirm",
+        STREAM,
+        "--db",
+        str(tmp_path / "s.db"),
+        "--no-serve",
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert [(kind, cid) for kind, cid, _ in graph.replies] == [("private", "c1"), ("private", "c3")]
+    assert all("0912345678" not in text for _, _, text in graph.replies)
