@@ -130,6 +130,11 @@ def _product(raw: Any, index: int) -> Product:
 
     def axes() -> tuple[VariantAxis, ...]:
         value = raw.get("variants", [])
+        encoded = raw.get("axes")
+        if encoded is not None:  # the model as encoded (a catalog record): its axes as they were
+            if not isinstance(encoded, list) or not all(isinstance(a, dict) for a in encoded):
+                raise CatalogError(f"{where}: field 'axes' must be a list of {{name, values}}")
+            value = {str(a.get("name", "")): a.get("values") for a in encoded}
         if isinstance(value, dict):  # several axes: {"size": [...], "màu": [...]}, in this order
             found = (VariantAxis(_nfc(k), strings(f"variants.{k}", v)) for k, v in value.items())
             return tuple(axis for axis in found if axis.values)

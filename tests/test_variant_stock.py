@@ -3,11 +3,13 @@ shirt combination owning its stock) and a speciality-food one (weights at their 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from chotdon.catalog import CatalogError, parse_catalog
+from chotdon.catalog import CatalogError, load_catalog, parse_catalog
 from chotdon.records import AdjustStock, Item, VariantStock
 from stream_jobs import ActionError
 from stream_jobs.stages import stock_levels
@@ -136,3 +138,12 @@ def test_a_sku_cannot_hold_the_variant_separator() -> None:
     product = {"sku": "AO / M", "code": "A", "name": "Áo", "unit": "cái", "price": 1, "stock": 1}
     with pytest.raises(CatalogError, match="field 'sku' must not contain ' / '"):
         parse_catalog({"stream": "s", "products": [product]})
+
+
+def test_a_catalog_record_decodes_to_the_same_axes_prices_and_stock() -> None:
+    """The catalog topic carries the model as msgspec encodes it (variant labels and axes)."""
+    for name in ("thoi-trang.json", "dac-san.json"):
+        catalog = load_catalog(DATA / name)
+        assert parse_catalog(json.loads(msgspec.json.encode(catalog))) == catalog
+    shirt = load_catalog(DATA / "thoi-trang.json").products[0]
+    assert [a.name for a in shirt.axes] == ["size", "màu"] and len(shirt.variants) == 6
