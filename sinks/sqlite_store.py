@@ -1,8 +1,10 @@
 """The embedded mode's durable store: one SQLite file per session.
 
-Everything a batch produced is written in one transaction together with the order books' state
-and the source position, so a restarted run continues exactly where the last commit left it:
-nothing lost, nothing doubled (the books also ignore a comment id they have already applied).
+Everything a batch produced is written in one transaction together with what changed in the
+order books and the source position, so a restarted run continues exactly where the last commit
+left it: nothing lost, nothing doubled (the books also ignore a comment id they have already
+applied). A book is stored as rows (`chotdon.book_rows`): a commit writes the rows of the
+customers the batch touched and the log entries it added, never the whole book.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from chotdon.book_rows import BookRows
 from chotdon.catalog import Catalog
 from chotdon.records import (
     AdjustStock,
@@ -38,8 +41,12 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS catalogs (stream TEXT PRIMARY KEY, catalog BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS positions (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS connector_states (connector TEXT PRIMARY KEY, state TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS books (
-    stream TEXT PRIMARY KEY, state BLOB NOT NULL, current TEXT, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS book_heads (
+    stream TEXT PRIMARY KEY, head BLOB NOT NULL, current TEXT, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS book_customers (
+    stream TEXT, customer TEXT, row BLOB NOT NULL, PRIMARY KEY (stream, customer));
+CREATE TABLE IF NOT EXISTS book_log (
+    stream TEXT, number INTEGER, entry BLOB NOT NULL, PRIMARY KEY (stream, number));
 CREATE TABLE IF NOT EXISTS comments (
     stream TEXT, comment_id TEXT, ts REAL, record BLOB, PRIMARY KEY (stream, comment_id));
 CREATE TABLE IF NOT EXISTS intents (
@@ -79,7 +86,7 @@ class Batch:
     source: str
     position: int = 0  # the source position this batch reaches (0: none consumed)
     records: list[AnyRecord] = field(default_factory=list)
-    books: dict[str, tuple[bytes, str | None]] = field(default_factory=dict)  # state, current
+    books: dict[str, tuple[BookRows, str | None]] = field(default_factory=dict)  # + current
     dead_letters: list[tuple[int, str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -115,11 +122,8 @@ class SQLiteStore:
         try:
             for record in batch.records:
                 self._write_record(record)
-            for stream, (state, current) in batch.books.items():
-                db.execute(
-                    "INSERT OR REPLACE INTO books VALUES (?, ?, ?, julianday('now'))",
-                    (stream, state, current),
-                )
+            for stream, (changes, current) in batch.books.items():
+                self._write_book(stream, changes, current)
             for position, reason, raw in batch.dead_letters:
                 db.execute(
                     "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?)",
@@ -133,6 +137,27 @@ class SQLiteStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _write_book(self, stream: str, changes: BookRows, current: str | None) -> None:
+        db = self.db
+        db.execute(
+            "INSERT OR REPLACE INTO book_heads VALUES (?, ?, ?, julianday('now'))",
+            (stream, changes.head, current),
+        )
+        gone = [(stream, c) for c, row in changes.customers.items() if row is None]
+        db.executemany("DELETE FROM book_customers WHERE stream = ? AND customer = ?", gone)
+        db.executemany(
+            "INSERT OR REPLACE INTO book_customers VALUES (?, ?, ?)",
+            [(stream, c, row) for c, row in changes.customers.items() if row is not None],
+        )
+        db.executemany(
+            "DELETE FROM book_log WHERE stream = ? AND number = ?",
+            [(stream, n) for n in changes.dropped],
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO book_log VALUES (?, ?, ?)",
+            [(stream, n, entry) for n, entry in changes.log],
+        )
 
     def _write_record(self, record: Record) -> None:
         db, data = self.db, encode(record)
@@ -178,9 +203,24 @@ class SQLiteStore:
     def position(self, source: str) -> int:
         return _position(self.db, source)
 
-    def books(self) -> dict[str, tuple[bytes, str | None]]:
-        rows = self.db.execute("SELECT stream, state, current FROM books").fetchall()
-        return {stream: (bytes(state), current) for stream, state, current in rows}
+    def book(self, stream: str) -> tuple[BookRows, str | None] | None:
+        """The rows of the stream's book and its current product as the last commit left them."""
+        db = self.db
+        row = db.execute(
+            "SELECT head, current FROM book_heads WHERE stream = ?", (stream,)
+        ).fetchone()
+        if row is None:
+            return None
+        customers = db.execute(
+            "SELECT customer, row FROM book_customers WHERE stream = ?", (stream,)
+        )
+        log = db.execute("SELECT number, entry FROM book_log WHERE stream = ?", (stream,))
+        rows = BookRows(
+            bytes(row[0]),
+            {customer: bytes(data) for customer, data in customers},
+            [(number, bytes(entry)) for number, entry in log],
+        )
+        return rows, row[1]
 
     def latest_orders(self, stream: str) -> list[OrderEvent]:
         rows = self.db.execute(

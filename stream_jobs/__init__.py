@@ -1,7 +1,7 @@
 """Order resolution: comments' intents and the host's actions become each stream's order book.
 
 A functional core with no I/O, clock or environment; the runners (embedded, Faust) own the book,
-feed it inputs in comment order, persist it with `encode_state` and publish the events.
+feed it inputs in comment order, persist what changed (`take_changes`) and publish the events.
 
     >>> from chotdon.catalog import load_catalog
     >>> from chotdon.records import Comment, Intent, Item
@@ -14,6 +14,7 @@ feed it inputs in comment order, persist it with `encode_state` and publish the 
 """
 
 from .actions import Action, ActionError
+from .book_rows import all_rows, restore_book, take_changes
 from .events import order_lines, order_total
 from .order_book import (
     Line,
@@ -21,8 +22,6 @@ from .order_book import (
     Order,
     Review,
     StreamBook,
-    decode_state,
-    encode_state,
     new_book,
 )
 from .resolver import apply, apply_action
@@ -35,11 +34,12 @@ __all__ = [
     "Order",
     "Review",
     "StreamBook",
+    "all_rows",
     "apply",
     "apply_action",
-    "decode_state",
-    "encode_state",
     "new_book",
     "order_lines",
     "order_total",
+    "restore_book",
+    "take_changes",
 ]

@@ -42,7 +42,8 @@ from parsers import Parser
 from sinks.feed.hub import FeedHub
 from sinks.sqlite_store import Batch, SQLiteStore
 
-from .order_book import StreamBook, decode_state, encode_state, new_book
+from .book_rows import has_changes, restore_book, take_changes
+from .order_book import StreamBook, new_book
 from .resolver import apply, apply_action
 from .stages import parse_comment, stock_levels
 
@@ -59,6 +60,7 @@ class StreamState:
     parser: Parser
     book: StreamBook
     current: str | None = None
+    current_changed: bool = False
     stock_changed: bool = False
 
 
@@ -103,11 +105,11 @@ class EmbeddedRunner:
         self.listeners: list[Callable[[AnyRecord], None]] = []  # told each committed record
         self.stats = RunStats()
         store.put_catalogs(catalogs)
-        saved = store.books()
         self.streams: dict[str, StreamState] = {}
         for catalog in catalogs:
-            state, current = saved.get(catalog.stream, (None, None))
-            book = decode_state(state) if state else new_book(catalog)
+            stored = store.book(catalog.stream)
+            book = restore_book(stored[0]) if stored else new_book(catalog)
+            current = stored[1] if stored else None
             self.streams[catalog.stream] = StreamState(catalog, Parser(catalog), book, current)
         self._inbox: asyncio.Queue[_Item | object] = asyncio.Queue(queue_size)
         self._outbox: asyncio.Queue[Batch | object] = asyncio.Queue(max(2, queue_size // 64))
@@ -235,9 +237,8 @@ class EmbeddedRunner:
         elif isinstance(record, ViewerCount):
             batch.records.append(record)
         elif isinstance(record, SetCurrent):
-            state.current = record.code
+            state.current, state.current_changed = record.code, True
             batch.records.append(record)
-            batch.books[record.stream] = (encode_state(state.book), state.current)
         else:
             try:
                 state.book, events = apply_action(state.book, record, state.catalog)
@@ -280,7 +281,9 @@ class EmbeddedRunner:
                 ts = max((getattr(r, "ts", 0.0) for r in batch.records), default=0.0)
                 batch.records.append(stock_levels(state.book, ts))
                 state.stock_changed = False
-                batch.books[stream] = (encode_state(state.book), state.current)
+            if state.current_changed or has_changes(state.book):
+                batch.books[stream] = (take_changes(state.book), state.current)
+                state.current_changed = False
         if batch:
             await self._outbox.put(batch)
             if self.metrics:

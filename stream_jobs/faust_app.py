@@ -13,8 +13,9 @@ Why these Faust settings: agent concurrency above 1 lets Faust commit an offset 
 still in flight (faust-streaming/faust#606), so every agent runs one instance and acks its
 events in order; exactly_once has open duplicate and recovery bugs (faust-streaming/faust#47),
 so the guarantee is at least once with idempotent steps. Tables live in memory, recovered from
-their changelog topics after a restart or a rebalance. Table rows are written to the changelog
-explicitly (`Table.send_changelog`) at checkpoints, with the partition of the events they came
+their changelog topics after a restart or a rebalance. Table rows are sent to the changelog
+topic by the producer itself at checkpoints (not `Table.send_changelog`, whose buffer stalled a
+rebalance when a checkpoint wrote hundreds of rows), with the partition of the events they came
 from, and their acknowledgement is awaited before the events are acked. Faust itself lost
 records around restarts and rebalances: `faust_fixes` patches that.
 
@@ -46,7 +47,7 @@ from .faust_jobs import Job, JobConfig, MetricsJob, ParseJob, ResolveJob
 
 log = logging.getLogger(__name__)
 
-MAX_STATE_BYTES = 32 * 1024 * 1024  # a long session's order book is several MB
+MAX_STATE_BYTES = 32 * 1024 * 1024  # a table row: a book's head, customer or log entry is small
 CHANGELOG_CONFIG = {
     "max.message.bytes": str(MAX_STATE_BYTES),
     # compaction only cleans closed segments: roll them often so the versions of a book that

@@ -35,6 +35,7 @@ from faust import Stream
 from faust.types import TP, AppT, EventT, TableT
 
 from chotdon import topics
+from chotdon.book_rows import BookRows
 from chotdon.catalog import Catalog
 from chotdon.prometheus import WorkerMetrics
 from chotdon.records import (
@@ -57,8 +58,9 @@ from parsers import Parser
 
 from . import metrics as windows
 from .actions import ActionError
+from .book_rows import restore_book, take_changes
 from .faust_catalogs import CatalogReader
-from .order_book import StreamBook, decode_state, encode_state, new_book
+from .order_book import StreamBook, new_book
 from .resolver import apply, apply_action
 from .stages import parse_comment, stock_levels
 
@@ -66,6 +68,7 @@ log = logging.getLogger(__name__)
 
 RAW_LIMIT = 10_000  # characters of a dead letter's raw record kept
 SWITCHES_KEPT = 16  # product switches a parse state remembers (see ParseState)
+CUSTOMER, LOG = b"\x00c\x00", b"\x00l\x00"  # key suffixes of a book's rows (ResolveJob)
 
 S = TypeVar("S")
 
@@ -103,7 +106,7 @@ class Job(Generic[S]):
         self.dead_letters: Counter[str] = Counter()
         self.lock = asyncio.Lock()
         self.last_offsets: dict[TP, int] = {}  # since the last rebalance
-        self.state_sizes: dict[bytes, int] = {}  # bytes of each key's state last written
+        self.state_sizes: dict[bytes, int] = {}  # bytes of each table row last written
         metrics = config.metrics
         self._batch_duration = metrics.batch_duration.labels(self.name)
         self._checkpoint_duration = metrics.checkpoint_duration.labels(self.name)
@@ -191,12 +194,19 @@ class Job(Generic[S]):
         started = time.perf_counter()
         await self.before_checkpoint()
         await self.wait_sent()
+        changelog = self.table.changelog_topic.get_topic_name()
+        producer = self.app.producer
         written = []
         for key, partition in self.dirty.items():
-            value = self.encode(self.states[key])
-            self.table.data[key] = value
-            self.state_sizes[key] = len(value)
-            written.append(self.table.send_changelog(partition, key, value))
+            for row_key, value in self.rows(key, self.states[key]):
+                if value is None:
+                    self.table.data.pop(row_key, None)
+                    self.state_sizes.pop(row_key, None)
+                else:
+                    self.table.data[row_key] = value
+                    self.state_sizes[row_key] = len(value)
+                sent = await producer.send(changelog, row_key, value, partition, None, None)
+                written.append(sent)
         await asyncio.gather(*written)
         self.dirty.clear()
         for event in self.pending:
@@ -219,9 +229,9 @@ class Job(Generic[S]):
     def state(self, key: bytes) -> S | None:
         state = self.states.get(key)
         if state is None:
-            raw = self.table.data.get(key)
-            if raw is not None:
-                state = self.states[key] = self.decode(raw)
+            state = self.load(key)
+            if state is not None:
+                self.states[key] = state
         return state
 
     def changed(self, key: bytes, partition: int, state: S) -> None:
@@ -304,6 +314,15 @@ class Job(Generic[S]):
 
     async def before_checkpoint(self) -> None:
         """Before the dirty states are written."""
+
+    def rows(self, key: bytes, state: S) -> list[tuple[bytes, bytes | None]]:
+        """The table rows a checkpoint writes for a changed state (None: delete the row)."""
+        return [(key, self.encode(state))]
+
+    def load(self, key: bytes) -> S | None:
+        """The state the table holds for `key`, if any."""
+        raw = self.table.data.get(key)
+        return None if raw is None else self.decode(raw)
 
     def encode(self, state: S) -> bytes:
         raise NotImplementedError
@@ -420,7 +439,9 @@ class ParseJob(Job[ParseState]):
 
 class ResolveJob(Job[StreamBook]):
     """Intents and host actions -> order events, and each changed stream's stock levels after
-    every batch. The book of each stream is the table row (`encode_state`)."""
+    every batch. The book of each stream is rows of the table (`book_rows`): its head under the
+    stream's key, and under that key plus a suffix a row per customer and per log entry, so a
+    checkpoint writes what changed since the last one."""
 
     name = "resolve"
     # the intents topic also carries the host's order actions, sequenced there by the parse job
@@ -433,11 +454,26 @@ class ResolveJob(Job[StreamBook]):
         self.catalogs = catalogs
         self.stock_changed: dict[bytes, tuple[int, float]] = {}  # key -> (partition, ts)
 
-    def encode(self, state: StreamBook) -> bytes:
-        return encode_state(state)
+    def rows(self, key: bytes, state: StreamBook) -> list[tuple[bytes, bytes | None]]:
+        changes = take_changes(state)
+        return [
+            (key, changes.head),
+            *((key + CUSTOMER + c.encode(), row) for c, row in changes.customers.items()),
+            *((key + LOG + b"%012d" % n, entry) for n, entry in changes.log),
+            *((key + LOG + b"%012d" % n, None) for n in changes.dropped),
+        ]
 
-    def decode(self, raw: bytes) -> StreamBook:
-        return decode_state(raw)
+    def load(self, key: bytes) -> StreamBook | None:
+        head = self.table.data.get(key)
+        if head is None:
+            return None
+        rows = BookRows(head, {}, [])
+        for row_key, value in list(self.table.data.items()):
+            if row_key.startswith(key + CUSTOMER):
+                rows.customers[row_key[len(key) + len(CUSTOMER) :].decode()] = value
+            elif row_key.startswith(key + LOG):
+                rows.log.append((int(row_key[len(key) + len(LOG) :]), value))
+        return restore_book(rows)
 
     async def handle(self, event: EventT[bytes]) -> None:
         record = await self.read(event, self.accepts)

@@ -1,19 +1,22 @@
-"""The order book of one stream: the state the resolver reads and updates, and its encoding.
+"""The order book of one stream: the state the resolver reads and updates.
 
-The book is plain msgspec Structs, so the distributed mode can keep it in a Faust table and the
-embedded mode in SQLite (`encode_state`/`decode_state`). It holds the log of the inputs that
-changed it: deleting a comment rebuilds the book from that log without it (see `resolver`).
+Orders, lines and review items are msgspec Structs; the book keeps them per customer and the
+log of the inputs that changed it (`BookLog`): deleting a comment rebuilds the book from that
+log without it (see `resolver`). How a book is stored, a row per customer so that what a
+checkpoint writes is what changed, is in `book_rows`.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 import msgspec
 
 from chotdon.catalog import VARIANT_JOIN, Catalog, Product
-from chotdon.records import AdjustStock, Approve, Comment, Intent, Reject
+from chotdon.records import AdjustStock, Approve, Comment, Intent, Reject, decode, encode
 
 from .quantities import Qty
 
@@ -35,6 +38,7 @@ class Line(msgspec.Struct, kw_only=True):
     unit_price: int  # VND, the catalog price of its variant when the line was opened
     confirmed: Qty = 0
     waiting: Qty = 0
+    ticket: int = 0  # place in its pool's waitlist while `waiting` (the book's `tickets` then)
 
 
 class Review(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,28 +62,99 @@ class Review(msgspec.Struct, frozen=True, kw_only=True):
 class Order(msgspec.Struct, kw_only=True):
     order_id: str
     customer: str  # platform:user_id
+    number: int = 0  # the book's `opened` when this order was opened: the books' order
     customer_name: str = ""
     phone: str | None = None
     lines: list[Line] = []
     reviews: list[str] = []  # ids of this customer's pending review items, oldest first
 
 
-class StreamBook(msgspec.Struct, kw_only=True):
+class BookLog:
+    """The inputs that changed a book, in the order applied, each encoded once as a record, with
+    the index of their ids (what makes applying a comment or action twice change nothing).
+
+    Entries are numbered; the numbers appended or dropped since `take` are what a checkpoint
+    writes. A deleted comment is logged as its deletion report (an Intent whose comment is
+    `deleted`), so the deleted ids come back with the log after a restart.
+    """
+
+    __slots__ = ("added", "dropped", "ids", "next", "rows")
+
+    def __init__(self) -> None:
+        self.rows: dict[int, bytes] = {}  # number -> encoded entry, in number order
+        self.ids: dict[str, int] = {}  # comment or action id -> number
+        self.next = 0
+        self.added: list[int] = []
+        self.dropped: list[int] = []
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BookLog) and list(self.rows.values()) == list(other.rows.values())
+
+    def __repr__(self) -> str:
+        return f"BookLog({len(self.rows)} entries)"
+
+    def seen(self, entry_id: str) -> bool:
+        return entry_id in self.ids
+
+    def append(self, entry: Entry) -> None:
+        self.put(self.next, encode(entry), entry_id(entry))
+        self.added.append(self.next - 1)
+
+    def put(self, number: int, data: bytes, eid: str) -> None:
+        """Restore an entry (numbers ascending)."""
+        self.rows[number] = data
+        if eid:
+            self.ids[eid] = number
+        self.next = number + 1
+
+    def drop(self, number: int, eid: str) -> None:
+        del self.rows[number]
+        if eid:
+            del self.ids[eid]
+        self.dropped.append(number)
+
+    def entries(self) -> Iterator[tuple[int, Entry]]:
+        """The entries by number, in order (a copy: dropping while iterating is allowed)."""
+        for number, data in list(self.rows.items()):
+            entry = decode(data)
+            assert isinstance(entry, Intent | Approve | Reject | AdjustStock)
+            yield number, entry
+
+    def take(self) -> tuple[list[tuple[int, bytes]], list[int]]:
+        """The entries appended and the numbers dropped since the last take."""
+        added = [(n, self.rows[n]) for n in self.added if n in self.rows]
+        dropped, self.added, self.dropped = self.dropped, [], []
+        return added, dropped
+
+
+def entry_id(entry: Entry) -> str:
+    """The id an entry applies once by ("" for an action without one, and for deletions)."""
+    if isinstance(entry, Intent):
+        assert entry.comment is not None  # checked by `resolver.apply`
+        return "" if entry.comment.deleted else entry.comment.comment_id
+    return entry.action_id
+
+
+@dataclass(eq=True, kw_only=True)
+class StreamBook:
     """Everything the resolver knows about one stream. Stock is per pool (a product's shared
     stock, keyed by sku, or a variant's own, see `pool`): `remaining` + `reserved` per pool equals
-    `initial` plus the host's stock adjustments; the resolver mutates the book in place."""
+    `initial` plus the host's stock adjustments; the resolver mutates the book in place and
+    notes in `changed` the customers whose order it touched (for `book_rows.take_changes`)."""
 
     stream: str
     initial: dict[str, Qty]  # stock per pool when the session started
     remaining: dict[str, Qty]  # free to reserve
     reserved: dict[str, Qty]  # held by confirmed lines
-    orders: dict[str, Order] = {}  # by customer
-    waitlist: dict[str, list[WaitKey]] = {}  # by pool, first come first served; no empty lists
-    reviews: dict[str, Review] = {}  # pending, oldest first
-    log: list[Entry] = []  # the inputs that changed the book, in the order applied
-    seen: set[str] = set()  # comment and action ids in the log
-    deleted: set[str] = set()  # comment ids the platform reported deleted
+    orders: dict[str, Order] = field(default_factory=dict)  # by customer
+    waitlist: dict[str, list[WaitKey]] = field(default_factory=dict)  # by pool, by ticket
+    reviews: dict[str, Review] = field(default_factory=dict)  # pending
+    log: BookLog = field(default_factory=BookLog)
+    deleted: set[str] = field(default_factory=set)  # comment ids the platform reported deleted
     seq: int = 0  # of the last event emitted
+    tickets: int = 0  # of the last line that started waiting
+    opened: int = 0  # orders opened
+    changed: set[str] = field(default_factory=set, compare=False)  # customers, since a take
 
 
 def new_book(catalog: Catalog, stream: str | None = None) -> StreamBook:
@@ -138,16 +213,3 @@ def order_id(stream: str, customer: str) -> str:
 def review_id(comment_id: str, index: int) -> str:
     """The `index`-th unsettled item of a comment (0 for a comment naming nothing)."""
     return f"{comment_id}#{index}"
-
-
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(StreamBook)
-
-
-def encode_state(book: StreamBook) -> bytes:
-    return _encoder.encode(book)
-
-
-def decode_state(data: bytes | str) -> StreamBook:
-    """The book `encode_state` wrote; raises msgspec.DecodeError for anything else."""
-    return _decoder.decode(data)

@@ -11,8 +11,6 @@ the book is exactly what it would be had the comment never been seen.
 
 from __future__ import annotations
 
-import contextlib
-
 import msgspec
 
 from chotdon.catalog import Catalog
@@ -21,7 +19,7 @@ from chotdon.records import Intent, OrderEvent
 from . import rules
 from .actions import Action, ActionError
 from .events import snapshot
-from .order_book import Entry, StreamBook, empty_book
+from .order_book import Entry, StreamBook, empty_book, entry_id
 from .step import Step
 from .stock import promote
 
@@ -43,7 +41,8 @@ def apply(
         return book, []
     if comment.deleted:
         book.deleted.add(cid)
-        return book, _undo(book, cid, comment.ts, catalog) if cid in book.seen else []
+        book.log.append(intent)
+        return book, _undo(book, cid, comment.ts, catalog) if book.log.seen(cid) else []
     step = _run(book, intent, catalog)
     return book, step.events(cid, comment.ts) if step is not None else []
 
@@ -61,8 +60,8 @@ def apply_action(
 
 def _run(book: StreamBook, entry: Entry, catalog: Catalog) -> Step | None:
     """Apply and log an input not yet seen; None if it is a repeat or changes nothing."""
-    cid = _entry_id(entry)
-    if cid and cid in book.seen:
+    cid = entry_id(entry)
+    if cid and book.log.seen(cid):
         return None
     step = Step(book, catalog)
     if isinstance(entry, Intent):
@@ -75,30 +74,31 @@ def _run(book: StreamBook, entry: Entry, catalog: Catalog) -> Step | None:
         rules.apply_action(step, entry)
     promote(step)
     book.log.append(entry)
-    if cid:
-        book.seen.add(cid)
     return step
 
 
 def _undo(book: StreamBook, cid: str, ts: float, catalog: Catalog) -> list[OrderEvent]:
     """Rebuild the book from its log without comment `cid` and tell every order that changed.
     Host actions that no longer apply (approving `cid`'s review item, removing stock `cid` had
-    freed) are dropped."""
+    freed) are dropped from the log. Its cost grows with the session: deletions are rare."""
     before = {customer: snapshot(book, order) for customer, order in book.orders.items()}
     fresh = empty_book(book.stream, book.initial)
-    fresh.deleted, fresh.seq = book.deleted, book.seq
-    for entry in book.log:
-        if _entry_id(entry) != cid:
-            with contextlib.suppress(ActionError):  # e.g. approving a review item of `cid`
-                _run(fresh, entry, catalog)
-    for field in book.__struct_fields__:
-        setattr(book, field, getattr(fresh, field))
+    fresh.seq = book.seq
+    book.log.drop(book.log.ids[cid], cid)
+    for number, entry in book.log.entries():
+        if _deletion(entry):
+            continue
+        try:
+            _run(fresh, entry, catalog)
+        except ActionError:  # e.g. approving a review item of `cid`
+            book.log.drop(number, entry_id(entry))
+    book.orders, book.waitlist, book.reviews = fresh.orders, fresh.waitlist, fresh.reviews
+    book.remaining, book.reserved = fresh.remaining, fresh.reserved
+    book.tickets, book.opened = fresh.tickets, fresh.opened
+    book.changed.update(before, fresh.orders)
     step = Step(book, catalog, before=before)
     return step.events(cid, ts)
 
 
-def _entry_id(entry: Entry) -> str:
-    if isinstance(entry, Intent):
-        assert entry.comment is not None  # checked by `apply`
-        return entry.comment.comment_id
-    return entry.action_id
+def _deletion(entry: Entry) -> bool:
+    return isinstance(entry, Intent) and entry.comment is not None and entry.comment.deleted

@@ -30,7 +30,12 @@ class Step:
         """The customer's order, opened if new, recorded as it stood before this input."""
         order = self.book.orders.get(customer)
         if order is None:
-            order = Order(order_id=order_id(self.book.stream, customer), customer=customer)
+            self.book.opened += 1
+            order = Order(
+                order_id=order_id(self.book.stream, customer),
+                customer=customer,
+                number=self.book.opened,
+            )
             self.book.orders[customer] = order
         self.touch(order)
         if name:
@@ -43,4 +48,5 @@ class Step:
             self.before[order.customer] = snapshot(self.book, order)
 
     def events(self, cause: str, ts: float) -> list[OrderEvent]:
+        self.book.changed.update(self.before)
         return events_since(self.book, self.before, cause, ts)

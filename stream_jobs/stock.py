@@ -104,7 +104,7 @@ def promote(step: Step) -> None:
             if line.waiting <= book.remaining[key]:
                 step.touch(order)
                 _reserve(book, key, line.waiting)
-                line.confirmed, line.waiting = qty(line.confirmed + line.waiting), 0
+                line.confirmed, line.waiting, line.ticket = qty(line.confirmed + line.waiting), 0, 0
                 _dequeue(book, key, (customer, variant))
 
 
@@ -133,14 +133,15 @@ def _release(step: Step, key: str, amount: Qty) -> None:
 
 
 def _wait(book: StreamBook, order: Order, line: Line, amount: Qty) -> None:
-    line.waiting = amount
+    book.tickets += 1
+    line.waiting, line.ticket = amount, book.tickets
     key = pool(book, line.sku, line.variant)
     book.waitlist.setdefault(key, []).append((order.customer, line.variant))
 
 
 def _unwait(book: StreamBook, order: Order, line: Line) -> None:
     if line.waiting:
-        line.waiting = 0
+        line.waiting = line.ticket = 0
         _dequeue(book, pool(book, line.sku, line.variant), (order.customer, line.variant))
 
 

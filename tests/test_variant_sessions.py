@@ -13,7 +13,7 @@ from pathlib import Path
 
 from chotdon.records import StockLevels, VariantStock
 from sinks.sqlite_store import SQLiteStore
-from stream_jobs import decode_state
+from stream_jobs import restore_book
 from stream_jobs.stages import stock_levels
 
 DATA = Path(__file__).parent / "data" / "variants"
@@ -49,7 +49,9 @@ def run_session(
             )
             for e in store.latest_orders(stream)
         }
-        book = decode_state(store.books()[stream][0])
+        stored = store.book(stream)
+        assert stored is not None
+        book = restore_book(stored[0])
     finally:
         store.close()
     return orders, stock_levels(book, 0.0)

@@ -1,0 +1,128 @@
+"""The embedded mode over one long session: throughput and peak memory at 10k, 50k and 200k
+comments, beside the parser's own single-core throughput on the same comments.
+
+    python benchmarks/embedded_scaling.py [--sizes 10000,50000,200000] [--streams 2]
+
+Each size is one simulated session (2 streams, the bundled catalogs, 50 comments/s each) run as
+`chotdon run --no-serve --exit-at-end` runs it (the store, the feed's views, the metrics), into a
+fresh SQLite file, in a child process: throughput is comments over the session's wall time,
+peak memory the child's maximum resident set. The parser column parses the same comments with
+the product on screen, as the pipeline does, on one core in this process.
+
+Goals (issue 12): throughput at 200k within 20% of 10k; peak memory at 200k under 400 MB;
+throughput at least 70% of the parser's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from chotdon.catalog import Catalog, load_catalog
+from chotdon.records import Comment, SetCurrent
+from ingest.simulator import SimRecord, simulate, stream_catalogs, write_jsonl
+from ingest.sources import JsonLinesSource
+from parsers import Parser
+from stream_jobs.embedded_session import SessionOptions, run_session
+
+RATE = 50.0  # comments/s per stream
+START_TS = 1_760_000_000.0
+
+
+def catalogs(streams: int) -> list[Catalog]:
+    return stream_catalogs([load_catalog("kim-an"), load_catalog("phu-xuyen")], streams)
+
+
+def session(comments: int, streams: int, seed: int) -> list[SimRecord]:
+    """The first `comments` comments of a simulated session, with its other records."""
+    duration = comments / (RATE * streams) * 1.1 + 10  # the simulator's counts vary a little
+    out: list[SimRecord] = []
+    seen = 0
+    for record in simulate(
+        catalogs(streams), rate=RATE, duration=duration, seed=seed, start_ts=START_TS
+    ):
+        if isinstance(record, Comment):
+            if seen == comments:
+                break
+            seen += 1
+        out.append(record)
+    return out
+
+
+def parser_rate(records: list[SimRecord], streams: int) -> float:
+    """Comments/s of the parser alone (as the pipeline calls it: `parse`, with its cache)."""
+    parsers = {c.stream: Parser(c) for c in catalogs(streams)}
+    current: dict[str, str | None] = {}
+    comments = [r for r in records if isinstance(r, Comment | SetCurrent)]
+    started = time.perf_counter()
+    n = 0
+    for record in comments:
+        if isinstance(record, SetCurrent):
+            current[record.stream] = record.code
+        else:
+            parsers[record.stream].parse(record.text, current.get(record.stream))
+            n += 1
+    return n / (time.perf_counter() - started)
+
+
+def child(source: str, db: str, streams: int) -> None:
+    """One session in this process; prints comments and seconds as JSON."""
+    options = SessionOptions(catalogs(streams), db, serve=False)
+    started = time.perf_counter()
+    stats = asyncio.run(run_session(options, JsonLinesSource(source), log=lambda _m: None))
+    print(json.dumps({"comments": stats.comments, "seconds": time.perf_counter() - started}))
+
+
+def embedded(source: Path, db: Path, streams: int) -> tuple[int, float, float]:
+    """(comments, comments/s, peak MB) of one session in a child process."""
+    cmd = [sys.executable, __file__, "--child", str(source), str(db), "--streams", str(streams)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"the embedded session failed (exit {proc.returncode})")
+    result = json.loads(out)
+    return result["comments"], result["comments"] / result["seconds"], usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="10000,50000,200000", help="comments per session")
+    p.add_argument("--streams", type=int, default=2)
+    p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--child", nargs=2, metavar=("SOURCE", "DB"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], args.streams)
+        return
+    work = Path(tempfile.mkdtemp(prefix="chotdon-embedded-bench-"))
+    print(f"embedded mode, one session each, {args.streams} streams; cpus: {os.cpu_count()}")
+    print(f"{'comments':>9}  {'embedded':>14}  {'peak memory':>11}  {'parser':>14}  ratio")
+    first = 0.0
+    for size in (int(s) for s in args.sizes.split(",")):
+        records = session(size, args.streams, args.seed)
+        source = work / f"session-{size}.jsonl"
+        with source.open("wb") as f:
+            write_jsonl(records, f)
+        comments, rate, peak_mb = embedded(source, work / f"session-{size}.db", args.streams)
+        parsed = parser_rate(records, args.streams)
+        first = first or rate
+        print(
+            f"{comments:>9,}  {rate:>8,.0f} /s     {peak_mb:>8,.0f} MB  {parsed:>8,.0f} /s"
+            f"     {rate / parsed:4.0%}   (throughput {rate / first:.0%} of the first size)"
+        )
+        source.unlink()
+    print(f"(SQLite files in {work})")
+
+
+if __name__ == "__main__":
+    main()
