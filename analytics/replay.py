@@ -23,7 +23,7 @@ from chotdon.catalog import Catalog
 from chotdon.config import settings
 from chotdon.formatting import format_vnd
 from chotdon.records import Comment
-from ingest.sources import Pace, RecordsSource, SourceRecord
+from ingest.sources import Pace, RecordsSource, SourceRecord, add_speed_flag
 from parsers import PARSER_VERSION
 from sinks.sqlite_store import SQLiteStore
 from stream_jobs.embedded import EmbeddedRunner
@@ -164,11 +164,7 @@ def _describe(
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stream", required=True, help="stream id (the catalog's `stream`)")
     add_time_arguments(p)
-    p.add_argument(
-        "--speed",
-        default="max",
-        help="pace of recorded time: max (default), 1x (as it happened), 10x…",
-    )
+    add_speed_flag(p, "max", "pace of recorded time: max (default), 1x (as it happened), 10x…")
     p.add_argument(
         "--catalog", help="catalog file or bundled name (default: the one the session recorded)"
     )
@@ -191,7 +187,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     try:
         span = TimeRange.parse(args.start, args.end)
-        pace = Pace.parse(args.speed)
+        pace = args.speed
         session = load_source(args.source, args.stream, args, everything=False)
         if not session.comments:
             print(f"chotdon replay: no comments of stream '{args.stream}' there", file=sys.stderr)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from chotdon.catalog import CatalogError
+from chotdon.config import SettingError
 
 Handler = Callable[[argparse.Namespace], int]
 Adder = Callable[[argparse.ArgumentParser], None]
@@ -157,7 +158,11 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(argv).parse_args(argv)
+    try:
+        args = build_parser(argv).parse_args(argv)
+    except SettingError as exc:
+        print(f"chotdon: {exc}", file=sys.stderr)
+        return 2
     try:
         code: int = args.func(args)
     except CatalogError as exc:

@@ -1,15 +1,46 @@
-"""Settings: each declared once with its type, default, environment variable and doc.
+"""Settings: each declared once with its parser, default, environment variable and doc.
 
-Read them with `settings()`; the CLI's flags default to these, so a person can set either.
+Read them with `settings()`; the CLI's flags default to these, so a person can set either. A
+value either way goes through the setting's own parser, so a bad one is the same one-line
+message (`SettingError` for the environment, argparse's exit 2 for a flag), never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+Parse = Callable[[str], Any]  # raises argparse.ArgumentTypeError saying what it expected
+
+
+class SettingError(ValueError):
+    """An environment variable holds a value its setting cannot take."""
+
+
+def text(raw: str) -> str:
+    return raw
+
+
+def integer(low: int, high: int) -> Parse:
+    """A whole number from `low` to `high`."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number {low}–{high}, got {raw!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+port = integer(0, 65535)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +49,7 @@ class Setting:
     default: Any
     doc: str
     flag: str = ""  # the CLI flag that overrides it, where a person would look for one
+    parse: Parse = text
 
     @property
     def env(self) -> str:
@@ -27,29 +59,40 @@ class Setting:
         raw = environ.get(self.env)
         if raw is None or raw == "":
             return self.default
-        kind = type(self.default)
         try:
-            return kind(raw) if kind is not str else raw
-        except ValueError as exc:
-            raise ValueError(f"{self.env}={raw!r}: expected {kind.__name__}") from exc
+            return self.parse(raw)
+        except argparse.ArgumentTypeError as exc:
+            raise SettingError(f"{self.env}: {exc}") from None
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("catalog", "kim-an", "Catalog file (JSON), or the name of a bundled one."),
     Setting("db", "chotdon.db", "the session's SQLite file: orders survive a restart", "--db"),
     Setting("host", "127.0.0.1", "address the host's feed page listens on", "--host"),
-    Setting("port", 8080, "port of the host's feed page (0: any free port)", "--port"),
+    Setting("port", 8080, "port of the host's feed page (0: any free port)", "--port", port),
     Setting(
         "host_token",
         "",
         "token for the host's actions and full phones (default: a random one, printed)",
         "--token",
     ),
-    Setting("queue_size", 1024, "records between pipeline stages at most", "--queue-size"),
+    Setting(
+        "queue_size",
+        1024,
+        "records between pipeline stages at most",
+        "--queue-size",
+        integer(1, 1_000_000),
+    ),
     Setting("kafka", "127.0.0.1:9092", "Kafka bootstrap servers", "--bootstrap"),
     Setting("redis", "redis://127.0.0.1:6379/0", "Redis URL", "--redis"),
     Setting("topic_prefix", "chotdon", "prefix of topic names and Redis keys", "--topic-prefix"),
-    Setting("partitions", 8, "partitions of every topic: most workers a stage", "--partitions"),
+    Setting(
+        "partitions",
+        8,
+        "partitions of every topic: most workers a stage",
+        "--partitions",
+        integer(1, 10_000),
+    ),
     Setting(
         "metrics",
         "",
@@ -105,7 +148,7 @@ def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *names:
         s = next(s for s in SETTINGS if s.name == name)
         parser.add_argument(
             s.flag,
-            type=type(s.default),
+            type=s.parse,
             default=getattr(conf, name),
             help=f"{s.doc} (env {s.env}; default %(default)s)",
         )

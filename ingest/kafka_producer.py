@@ -37,7 +37,7 @@ from chotdon.records import (
 )
 
 from .simulator import add_simulator_source_arguments, simulator_source
-from .sources import JsonLinesSource, Pace, Source
+from .sources import JsonLinesSource, Source, add_speed_flag
 
 ROUTES: dict[type, topics.TopicSpec] = {
     Comment: topics.COMMENTS,
@@ -198,9 +198,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         f"streams (default: env CHOTDON_CATALOG, {conf.catalog})",
     )
     p.add_argument("--to", choices=("kafka",), default="kafka", help="where to (default kafka)")
-    p.add_argument(
-        "--speed", default="max", help="replay speed of recorded time: max (default), 1, 10…"
-    )
+    add_speed_flag(p, "max", "replay speed of recorded time: max (default), 1, 10…")
     add_flags(p, "kafka", "topic_prefix")
     p.add_argument(
         "--compression", choices=("gzip",), help="compress record batches (default: none)"
@@ -213,7 +211,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.source is None:
         _stderr("give --source FILE|-|simulator, or a live PLATFORM (chotdon ingest --help)")
         return 2
-    pace = Pace.parse(args.speed)
+    pace = args.speed
     loaded = [load_catalog(c) for c in args.catalog or [settings().catalog]]
     bad_lines: BadLines | None = None
     source: Source

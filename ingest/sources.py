@@ -11,8 +11,10 @@ so a comment is processed as soon as its line arrives.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
+import math
 import os
 import stat
 import sys
@@ -39,6 +41,7 @@ ErrorSink = Callable[[int, str, str], None]  # (line number, reason, raw line)
 MAX_LINE_BYTES = 1 << 20  # a record line longer than this is a dead letter, never read whole
 READ_LINES = 1024  # lines of a regular file read per thread hop
 TOO_LONG = None  # what a line reader yields for a line over MAX_LINE_BYTES
+MAX_SPEED = 1e6  # times real time: beyond it, as fast as possible is the same
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +52,32 @@ class Pace:
 
     @classmethod
     def parse(cls, text: str) -> Pace:
+        """ "max" (or 0), "1" (real time), "10" or "10x"; ValueError otherwise."""
         text = text.strip().lower()
         if text in ("max", "0", ""):
             return cls(None)
-        text = text.removesuffix("x")  # "10x"
-        speed = float(text)
-        if speed <= 0:
-            raise ValueError("speed must be positive, or 'max'")
+        try:
+            speed = float(text.removesuffix("x"))  # "10x"
+        except ValueError:
+            speed = math.nan
+        if not (math.isfinite(speed) and 0 < speed <= MAX_SPEED):
+            raise ValueError(f"speed: expected max, or a number above 0 up to {MAX_SPEED:g}")
         return cls(speed)
+
+    def __str__(self) -> str:
+        return "max" if self.speed is None else f"{self.speed:g}x"
+
+
+def add_speed_flag(p: argparse.ArgumentParser, default: str, help: str) -> None:
+    """`--speed`, parsed into a Pace (a bad value: argparse's one-line error, exit 2)."""
+
+    def speed(text: str) -> Pace:
+        try:
+            return Pace.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
+
+    p.add_argument("--speed", type=speed, default=Pace.parse(default), help=help)
 
 
 class _Pacer:

@@ -16,7 +16,7 @@ from chotdon.catalog import Catalog, load_catalog
 from chotdon.config import settings
 from chotdon.formatting import INTENT_LABELS, format_qty, format_vnd
 from chotdon.phones import mask_phone, mask_phones_in
-from chotdon.records import Intent
+from chotdon.records import MAX_TEXT_CHARS, Intent
 
 from .parser import Parser
 
@@ -26,50 +26,54 @@ DESCRIPTION = (
 )
 
 
-def _parse_lines(catalog: Catalog, lines: Iterable[str], out: IO[str], explain: bool) -> int:
-    """The JSON Lines contract: one output line per input line, errors included."""
+def _parse_lines(catalog: Catalog, lines: Iterable[bytes], out: IO[str], explain: bool) -> int:
+    """The JSON Lines contract: one output line of valid JSON per input line, errors included,
+    whatever comes in (bad UTF-8, half an emoji, numbers beyond a double, deep nesting)."""
     parser = Parser(catalog)
     errors = 0
     for line in lines:
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors += 1
-            _emit(out, {"id": None, "error": f"invalid JSON: {exc.msg} at column {exc.colno}"})
-            continue
-        if not isinstance(record, dict):
-            errors += 1
-            _emit(out, {"id": None, "error": "expected a JSON object"})
-            continue
-        cid = record.get("id")
-        text, current = record.get("text"), record.get("current")
-        if not isinstance(text, str):
-            errors += 1
-            _emit(out, {"id": cid, "error": "field 'text' is missing or not a string"})
-            continue
-        if current is not None and not isinstance(current, str):
-            errors += 1
-            _emit(out, {"id": cid, "error": "field 'current' must be a product code or null"})
-            continue
-        result = parser.parse(text, current)
-        row: dict[str, Any] = {
-            "id": cid,
-            "intent": result.intent,
-            "items": msgspec.to_builtins(result.items),
-            "phone": result.phone,
-            "confidence": result.confidence,
-            "parser_version": result.parser_version,
-        }
-        if explain:
-            row["explanation"] = msgspec.to_builtins(result.explanation)
+        row = _parse_line(parser, line, explain)
+        errors += "error" in row
         _emit(out, row)
     return errors
 
 
+def _parse_line(parser: Parser, line: bytes, explain: bool) -> dict[str, Any]:
+    try:
+        record = msgspec.json.decode(line)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        return {"id": None, "error": f"invalid JSON: {reason}"}
+    if not isinstance(record, dict):
+        return {"id": None, "error": "expected a JSON object"}
+    cid = record.get("id")
+    if not isinstance(cid, str | int | float | None) or isinstance(cid, bool):
+        return {"id": None, "error": "field 'id' must be a string, a number or null"}
+    text, current = record.get("text"), record.get("current")
+    if not isinstance(text, str):
+        return {"id": cid, "error": "field 'text' is missing or not a string"}
+    if len(text) > MAX_TEXT_CHARS:
+        return {"id": cid, "error": f"field 'text' is longer than {MAX_TEXT_CHARS} characters"}
+    if current is not None and not isinstance(current, str):
+        return {"id": cid, "error": "field 'current' must be a product code or null"}
+    result = parser.parse(text, current)
+    row: dict[str, Any] = {
+        "id": cid,
+        "intent": result.intent,
+        "items": msgspec.to_builtins(result.items),
+        "phone": result.phone,
+        "confidence": result.confidence,
+        "parser_version": result.parser_version,
+    }
+    if explain:
+        row["explanation"] = msgspec.to_builtins(result.explanation)
+    return row
+
+
 def _emit(out: IO[str], row: dict[str, Any]) -> None:
-    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    out.write(msgspec.json.encode(row).decode() + "\n")
     out.flush()
 
 
@@ -130,7 +134,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
             text = row["text"]
             print(describe(parser.parse(text, row.get("current")), catalog, text, args.explain))
         return 0
-    errors = _parse_lines(catalog, sys.stdin, sys.stdout, args.explain)
+    errors = _parse_lines(catalog, sys.stdin.buffer, sys.stdout, args.explain)
     if errors:
         print(f"chotdon parse: {errors} line(s) could not be read", file=sys.stderr)
     return 0

@@ -17,7 +17,7 @@ from ingest.connectors.runner import Connector
 from ingest.connectors.shopee import ShopeeConnector
 from ingest.connectors.youtube import YouTubeConnector
 from ingest.simulator import add_simulator_source_arguments, simulator_source
-from ingest.sources import JsonLinesSource, Pace, Source
+from ingest.sources import JsonLinesSource, Source, add_speed_flag
 from sinks.sqlite_store import ConnectorStates
 
 from .confirm import Confirmer, Replier
@@ -72,11 +72,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         "there are several catalogs (credentials from the environment, see README)",
     )
     add_flags(p, "db")
-    p.add_argument(
-        "--speed",
-        default="max",
-        help="replay speed of recorded time: max (default), 1 (real time), 10…",
-    )
+    add_speed_flag(p, "max", "replay speed of recorded time: max (default), 1 (real time), 10…")
     confirm = p.add_argument_group("confirming orders to buyers (live platforms; off by default)")
     confirm.add_argument(
         "--confirm",
@@ -101,7 +97,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     catalogs = [load_catalog(c) for c in args.catalog or [settings().catalog]]
-    pace = Pace.parse(args.speed)
+    pace = args.speed
     sources = args.source or ["-"]
     if any(is_live(s) for s in sources):
         return _run_live(args, catalogs, sources)
@@ -116,6 +112,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"chotdon run: {exc}", file=sys.stderr)
             return 2
+    elif args.source != "-" and not os.path.exists(args.source):
+        print(f"chotdon run: --source {args.source}: no such file", file=sys.stderr)
+        return 2
     else:
         source = JsonLinesSource(args.source, pace=pace)  # bad lines go to the runner's report
     return run(_session_options(args, catalogs, args.db), source)
@@ -175,7 +174,7 @@ def _say(message: str) -> None:
 
 
 def add_demo_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--speed", default="1", help="1 = real time (default), 10 = ten times, max")
+    add_speed_flag(p, "1", "1 = real time (default), 10 = ten times, max")
     p.add_argument("--db", default="", help="SQLite file (default: a new temporary one)")
     _add_session_flags(p)
 
@@ -186,4 +185,4 @@ def cmd_demo(args: argparse.Namespace) -> int:
     db = args.db or str(Path(tempfile.mkdtemp(prefix="chotdon-demo-")) / "demo.db")
     options = _session_options(args, [catalog], db)
     print(f"Demo: {catalog.title} — ~2.000 bình luận, tốc độ {args.speed}", flush=True)
-    return run(options, JsonLinesSource(str(session), pace=Pace.parse(args.speed)))
+    return run(options, JsonLinesSource(str(session), pace=args.speed))

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import secrets
 import signal
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 
@@ -64,8 +65,16 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+class SessionError(Exception):
+    """The session cannot start with these options (a file that is not a database, a port
+    taken): said in one line, exit status 2."""
+
+
 async def run_session(options: SessionOptions, source: Source, log: Log = _log) -> RunStats:
-    store = SQLiteStore(options.db)
+    try:
+        store = SQLiteStore(options.db)
+    except (sqlite3.DatabaseError, OSError) as exc:
+        raise SessionError(f"--db {options.db}: {exc}") from None
     metrics = PipelineMetrics()
     runner = EmbeddedRunner(
         options.catalogs, store, metrics=metrics, queue_size=options.queue_size, log=log
@@ -85,7 +94,11 @@ async def run_session(options: SessionOptions, source: Source, log: Log = _log) 
             site_runner = web.AppRunner(app)
             await site_runner.setup()
             site = web.TCPSite(site_runner, options.host, options.port)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as exc:
+                where = f"{options.host}:{options.port}"
+                raise SessionError(f"--host/--port {where}: {exc.strerror or exc}") from None
             port = site_runner.addresses[0][1]
             base = f"http://{options.host}:{port}/"
             print(f"Trang đơn hàng (xem): {base}", flush=True)
@@ -115,7 +128,7 @@ def stop_on_sigterm() -> None:
 
 def run(options: SessionOptions, source: Source) -> int:
     """Run a session; the exit status: 0 when it ended or was stopped (Ctrl-C, SIGTERM: drained
-    first), 1 when a stage of the pipeline died (said in one line)."""
+    first), 1 when a stage of the pipeline died, 2 when it could not start (said in one line)."""
     try:
         asyncio.run(run_session(options, source))
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -123,4 +136,7 @@ def run(options: SessionOptions, source: Source) -> int:
     except PipelineError as exc:
         _log(f"chotdon: {exc}")
         return 1
+    except SessionError as exc:
+        _log(f"chotdon: {exc}")
+        return 2
     return 0
