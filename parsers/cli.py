@@ -91,7 +91,7 @@ def describe(intent: Intent, catalog: Catalog, text: str, explain: bool) -> str:
         variant = f" [{item.variant}]" if item.variant else ""
         price = ""
         if product and item.qty is not None:
-            amount = item.qty * product.price
+            amount = item.qty * product.price_of(item.variant)
             total += amount
             price = f" = {format_vnd(amount)}"
         lines.append(f"    • {item.sku} {name}{variant} × {format_qty(item.qty)} {unit}{price}")

@@ -10,7 +10,8 @@ import msgspec
 import pytest
 
 from chotdon.catalog import CatalogError, load_catalog, parse_catalog
-from chotdon.records import AdjustStock, Item, VariantStock
+from chotdon.records import AdjustStock, Intent, Item, VariantStock
+from parsers.cli import describe
 from stream_jobs import ActionError
 from stream_jobs.stages import stock_levels
 from tests.test_order_book import Session
@@ -147,3 +148,11 @@ def test_a_catalog_record_decodes_to_the_same_axes_prices_and_stock() -> None:
         assert parse_catalog(json.loads(msgspec.json.encode(catalog))) == catalog
     shirt = load_catalog(DATA / "thoi-trang.json").products[0]
     assert [a.name for a in shirt.axes] == ["size", "màu"] and len(shirt.variants) == 6
+
+
+def test_chotdon_parse_prices_an_item_at_its_variant() -> None:
+    catalog = load_catalog(DATA / "dac-san.json")
+    intent = Intent(intent="order", items=[Item("MAT-ONG", 2, "1kg"), Item("MAT-ONG", 1, "500g")])
+    text = describe(intent, catalog, "chốt 2 hũ 1kg 1 hũ 500g", explain=False)
+    assert "[1kg] × 2 hũ = 440.000 ₫" in text and "[500g] × 1 hũ = 120.000 ₫" in text
+    assert "Tổng: 560.000 ₫" in text
