@@ -220,3 +220,55 @@ class CommentTexts:
             if text[i].isalpha():
                 text = text[: i + 1] + text[i] * rng.randint(2, 5) + text[i + 1 :]
         return (text + " " + rng.choice(EMOJI)).strip()
+
+
+# Viewers' names and filler words for `distinct_texts`: none of them is a cue or number word.
+SURNAMES = [
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Vũ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Ngô",
+    "Dương",
+    "Lý",
+]
+MIDDLE_NAMES = ["Thị", "Văn", "Thu", "Minh", "Ngọc", "Thanh", "Quốc", "Hải", "Bảo", "Kim"]
+GIVEN_NAMES = [
+    "Lan", "Hùng", "Tuấn", "Ánh", "Hà", "Hương", "Phúc", "Dũng", "Trang", "Linh", "Nga",
+    "Quân", "Thảo", "Vy", "Khánh", "Duyên", "Sơn", "Yến", "Loan", "Nhung",
+]  # fmt: skip
+FILLERS = ["", "hihi", "haha", "kkk", "hehe", "nè", "đó", "iu shop", "xinh quá", "nhaaa", "ạaa"]
+
+
+def distinct_texts(
+    catalogs: list[Catalog], n: int, seed: int
+) -> list[tuple[Catalog, str, str | None]]:
+    """`n` different comments (catalog, text, current code), each real-shaped and signed with
+    a viewer's name, a filler word and an emoji, so no cache of texts answers any of them: what
+    a parser meets in a livestream, where a name, an emoji or a typo makes every comment new."""
+    rng = random.Random(seed)
+    makers = [CommentTexts(c, rng) for c in catalogs]
+    seen: set[tuple[str, str, str | None]] = set()
+    out: list[tuple[Catalog, str, str | None]] = []
+    while len(out) < n:
+        maker = makers[len(out) % len(makers)]
+        products = maker.catalog.products
+        current = rng.choice(products) if rng.random() < 0.8 else None
+        name = " ".join(
+            [rng.choice(SURNAMES), rng.choice(MIDDLE_NAMES), rng.choice(GIVEN_NAMES)][
+                rng.randrange(3) :
+            ]
+        )
+        text = maker.text(maker.kind(), current)
+        text = f"{name}: {text} {rng.choice(FILLERS)} {rng.choice(EMOJI)}".strip()
+        code = current.code if current else None
+        key = (maker.catalog.stream, text, code)
+        if key not in seen:
+            seen.add(key)
+            out.append((maker.catalog, text, code))
+    return out
