@@ -277,6 +277,11 @@ def action_from(row: Row) -> HostAction:
     if kind == "stock":
         delta = _number(row["delta"])
         return AdjustStock(
-            stream=stream, sku=row["sku"], delta=delta or 0, ts=ts, action_id=action_id
+            stream=stream,
+            sku=row["sku"],
+            variant=row["variant"],
+            delta=delta or 0,
+            ts=ts,
+            action_id=action_id,
         )
     raise ValueError(f"unknown action type '{kind}'")

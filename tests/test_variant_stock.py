@@ -9,8 +9,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from analytics.tables import action_from, action_row
 from chotdon.catalog import CatalogError, load_catalog, parse_catalog
-from chotdon.records import AdjustStock, Intent, Item, VariantStock
+from chotdon.records import AdjustStock, Approve, Intent, Item, SetCurrent, VariantStock
+from ingest.sources import read_record
 from parsers.cli import describe
 from stream_jobs import ActionError
 from stream_jobs.stages import stock_levels
@@ -156,3 +158,13 @@ def test_chotdon_parse_prices_an_item_at_its_variant() -> None:
     text = describe(intent, catalog, "chốt 2 hũ 1kg 1 hũ 500g", explain=False)
     assert "[1kg] × 2 hũ = 440.000 ₫" in text and "[500g] × 1 hũ = 120.000 ₫" in text
     assert "Tổng: 560.000 ₫" in text
+
+
+def test_exported_host_actions_read_back_with_their_variant() -> None:
+    """An export's actions table, read back for a replay or a report, keeps each variant."""
+    lines = (DATA / "thoi-trang.jsonl").read_text("utf-8").splitlines()
+    actions = [
+        r for r in map(read_record, lines) if isinstance(r, SetCurrent | Approve | AdjustStock)
+    ]
+    assert any(isinstance(a, AdjustStock) and a.variant for a in actions)
+    assert [action_from(action_row(a)) for a in actions] == actions
