@@ -88,9 +88,12 @@ class Batch:
     records: list[AnyRecord] = field(default_factory=list)
     books: dict[str, tuple[BookRows, str | None]] = field(default_factory=dict)  # + current
     dead_letters: list[tuple[int, str, str]] = field(default_factory=list)
+    catalogs: list[Catalog] = field(default_factory=list)  # of streams found while running
 
     def __bool__(self) -> bool:
-        return bool(self.records or self.books or self.dead_letters or self.position)
+        return bool(
+            self.records or self.books or self.dead_letters or self.position or self.catalogs
+        )
 
 
 class SQLiteStore:
@@ -104,6 +107,10 @@ class SQLiteStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def stored_catalogs(self) -> list[Catalog]:
+        rows = self.db.execute("SELECT catalog FROM catalogs ORDER BY stream").fetchall()
+        return [msgspec.json.decode(data, type=Catalog) for (data,) in rows]
 
     def put_catalogs(self, catalogs: Iterable[Catalog]) -> None:
         """The catalogs a session sold from, so a replay or report can find them later."""
@@ -120,6 +127,7 @@ class SQLiteStore:
         db = self.db
         db.execute("BEGIN")
         try:
+            self.put_catalogs(batch.catalogs)
             for record in batch.records:
                 self._write_record(record)
             for stream, (changes, current) in batch.books.items():

@@ -16,6 +16,7 @@ drains what was already read, for `DRAIN_SECONDS` at most.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from chotdon.records import (
 from ingest.sources import JsonLinesSource, Source, SourceRecord
 from parsers import Parser
 from sinks.feed.hub import FeedHub
+from sinks.feed.view import StreamView
 from sinks.sqlite_store import Batch, SQLiteStore
 
 from .book_rows import has_changes, restore_book, take_changes
@@ -49,6 +51,8 @@ from .stages import parse_comment, stock_levels
 
 BATCH_SIZE = 256  # records per SQLite commit at most
 PROGRESS_EVERY = 2.0  # seconds between progress lines
+MAX_STREAMS = 1000  # streams one run serves (and unknown ones it names) at most
+DERIVED_STREAM = re.compile(r"(.+)-([2-9]|[1-9][0-9]+)")  # what `chotdon simulate` names them
 DRAIN_SECONDS = 20.0  # on stop, what was read is committed within this, else given up
 
 Log = Callable[[str], None]
@@ -106,7 +110,9 @@ class EmbeddedRunner:
         self.stats = RunStats()
         store.put_catalogs(catalogs)
         self.streams: dict[str, StreamState] = {}
-        for catalog in catalogs:
+        self._catalogs = {c.stream: c for c in catalogs}  # the streams others derive from
+        derived = [c for c in store.stored_catalogs() if self._base_of(c.stream) is not None]
+        for catalog in [*catalogs, *derived]:
             stored = store.book(catalog.stream)
             book = restore_book(stored[0]) if stored else new_book(catalog)
             current = stored[1] if stored else None
@@ -117,6 +123,7 @@ class EmbeddedRunner:
         self._source_name = ""
         self._failure: BaseException | None = None
         self._draining = False
+        self._unknown: set[str] = set()  # streams without a catalog, said once each
 
     # -- the host's actions -------------------------------------------------------------------
 
@@ -132,11 +139,14 @@ class EmbeddedRunner:
 
     # -- running ------------------------------------------------------------------------------
 
-    def report_bad_line(self, position: int, reason: str, raw: str) -> None:
+    def report_bad_line(self, position: int, reason: str, raw: str, *, say: bool = True) -> None:
         """A malformed source line: said with its line number and reason, counted, skipped."""
         self.stats.dead_letters += 1
         self._pending_errors.append((position, reason, raw))
-        self.log(f"dòng {position} bị bỏ qua (line {position} skipped): {mask_phones_in(reason)}")
+        if say:
+            self.log(
+                f"dòng {position} bị bỏ qua (line {position} skipped): {mask_phones_in(reason)}"
+            )
         if self.metrics:
             self.metrics.dead_letter(source_kind(self._source_name), reason_kind(reason))
 
@@ -223,13 +233,13 @@ class EmbeddedRunner:
         if item.position:
             batch.position = item.position
             self.stats.records += 1
-        state = self.streams.get(record.stream)
+        state = self.streams.get(record.stream) or self._derive(record.stream, batch)
         if state is None:
             error = f"unknown stream '{record.stream}'"
             if item.done:
                 item.done.set_exception(ValueError(error))
             else:
-                self.report_bad_line(item.position, error, "")
+                self._unknown_stream(item.position, record.stream, error)
             return
         events: list[OrderEvent] = []
         if isinstance(record, Comment):
@@ -253,6 +263,37 @@ class EmbeddedRunner:
             state.stock_changed = True
         if item.done:
             item.done.set_result(events)
+
+    def _base_of(self, stream: str) -> Catalog | None:
+        """The catalog a simulated stream sells: "kim-an-oi-2" is a second "kim-an-oi"."""
+        m = DERIVED_STREAM.fullmatch(stream)
+        return self._catalogs.get(m.group(1)) if m else None
+
+    def _derive(self, stream: str, batch: Batch) -> StreamState | None:
+        base = self._base_of(stream)
+        if base is None or len(self.streams) >= MAX_STREAMS:
+            return None
+        catalog = msgspec.structs.replace(base, stream=stream)
+        state = self.streams[stream] = StreamState(catalog, Parser(catalog), new_book(catalog))
+        batch.catalogs.append(catalog)  # stored with the batch: a restart finds it
+        if self.hub is not None:
+            self.hub.views[stream] = StreamView.for_catalog(catalog, stream)
+        self.log(f"luồng {stream} bán theo danh mục {base.stream} (stream sells that catalog)")
+        return state
+
+    def _unknown_stream(self, position: int, stream: str, error: str) -> None:
+        """Every line of a stream with no catalog is a dead letter; the fix is said once."""
+        if stream in self._unknown or len(self._unknown) >= MAX_STREAMS:
+            self.report_bad_line(position, error, "", say=False)
+            return
+        self._unknown.add(stream)
+        self.report_bad_line(position, error, "")
+        known = ", ".join(sorted(self._catalogs))
+        self.log(
+            f"luồng '{stream}' chưa có danh mục: thêm --catalog cho nó (stream '{stream}' has no "
+            f"catalog: add a --catalog whose stream is '{stream}'; known: {known}); "
+            "các dòng sau của luồng này được đếm, không báo lại (later lines counted, not said)"
+        )
 
     def _unhandled(self, item: _Item, exc: Exception) -> None:
         if item.done is not None:

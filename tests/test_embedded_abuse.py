@@ -205,3 +205,40 @@ def test_viewers_at_the_edge_of_the_range_are_kept(tmp_path: Path) -> None:
     chotdon_run(db, "--source", "-", stdin=line + "\n")
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT viewers FROM viewers").fetchall() == [(10**9,)]
+
+
+def test_simulated_streams_map_to_their_catalogs_and_survive_a_restart(tmp_path: Path) -> None:
+    """`chotdon simulate --catalog A --catalog B --streams N | chotdon run --catalog A --catalog B`:
+    the same flags work on both sides; a stream with no catalog is said once, with the fix."""
+    sim = subprocess.run(
+        [sys.executable, "-m", "chotdon", "simulate", "--catalog", "kim-an", "--catalog",
+         "phu-xuyen", "--streams", "6", "--duration", "10", "--rate", "4", "--seed", "5"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, check=True,
+    )  # fmt: skip
+    lines = sim.stdout.splitlines(keepends=True)
+    db = tmp_path / "sim.db"
+    both = ("--catalog", "kim-an", "--catalog", "phu-xuyen")
+    half = len(lines) // 2
+    cmd = [*RUN, *both, "--db", str(db), "--exit-at-end", "--source", "-"]
+    first = subprocess.run(cmd, input="".join(lines[:half]), capture_output=True, text=True,
+                           cwd=ROOT, timeout=60, check=True)  # fmt: skip
+    assert "0 dòng lỗi" in first.stderr.splitlines()[-1]
+    subprocess.run(cmd, input="".join(lines[half:]), capture_output=True, text=True, cwd=ROOT,
+                   timeout=60, check=True)  # fmt: skip
+    with sqlite3.connect(db) as con:
+        streams = {s for (s,) in con.execute("SELECT DISTINCT stream FROM comments")}
+        assert con.execute("SELECT count(*) FROM dead_letters").fetchone() == (0,)
+        per_stream = dict(con.execute("SELECT stream, count(*) FROM orders GROUP BY stream"))
+        events = con.execute("SELECT stream, count(*), max(seq) FROM order_events GROUP BY stream")
+        for stream, count, last in events:  # the restart went on with each stream's own book
+            assert count == last, stream
+    assert len(streams) == 6 and "kim-an-oi-3" in streams
+    assert all(per_stream.get(s) for s in streams)
+
+    only_one = subprocess.run(
+        [*RUN, "--catalog", "kim-an", "--db", str(tmp_path / "one.db"), "--exit-at-end"],
+        input="".join(lines), capture_output=True, text=True, cwd=ROOT, timeout=60, check=True,
+    )  # fmt: skip
+    said = [line for line in only_one.stderr.splitlines() if "chưa có danh mục" in line]
+    assert len(said) == 3  # phu-xuyen-lang-nghe, -2, -3: once each, however many lines
+    assert "--catalog" in said[0]
