@@ -298,6 +298,9 @@ async def test_the_host_sees_stock_and_prices_per_variant(tmp_path: Path, browse
         await expect(hoa.get_by_test_id("order-status")).to_have_text("Chờ hàng")
         await expect(hoa.get_by_test_id("order-items")).to_contain_text("[M / trắng]")
         await expect(minh.get_by_test_id("order-total")).to_have_text("165.000 ₫")
+        await expect(minh.get_by_test_id("order-items")).to_contain_text(
+            "× 1 cái [XL / đen] · 165.000 ₫/cái"
+        )
 
         shirt = host.get_by_test_id("stock-row").filter(has_text="Áo thun cotton")
         await expect(shirt.get_by_test_id("stock-remaining")).to_contain_text("14")
@@ -312,6 +315,9 @@ async def test_the_host_sees_stock_and_prices_per_variant(tmp_path: Path, browse
         xl = host.locator('[data-testid="stock-variant"][data-variant="XL / đen"]')
         await expect(xl).to_contain_text("165.000 ₫")
         await expect(xl.get_by_test_id("stock-reserved")).to_have_text("1")
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        await host.screenshot(path=ARTIFACTS / "feed-variants.png", full_page=True)
 
         async with host.expect_download() as download_info:
             await host.get_by_test_id("export-csv").click()

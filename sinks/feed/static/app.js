@@ -254,7 +254,9 @@ function itemText(line) {
   const p = state.products.get(line.sku);
   const unit = p ? ` ${p.unit}` : "";
   const variant = line.variant ? ` [${line.variant}]` : "";
-  return `${productName(line.sku)} × ${qtyText(line.qty)}${unit}${variant}`;
+  // a variant at a price of its own says so: the total alone would not tell the host why
+  const price = p && line.unit_price !== p.price ? ` · ${vnd(line.unit_price)}${unit ? `/${p.unit}` : ""}` : "";
+  return `${productName(line.sku)} × ${qtyText(line.qty)}${unit}${variant}${price}`;
 }
 
 function orderNode(row, fresh) {
