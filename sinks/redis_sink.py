@@ -1,7 +1,12 @@
 """`chotdon sink redis`: the Kafka topics the feed needs, stored in Redis (see redis_store).
 
 At least once: a batch's offsets are committed only after Redis took the whole batch, and every
-write is idempotent, so a batch re-delivered after a crash or a rebalance changes nothing. A record
+write is idempotent, so a batch re-delivered after a crash or a rebalance changes nothing.
+
+Redis is a view of Kafka: losing it loses nothing. With every batch (and every CHECK_S while idle)
+the sink checks that Redis still holds each of its partitions as far as the sink applied it (see
+redis_store); a Redis restarted empty, or a replica promoted while behind, is brought back by
+reading those partitions again from the offset Redis still holds (or from the start). A record
 that cannot be decoded is counted, logged (phones masked) and skipped: the worker dead-letters its
 own inputs, and one bad record must not stop every stream's feed.
 """
@@ -21,6 +26,7 @@ from aiokafka.errors import CommitFailedError, KafkaError  # type: ignore[import
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 
 from chotdon import topics
 from chotdon.config import add_flags, add_metrics_flag
@@ -41,7 +47,7 @@ from chotdon.records import (
     decode,
 )
 
-from .redis_store import Entry, RedisStore, WriteResult, parse_catalog_record
+from .redis_store import Entry, RedisStore, Span, WriteResult, parse_catalog_record
 
 Log = Callable[[str], None]
 
@@ -73,6 +79,9 @@ MAX_RECORDS = 2000  # per batch: one Redis round trip, one commit
 RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # waits between attempts while Redis is unreachable
 PROGRESS_S = 10.0
 PROBE_S = 5.0  # how often the sink checks that Kafka and Redis answer (its up gauges)
+CHECK_S = 1.0  # while no records come: how often Redis is checked for lost data
+
+Batch = dict[TopicPartition, list[ConsumerRecord]]
 
 
 def _stderr(message: str) -> None:
@@ -87,13 +96,14 @@ class SinkStats:
     skipped: int = 0  # records of the topics the sink keeps nothing of (comments, …)
     bad: int = 0  # undecodable or refused by Redis
     batches: int = 0
+    rebuilds: int = 0  # times Redis had lost data and partitions were read again
     started: float = field(default_factory=time.monotonic)
 
     def line(self) -> str:
         return (
             f"sink redis: {self.records} bản ghi (records) · {self.written} ghi (written) · "
             f"{self.duplicates} trùng (duplicates) · {self.bad} lỗi (bad) · "
-            f"{self.batches} lô (batches)"
+            f"{self.batches} lô (batches) · {self.rebuilds} dựng lại (rebuilds)"
         )
 
 
@@ -121,6 +131,10 @@ class RedisSink:
         self.metrics = metrics or SinkMetrics()
         self._suffix = {spec.name(options.prefix): spec.suffix for spec in TOPICS}
         self._rank = {spec.name(options.prefix): i for i, spec in enumerate(TOPICS)}
+        # per assigned partition: the offset Redis holds it up to (as this sink left it), and the
+        # first offset Kafka still has of it
+        self._held: dict[TopicPartition, int] = {}
+        self._floor: dict[TopicPartition, int] = {}
 
     async def run(self, stop: asyncio.Event) -> SinkStats:
         """Consume and store until `stop` is set; what was written by then is committed."""
@@ -137,14 +151,24 @@ class RedisSink:
         await consumer.start()
         progress = asyncio.create_task(self._progress())
         probe = asyncio.create_task(self._probe(consumer, redis))
+        checked = time.monotonic()
         try:
             while not stop.is_set():
+                await self._track(consumer)
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.options.max_records)
-                if not batch:
+                if not batch and time.monotonic() - checked < CHECK_S:
                     continue
-                entries = list(self._entries(batch))
-                if not await self._write(store, entries, stop):
+                checked = time.monotonic()
+                spans = self._spans(consumer, batch)
+                result = await self._write(store, list(self._entries(batch)), spans, stop)
+                if result is None:
                     break  # stopped while Redis was away: the batch is re-delivered next time
+                if result.behind:
+                    await self._rebuild(consumer, spans, result.behind)
+                    continue
+                if not batch:
+                    continue  # only checked
+                self._held.update((tp, spans[tp.topic, tp.partition].end) for tp in batch)
                 await self._commit(consumer, batch)
                 self._observe_lag(consumer, batch)
         finally:
@@ -155,7 +179,62 @@ class RedisSink:
             self.log(self.stats.line())
         return self.stats
 
-    def _entries(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> Iterable[Entry]:
+    async def _track(self, consumer: AIOKafkaConsumer) -> None:
+        """Follow the assignment: a partition newly assigned is held up to where it starts."""
+        assigned: set[TopicPartition] = consumer.assignment()
+        for tp in set(self._held) - assigned:
+            del self._held[tp], self._floor[tp]
+        new = assigned - set(self._held)
+        if new:
+            self._floor.update(await consumer.beginning_offsets(list(new)))
+            for tp in new:
+                self._held[tp] = await consumer.position(tp)
+
+    def _spans(self, consumer: AIOKafkaConsumer, batch: Batch) -> dict[tuple[str, int], Span]:
+        """Every assigned partition's span: the batch's (from where this sink left it or, for a
+        batch re-delivered, its first record), or an empty one to check."""
+        assigned: set[TopicPartition] = consumer.assignment()
+        spans = {
+            (tp.topic, tp.partition): Span(held, held, self._floor[tp])
+            for tp, held in self._held.items()
+            if tp in assigned
+        }
+        for tp, messages in batch.items():
+            first, end = messages[0].offset, messages[-1].offset + 1
+            held = self._held.get(tp, first)
+            spans[tp.topic, tp.partition] = Span(min(held, first), end, self._floor.get(tp, 0))
+        return spans
+
+    async def _rebuild(
+        self,
+        consumer: AIOKafkaConsumer,
+        spans: dict[tuple[str, int], Span],
+        behind: dict[tuple[str, int], int | None],
+    ) -> None:
+        """Redis lost data: read the partitions it lacks again from where it holds them (the
+        start when it holds nothing), and this batch's others again from the batch's start."""
+        self.stats.rebuilds += 1
+        lost = [TopicPartition(topic, partition) for topic, partition in sorted(behind)]
+        floors = await consumer.beginning_offsets(lost)
+        self._floor.update(floors)
+        for tp in lost:
+            held = behind[tp.topic, tp.partition]
+            self._held[tp] = max(held or 0, floors[tp])
+            consumer.seek(tp, self._held[tp])
+        for (topic, partition), span in spans.items():
+            if (topic, partition) not in behind:
+                consumer.seek(TopicPartition(topic, partition), span.start)
+        shown = ", ".join(
+            f"{self._suffix[tp.topic]}[{tp.partition}] {behind[tp.topic, tp.partition]}"
+            f"<{spans[tp.topic, tp.partition].start}"
+            for tp in lost
+        )
+        self.log(
+            f"sink redis: Redis mất dữ liệu (lost data), dựng lại từ Kafka (rebuilding from "
+            f"Kafka): {shown}"
+        )
+
+    def _entries(self, batch: Batch) -> Iterable[Entry]:
         for tp in sorted(batch, key=lambda tp: (self._rank[tp.topic], tp.partition)):
             suffix = self._suffix[tp.topic]
             for message in batch[tp]:
@@ -201,23 +280,31 @@ class RedisSink:
             f"{mask_phones_in(reason)} — {shown}"
         )
 
-    async def _write(self, store: RedisStore, entries: list[Entry], stop: asyncio.Event) -> bool:
-        """Write the batch, retrying while Redis is unreachable; False if stopped meanwhile."""
+    async def _write(
+        self,
+        store: RedisStore,
+        entries: list[Entry],
+        spans: dict[tuple[str, int], Span],
+        stop: asyncio.Event,
+    ) -> WriteResult | None:
+        """Write the batch, retrying while Redis is unreachable; None if stopped meanwhile."""
         attempt = 0
         while True:
             try:
-                result = await store.write(entries)
+                result = await store.write(entries, spans)
                 break
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except (RedisConnectionError, RedisTimeoutError, WatchError, OSError) as exc:
                 self.metrics.redis_up.set(0)
                 wait = RETRY_S[min(attempt, len(RETRY_S) - 1)]
                 attempt += 1
                 self.log(f"sink redis: Redis không trả lời (unreachable): {exc}; thử lại {wait}s")
                 try:
                     await asyncio.wait_for(stop.wait(), wait)
-                    return False
+                    return None
                 except TimeoutError:
                     continue
+        if result.behind or not entries:
+            return result
         self.stats.batches += 1
         self.stats.written += result.written
         self.stats.duplicates += result.duplicates
@@ -230,7 +317,7 @@ class RedisSink:
                 f"sink redis: Redis từ chối (refused) {entry.record.__class__.__name__} "
                 f"@{entry.partition}/{entry.offset}: {reason}"
             )
-        return True
+        return result
 
     def _observe(self, result: WriteResult) -> None:
         metrics = self.metrics
@@ -243,18 +330,14 @@ class RedisSink:
         for entry in result.repeated:
             metrics.duplicates.labels(type(entry.record).__name__).inc()
 
-    def _observe_lag(
-        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]]
-    ) -> None:
+    def _observe_lag(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
         for tp, messages in batch.items():
             end = consumer.highwater(tp)  # the offset the next record will get
             if end is not None:
                 behind = max(0, end - messages[-1].offset - 1)
                 self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(behind)
 
-    async def _commit(
-        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]]
-    ) -> None:
+    async def _commit(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
         try:
             await consumer.commit(offsets)

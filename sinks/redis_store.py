@@ -10,12 +10,20 @@ record changes nothing and is not announced. A write that changed something INCR
 `version` and PUBLISHes `{"n": version, "record": <record JSON>}` (or `"catalog"`) on its notify
 channel in the same script, so a reader that loads a stream (version included, in one script) and
 applies only notifications with a greater `n` sees every change exactly once.
+
+Redis is a view of Kafka. With each batch the sink stores, in the same MULTI/EXEC, how far it has
+applied each Kafka partition (`<prefix>:applied:<topic>:<partition>`, the next offset), and before
+writing it checks, under WATCH, that Redis still holds every partition as far as the sink left it.
+A Redis restarted without its data, or a replica promoted while behind, holds less (or nothing):
+`write` then writes nothing and says from which offset each partition must be read again, and the
+sink rebuilds the view from Kafka. A connection lost between the check and the write is a
+WatchError, never a silent retry onto a Redis that came back empty.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +61,7 @@ local function after(stored, partition, offset)
 end
 """
 
-# KEYS feed, order, orders, summary, version
+# KEYS feed, order, orders, version
 # ARGV seq, order_id, kind, status, total, customer, customer_name, phone, lines, ts, event,
 #      maxlen, channel
 _ORDER = (
@@ -68,17 +76,13 @@ if type(added) == 'table' and added.err then
   return redis.error_reply(added.err)
 end
 -- the order keeps its own seq: it stays right even if the feed was trimmed away or deleted
-local old = redis.call('HMGET', KEYS[2], 'seq', 'total')
-if old[1] and tonumber(old[1]) >= seq then return 0 end
-local total, old_total = tonumber(ARGV[5]), tonumber(old[2] or '0')
+local old = redis.call('HGET', KEYS[2], 'seq')
+if old and tonumber(old) >= seq then return 0 end
 redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'kind', ARGV[3], 'status', ARGV[4],
   'total', ARGV[5], 'customer', ARGV[6], 'customer_name', ARGV[7], 'phone', ARGV[8],
   'lines', ARGV[9], 'ts', ARGV[10], 'event', ARGV[11])
 redis.call('ZADD', KEYS[3], seq, ARGV[2])
-redis.call('HINCRBY', KEYS[4], 'revenue', total - old_total)
-local paid = (total > 0 and 1 or 0) - (old_total > 0 and 1 or 0)
-if paid ~= 0 then redis.call('HINCRBY', KEYS[4], 'orders', paid) end
-notify(KEYS[5], ARGV[13], '"record":' .. ARGV[11])
+notify(KEYS[4], ARGV[13], '"record":' .. ARGV[11])
 return 1
 """
 )
@@ -218,6 +222,10 @@ class Keys:
     def windows(self, stream: str, window_s: int) -> str:
         return self.of(stream, f"metrics:{window_s}:windows")
 
+    def applied(self, topic: str, partition: int) -> str:
+        """The next offset of the partition that the sink has not applied yet."""
+        return f"{self.prefix}:applied:{topic}:{partition}"
+
     def stream_of(self, channel: str) -> str | None:
         """The stream of a notify channel, or None for a channel that is not one."""
         head, tail = f"{self.prefix}:{{", "}:notify"
@@ -236,12 +244,32 @@ class Entry:
     from_host: bool = False  # a SetCurrent from the host's actions (see _CURRENT)
 
 
+Partition = tuple[str, int]  # a Kafka topic and partition
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One Kafka partition of a batch. Before the batch is written, Redis must hold the partition
+    up to `start` (from `floor`, the first offset Kafka still has: nothing before it can be read
+    again); once the batch is written, it holds it up to `end`."""
+
+    start: int
+    end: int
+    floor: int = 0
+
+    def held(self, applied: int | None) -> bool:
+        return max(self.floor, -1 if applied is None else applied) >= self.start
+
+
 @dataclass
 class WriteResult:
     applied: list[Entry] = field(default_factory=list)  # changed Redis
     repeated: list[Entry] = field(default_factory=list)  # already stored (or older): no change
     ignored: int = 0  # records the store keeps nothing of
     refused: list[tuple[Entry, str]] = field(default_factory=list)  # Redis said no
+    # partitions Redis holds less of than the spans said (it lost data): how far it holds each
+    # (None: nothing). Nothing was written; read them again from there.
+    behind: dict[Partition, int | None] = field(default_factory=dict)
 
     @property
     def written(self) -> int:
@@ -279,13 +307,29 @@ class RedisStore:
 
     # -- writing ------------------------------------------------------------------------------
 
-    async def write(self, entries: Sequence[Entry]) -> WriteResult:
-        """Store the entries in order, in one round trip. Raises on a connection error (nothing
-        is known to be written: write them all again); a record Redis refuses is reported."""
+    async def write(
+        self, entries: Sequence[Entry], spans: Mapping[Partition, Span] | None = None
+    ) -> WriteResult:
+        """Store the entries in order, in one transaction, if Redis holds every partition of
+        `spans` up to its start (else write nothing and report `behind`); then mark each as held
+        up to its end. Raises on a connection error or WatchError (nothing is known to be
+        written: check and write them all again); a record Redis refuses is reported."""
         result = WriteResult()
+        spans = spans or {}
+        parts = sorted(spans)
+        markers = [self.keys.applied(topic, partition) for topic, partition in parts]
         queued: list[Entry] = []
         streams: set[str] = set()
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if markers:
+                await pipe.watch(*markers)
+                for part, value in zip(parts, await pipe.mget(markers), strict=True):
+                    held = None if value is None else int(value)
+                    if not spans[part].held(held):
+                        result.behind[part] = held
+                if result.behind:
+                    return result
+            pipe.multi()  # type: ignore[no-untyped-call]
             for entry in entries:
                 stream = _stream(entry.record)
                 if stream is None or not await self._queue(pipe, stream, entry):
@@ -295,8 +339,15 @@ class RedisStore:
                 streams.add(stream)
             if streams:
                 pipe.sadd(self.keys.streams, *sorted(streams))
-            replies = await pipe.execute(raise_on_error=False) if queued else []
-        for entry, reply in zip(queued, replies, strict=False):  # the SADD's reply is last
+            moved = {
+                key: spans[part].end
+                for key, part in zip(markers, parts, strict=True)
+                if spans[part].end > spans[part].start
+            }
+            if moved:
+                pipe.mset(moved)
+            replies = await pipe.execute(raise_on_error=False) if queued or moved else []
+        for entry, reply in zip(queued, replies, strict=False):  # then the SADD's and MSET's
             if isinstance(reply, ResponseError):
                 result.refused.append((entry, str(reply)))
             elif reply == 1:
@@ -316,7 +367,6 @@ class RedisStore:
                     k.of(stream, "feed"),
                     k.order(stream, record.order_id),
                     k.of(stream, "orders"),
-                    k.of(stream, "summary"),
                     version,
                 ],
                 args=[

@@ -32,7 +32,9 @@ from chotdon.catalog import Catalog
 from chotdon.config import settings
 from chotdon.kafka_admin import create_topics
 from chotdon.records import AnyRecord, Record, decode, encode
+from sinks.feed.redis_feed import build_view
 from sinks.redis_sink import RedisSink, SinkOptions
+from sinks.redis_store import RedisStore
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA = settings().kafka
@@ -229,3 +231,10 @@ async def dump(redis: Redis, prefix: str) -> dict[str, Any]:
         elif kind == "stream":
             state[key] = await redis.xrange(key)
     return state
+
+
+async def view_summary(redis: Redis, prefix: str, catalog: Catalog) -> dict[str, Any]:
+    """The summary the host's page shows of the catalog's stream, from what Redis holds: its
+    revenue and order count derived from the stored orders."""
+    stored = await RedisStore(redis, prefix).load(catalog.stream)
+    return build_view(stored, catalog).summary()
