@@ -225,13 +225,13 @@ class RedisSink:
             if (topic, partition) not in behind:
                 consumer.seek(TopicPartition(topic, partition), span.start)
         shown = ", ".join(
-            f"{self._suffix[tp.topic]}[{tp.partition}] {behind[tp.topic, tp.partition]}"
-            f"<{spans[tp.topic, tp.partition].start}"
+            f"{self._suffix[tp.topic]}[{tp.partition}] "
+            f"{_or_dash(behind[tp.topic, tp.partition])}/{spans[tp.topic, tp.partition].start}"
             for tp in lost
         )
         self.log(
-            f"sink redis: Redis mất dữ liệu (lost data), dựng lại từ Kafka (rebuilding from "
-            f"Kafka): {shown}"
+            "sink redis: Redis mất dữ liệu (lost data), dựng lại từ Kafka (rebuilding from "
+            f"Kafka), có/cần (holds/needs): {shown}"
         )
 
     def _entries(self, batch: Batch) -> Iterable[Entry]:
@@ -369,6 +369,10 @@ class RedisSink:
             if line != last:
                 self.log(line)
                 last = line
+
+
+def _or_dash(offset: int | None) -> str:
+    return "-" if offset is None else str(offset)
 
 
 async def run_sink(options: SinkOptions) -> SinkStats:

@@ -361,3 +361,69 @@ async def test_nothing_is_committed_while_redis_is_away(
         await eventually(probed)
     assert run.sink.stats.written == len(SESSION)
     await check_session(redis, keys)
+
+
+async def forget(redis: Redis, prefix: str) -> None:
+    """What a Redis restarted without persistence holds of the prefix: nothing."""
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
+    if keys:
+        await redis.delete(*keys)
+
+
+async def snapshot(redis: Redis, prefix: str) -> dict[bytes, bytes]:
+    return {
+        key: value
+        async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)
+        if (value := await redis.dump(key)) is not None
+    }
+
+
+async def restore(redis: Redis, prefix: str, state: dict[bytes, bytes]) -> None:
+    """Redis back at an earlier state, as a replica promoted while behind would be."""
+    await forget(redis, prefix)
+    for key, value in state.items():
+        await redis.restore(key, 0, value)
+
+
+async def wait_for_session(redis: Redis, keys: Keys) -> None:
+    async def stored() -> bool:
+        try:
+            await check_session(redis, keys)
+        except (AssertionError, KeyError):  # not all there yet
+            return False
+        return True
+
+    await eventually(stored)
+
+
+async def test_a_redis_that_lost_data_or_went_back_is_rebuilt_from_kafka(
+    kafka: str, prefix: str, redis: Redis
+) -> None:
+    keys = Keys(prefix)
+    first, rest = SESSION[:10], SESSION[10:]
+    async with SinkRun(kafka, prefix) as run:
+        sent = await produce(kafka, prefix, first)
+        await run.read(sent)
+        earlier = await snapshot(redis, prefix)
+        sent += await produce(kafka, prefix, rest)
+        await run.read(sent)
+        await check_session(redis, keys)
+
+        await forget(redis, prefix)  # restarted without persistence, no record coming
+        await wait_for_session(redis, keys)
+        assert run.sink.stats.rebuilds == 1
+        lost = [line for line in run.log if "lost data" in line]
+        assert len(lost) == 1 and "orders[1] -/6" in lost[0], lost
+
+        await restore(redis, prefix, earlier)  # a replica promoted while behind
+        await wait_for_session(redis, keys)
+        assert run.sink.stats.rebuilds == 2
+        behind = [line for line in run.log if "lost data" in line][1]
+        assert "orders[1] 2/6" in behind, behind  # read again from where Redis held it
+    assert run.sink.stats.bad == 0
+
+    # a sink started on a Redis emptied while no sink ran: its group's offsets are at the end
+    await forget(redis, prefix)
+    async with SinkRun(kafka, prefix) as again:
+        await wait_for_session(redis, keys)
+    assert again.sink.stats.rebuilds == 1
