@@ -30,6 +30,7 @@ from redis.exceptions import WatchError
 
 from chotdon import topics
 from chotdon.config import add_flags, add_metrics_flag
+from chotdon.log_limits import limit_client_logs
 from chotdon.phones import mask_phones_in
 from chotdon.prometheus import SinkMetrics
 from chotdon.records import (
@@ -402,6 +403,7 @@ def cmd_sink_redis(args: argparse.Namespace) -> int:
         metrics=args.metrics,
     )
     _stderr(f"sink redis: {options.kafka} → {options.redis} (group {options.group_id})")
+    limit_client_logs()
     asyncio.run(run_sink(options))
     return 0
 

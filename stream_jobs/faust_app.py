@@ -38,6 +38,7 @@ from faust.types import TP, AppT, TableT
 
 from chotdon import topics
 from chotdon.kafka_admin import TopicsError, bootstrap_servers, check_topics
+from chotdon.log_limits import limit_client_logs
 from chotdon.prometheus import WorkerMetrics
 
 from .faust_catalogs import CatalogReader
@@ -168,6 +169,7 @@ def run_worker(config: WorkerConfig) -> int:
     worker_metrics = WorkerMetrics()
     worker_metrics.serve(config.metrics)
     app = create_app(config, worker_metrics)
+    limit_client_logs()
     faust.Worker(app, loglevel=config.loglevel, quiet=True).execute_from_commandline()
     return 0  # not reached: execute_from_commandline exits
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -197,14 +197,54 @@ def metric_totals(records: Iterable[AnyRecord]) -> dict[tuple[str, int], dict[st
 # -- workers --------------------------------------------------------------------------------------
 
 
-class WorkerProcess:
-    """`python -m stream_jobs.faust_app worker` (what `chotdon worker` runs) in a subprocess."""
+class ChildProcess:
+    """A chotdon process in a subprocess, its stdout and stderr in a log file."""
+
+    def __init__(self, args: list[str], log_path: Path) -> None:
+        self.args = args
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Self:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps writing to it
+        self.proc = subprocess.Popen(
+            self.args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        log.close()
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def check_alive(self) -> None:
+        if not self.alive():
+            raise AssertionError(f"{self.log_path.stem} exited:\n{self.log()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, nothing flushed or committed."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class WorkerProcess(ChildProcess):
+    """`python -m stream_jobs.faust_app worker` (what `chotdon worker` runs)."""
 
     def __init__(
         self, prefix: str, partitions: int, app_id: str, log_path: Path, *extra: str
     ) -> None:
-        self.log_path = log_path
-        self.args = [
+        args = [
             sys.executable,
             "-m",
             "stream_jobs.faust_app",
@@ -223,39 +263,16 @@ class WorkerProcess:
             "0.5",
             *extra,
         ]
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(args, log_path)
 
-    def start(self) -> WorkerProcess:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps writing to it
-        self.proc = subprocess.Popen(
-            self.args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-        log.close()
-        return self
 
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+class SinkProcess(ChildProcess):
+    """`python -m sinks.redis_sink` (what `chotdon sink redis` runs)."""
 
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def check_alive(self) -> None:
-        if not self.alive():
-            raise AssertionError(f"worker {self.log_path.stem} exited:\n{self.log()[-3000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, nothing flushed or committed."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+    def __init__(self, prefix: str, redis_url: str, log_path: Path) -> None:
+        module = [sys.executable, "-m", "sinks.redis_sink"]
+        args = ["--bootstrap", BOOTSTRAP, "--redis", redis_url, "--topic-prefix", prefix]
+        super().__init__([*module, *args], log_path)
 
 
 # -- the embedded mode, for the expected results --------------------------------------------------
