@@ -286,7 +286,7 @@ def test_k8s_env_names_are_settings_or_credentials() -> None:
     for doc in docs:
         for c in containers(doc):
             names |= {e["name"] for e in c.get("env", [])}
-            assert c["image"].startswith("chotdon"), c["name"]
+            assert c["image"].startswith("chotdon") or doc["metadata"]["name"] == "redis", c["name"]
     assert names and all(allowed_env(n) for n in names), sorted(
         n for n in names if not allowed_env(n)
     )
@@ -300,7 +300,8 @@ def test_k8s_has_worker_sink_feed_and_service() -> None:
     assert containers(deployments["chotdon-worker"])[0]["args"] == ["worker"]
     assert containers(deployments["chotdon-sink-redis"])[0]["args"] == ["sink", "redis"]
     feed = deployments["chotdon-feed"]
-    (service,) = [d for d in docs if d["kind"] == "Service"]
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    service = services["chotdon-feed"]
     assert (
         service["spec"]["selector"].items()
         <= feed["spec"]["template"]["metadata"]["labels"].items()
@@ -310,6 +311,30 @@ def test_k8s_has_worker_sink_feed_and_service() -> None:
         assert d["spec"]["selector"]["matchLabels"].items() <= labels.items()
         for c in containers(d):
             assert any(e["configMapRef"]["name"] == "chotdon-config" for e in c["envFrom"])
+
+
+def test_redis_keeps_its_data_on_a_volume() -> None:
+    """Compose and Kubernetes run Redis with an append-only file in a persistent volume."""
+    compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    redis = compose["services"]["redis"]
+    args = redis["command"]
+    assert args[args.index("--appendonly") + 1] == "yes"
+    data_dir = args[args.index("--dir") + 1]
+    volumes = dict(v.split(":")[:2][::-1] for v in redis["volumes"])  # path -> volume
+    assert volumes[data_dir] in compose["volumes"]
+
+    docs = k8s_docs()
+    (server,) = [d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "redis"]
+    (container,) = containers(server)
+    args = container["args"]
+    assert args[args.index("--appendonly") + 1] == "yes"
+    claims = {c["metadata"]["name"] for c in server["spec"]["volumeClaimTemplates"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts[args[args.index("--dir") + 1]] in claims
+    (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
+    assert config["data"]["CHOTDON_REDIS"].startswith(f"redis://{server['spec']['serviceName']}:")
+    assert server["spec"]["serviceName"] in services
 
 
 # -- secrets ---------------------------------------------------------------------------------
