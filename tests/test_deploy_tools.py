@@ -141,6 +141,8 @@ def test_kustomize_renders_manifests_the_kubernetes_schemas_accept() -> None:
         "Job/chotdon-ingest-facebook-kim-an-oi",
         "Job/chotdon-topics",
         "Service/chotdon-feed",
+        "Service/redis",
+        "StatefulSet/redis",
     ]
     for doc in docs:  # strict: a misspelt or misplaced field is an error too
         kubernetes_validate.validate(doc, KUBERNETES, strict=True)
