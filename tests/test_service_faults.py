@@ -50,6 +50,7 @@ OUTAGE_S = 4.0  # how long a killed service stays down before it is started agai
 # log lines a process may write from the fault until Redis is right again: progress lines and a
 # summary of a client's reconnect errors, not a line per attempt
 MAX_FAULT_LINES = 60
+ASSIGNED = "chotdon worker: partitions ["
 
 Figures = dict[str, tuple[int, int]]  # stream -> (orders, revenue) as the host's page shows them
 
@@ -176,7 +177,7 @@ def run_with_fault(
     expected: Expected, redis_url: str, tmp_path: Path, fault: Callable[[], None]
 ) -> Run:
     """The session through Kafka, a worker and the sink into Redis, with `fault` done once a
-    third of the orders are in Redis; returns when Redis holds the embedded mode's result."""
+    quarter of the orders are in Redis; returns when Redis holds the embedded mode's result."""
     prefix = new_prefix("svc")
     make_topics(prefix, PARTITIONS)
     worker = WorkerProcess(prefix, PARTITIONS, f"{prefix}-worker", tmp_path / "worker.log")
@@ -189,13 +190,16 @@ def run_with_fault(
         return redis_holds(redis_url, prefix, expected.catalogs)
 
     try:
+        # the comments start once the worker has its partitions, so that they meet a pipeline
+        # that keeps up, and the fault comes in the middle of them
+        wait_until(lambda: worker.check_alive() or ASSIGNED in worker.log(), 60, "the worker")
         ingest = threading.Thread(
             target=produce_records,
             args=(prefix, expected.catalogs, expected.records, SPEED),
             daemon=True,
         )
         ingest.start()
-        wait_until(lambda: len(holds()[0]) >= len(expected.orders) // 3, 60, "a third of orders")
+        wait_until(lambda: len(holds()[0]) >= len(expected.orders) // 4, 60, "a quarter of orders")
         assert ingest.is_alive(), "the fault must come while comments are coming"
         before = {c.log_path.stem: len(c.log().splitlines()) for c in children}
         fault()
