@@ -95,6 +95,8 @@ def promote(step: Step) -> None:
     book = step.book
     for key in sorted(step.freed):
         for customer, variant in list(book.waitlist.get(key, ())):
+            if book.remaining[key] <= 0:
+                break  # every waiting part is more than nothing
             order = book.orders[customer]
             line = next(
                 x
