@@ -26,8 +26,6 @@ from .session import CATALOG_FILE, Session, SourceError
 from .tables import Row, Table
 from .times import TimeRange
 
-PHONE_TEXT_COLUMNS = ("text", "explanation")  # the parser's matched spans quote the number
-
 
 def session_rows(session: Session) -> list[tuple[Table, list[Row]]]:
     """Each table with its rows. Metrics are the recorded windows, else computed from the
@@ -47,9 +45,10 @@ def masked(row: Row) -> Row:
     """The row with phone numbers masked, for sharing beyond the shop (it no longer replays
     the same: the parser reads a phone's digits differently from a masked one's)."""
     out = dict(row)
-    for name in PHONE_TEXT_COLUMNS:
-        if isinstance(out.get(name), str):
-            out[name] = mask_phones_in(out[name])
+    if isinstance(out.get("text"), str):
+        out["text"] = mask_phones_in(out["text"])
+    if "explanation" in out:  # the parser's matched spans quote the number
+        out["explanation"] = [{**m, "text": mask_phones_in(m["text"])} for m in out["explanation"]]
     if "phone" in out:
         out["phone"] = mask_phone(out["phone"])
     return out

@@ -6,7 +6,10 @@
   legacy code page, `true`/`false`, empty cells for nothing. A text cell starting with = + - @
   (viewers type "+1" all the time) gets a leading apostrophe, so a spreadsheet shows it as text
   instead of running it as a formula; the reader here removes it again.
-- JSON Lines: one object a line, the same flat columns.
+- JSON Lines: one object a line, the same columns; items, explanation and lines are arrays of
+  objects (pandas, DuckDB and Polars read them as nested values, no decoding step).
+- Parquet stores those as list<struct> columns, typed from their records (chotdon/records.py);
+  a CSV cell holds them as JSON text.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal, get_args
+
+import msgspec
+import msgspec.inspect
 
 from .tables import TIME_SOURCE, Column, Row, Table
 from .times import VIETNAM_TZ_NAME, iso
@@ -80,6 +86,8 @@ def _csv_cell(column: Column, value: Any) -> Any:
         return "true" if value else "false"
     if column.kind == "str":
         return spreadsheet_text(value)
+    if column.kind == "list":
+        return json.dumps(value, ensure_ascii=False)
     return value
 
 
@@ -110,6 +118,8 @@ def _from_csv(column: Column, text: str) -> Any:
         return text.lower() == "true"
     if column.kind == "str" and text.startswith("'"):
         return text[1:]
+    if column.kind == "list":
+        return json.loads(text)
     return text
 
 
@@ -145,18 +155,52 @@ def _read_jsonl(table: Table, path: Path) -> Iterator[Row]:
 # --- Parquet ---
 
 
+def _arrow_type(info: msgspec.inspect.Type) -> Any:
+    """The Arrow type of a record field: a struct's fields in order, int|float as float64."""
+    import pyarrow as pa
+
+    if isinstance(info, msgspec.inspect.UnionType):  # X | None, or int | float
+        kinds = [t for t in info.types if not isinstance(t, msgspec.inspect.NoneType)]
+        if len(kinds) == 1:
+            return _arrow_type(kinds[0])
+        if all(isinstance(t, msgspec.inspect.IntType | msgspec.inspect.FloatType) for t in kinds):
+            return pa.float64()
+    if isinstance(info, msgspec.inspect.StructType):
+        return pa.struct([pa.field(f.name, _arrow_type(f.type)) for f in info.fields])
+    if isinstance(info, msgspec.inspect.ListType):
+        return pa.list_(_arrow_type(info.item_type))
+    simple = {
+        msgspec.inspect.StrType: pa.string(),
+        msgspec.inspect.LiteralType: pa.string(),  # the records' literals are words
+        msgspec.inspect.IntType: pa.int64(),
+        msgspec.inspect.FloatType: pa.float64(),
+        msgspec.inspect.BoolType: pa.bool_(),
+    }
+    if type(info) not in simple:
+        raise TypeError(f"no Parquet type for {info}")
+    return simple[type(info)]
+
+
 def _arrow_schema(table: Table) -> Any:
     import pyarrow as pa
 
     types = {
         "str": pa.string(),
-        "json": pa.string(),
         "int": pa.int64(),
         "float": pa.float64(),
         "bool": pa.bool_(),
         "time": pa.timestamp("ms", tz=VIETNAM_TZ_NAME),
     }
-    return pa.schema([pa.field(c.name, types[c.kind], nullable=True) for c in table.columns])
+    return pa.schema(
+        [
+            pa.field(
+                c.name,
+                pa.list_(_arrow_type(msgspec.inspect.type_info(c.of))) if c.of else types[c.kind],
+                nullable=True,
+            )
+            for c in table.columns
+        ]
+    )
 
 
 def _write_parquet(

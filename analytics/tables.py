@@ -2,15 +2,16 @@
 
 Each table is declared once (column name and kind), and each record kind has a pair of
 functions: record -> row for writing, row -> record for reading an export back (a replay from
-an exported file must see exactly the records the database held). Lists and dicts (an intent's
-items, an order's lines) are JSON text; every time is both `ts` (unix seconds, exact) and `time`
-(Vietnam's local time, for people).
+an exported file must see exactly the records the database held). An intent's items and
+explanation and an order's lines are lists of objects (`list` columns, of the struct named in
+NESTED): nested in JSON Lines and Parquet, JSON text in a CSV cell. Every time is both `ts`
+(unix seconds, exact) and `time` (Vietnam's local time, for people).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -31,7 +32,8 @@ from chotdon.records import (
     ViewerCount,
 )
 
-Kind = Literal["str", "int", "float", "bool", "time", "json"]
+Kind = Literal["str", "int", "float", "bool", "time", "list"]
+S = TypeVar("S", bound=msgspec.Struct)
 Row = dict[str, Any]
 
 
@@ -40,6 +42,7 @@ class Column:
     name: str
     kind: Kind
     nullable: bool = False  # an empty CSV cell reads back as None
+    of: type[msgspec.Struct] | None = None  # the items of a `list` column
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +55,18 @@ class Table:
         return [c.name for c in self.columns]
 
 
+NESTED: dict[str, type[msgspec.Struct]] = {"items": Item, "explanation": Match, "lines": OrderLine}
+
+
 def _cols(spec: str) -> tuple[Column, ...]:
-    """ "name:kind name:kind? ..." (a trailing ? marks a nullable column)."""
+    """ "name:kind name:kind? ..." (a trailing ? marks a nullable column; a `list` column holds
+    the struct NESTED names for it)."""
     out = []
     for part in spec.split():
         name, kind = part.split(":")
         nullable = kind.endswith("?")
-        out.append(Column(name, kind.rstrip("?"), nullable))  # type: ignore[arg-type]
+        of = NESTED[name] if kind == "list" else None
+        out.append(Column(name, kind.rstrip("?"), nullable, of))  # type: ignore[arg-type]
     return tuple(out)
 
 
@@ -67,15 +75,15 @@ COMMENTS = Table("comments", _cols("stream:str comment_id:str ts:float time:time
 INTENTS = Table(
     "intents",
     _cols(
-        "stream:str comment_id:str ts:float time:time intent:str items:json phone:str?"
-        " confidence:float parser_version:str explanation:json " + _COMMENT
+        "stream:str comment_id:str ts:float time:time intent:str items:list phone:str?"
+        " confidence:float parser_version:str explanation:list " + _COMMENT
     ),
 )
 ORDER_EVENTS = Table(
     "order_events",
     _cols(
         "stream:str seq:int ts:float time:time kind:str order_id:str customer:str"
-        " customer_name:str phone:str? total:int comment_id:str lines:json"
+        " customer_name:str phone:str? total:int comment_id:str lines:list"
     ),
 )
 METRICS = Table(
@@ -96,10 +104,6 @@ ACTIONS = Table(
 )
 TABLES = (COMMENTS, INTENTS, ORDER_EVENTS, METRICS, VIEWERS, ACTIONS)
 TIME_SOURCE = {"metrics": "window_start"}  # the column `time` shows; `ts` elsewhere
-
-
-def _json(value: Any) -> str:
-    return msgspec.json.encode(value).decode()
 
 
 def _number(value: float | None) -> int | float | None:
@@ -135,11 +139,11 @@ def intent_row(i: Intent) -> Row:
         "comment_id": c.comment_id,
         "ts": c.ts,
         "intent": i.intent,
-        "items": _json(i.items),
+        "items": msgspec.to_builtins(i.items),
         "phone": i.phone,
         "confidence": i.confidence,
         "parser_version": i.parser_version,
-        "explanation": _json(i.explanation),
+        "explanation": msgspec.to_builtins(i.explanation),
         **_comment_fields(c),
     }
 
@@ -156,7 +160,7 @@ def event_row(e: OrderEvent) -> Row:
         "phone": e.phone,
         "total": e.total,
         "comment_id": e.comment_id,
-        "lines": _json(e.lines),
+        "lines": msgspec.to_builtins(e.lines),
     }
 
 
@@ -193,6 +197,11 @@ def action_row(a: HostAction) -> Row:
 # --- rows -> records ---
 
 
+def _records(cell: list[Row], of: type[S]) -> list[S]:
+    """A `list` cell as records; a quantity Parquet kept as a float is an int again when whole."""
+    return [msgspec.convert({**v, "qty": _number(v["qty"])} if "qty" in v else v, of) for v in cell]
+
+
 def comment_from(row: Row) -> Comment:
     return Comment(
         stream=row["stream"],
@@ -210,10 +219,10 @@ def comment_from(row: Row) -> Comment:
 def intent_from(row: Row) -> Intent:
     return Intent(
         intent=row["intent"],
-        items=msgspec.json.decode(row["items"], type=list[Item]),
+        items=_records(row["items"], Item),
         phone=row["phone"],
         confidence=row["confidence"],
-        explanation=msgspec.json.decode(row["explanation"], type=list[Match]),
+        explanation=_records(row["explanation"], Match),
         parser_version=row["parser_version"],
         comment=comment_from(row),
     )
@@ -226,7 +235,7 @@ def event_from(row: Row) -> OrderEvent:
         order_id=row["order_id"],
         customer=row["customer"],
         customer_name=row["customer_name"],
-        lines=msgspec.json.decode(row["lines"], type=list[OrderLine]),
+        lines=_records(row["lines"], OrderLine),
         total=row["total"],
         phone=row["phone"],
         comment_id=row["comment_id"],

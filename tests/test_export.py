@@ -7,6 +7,8 @@ import csv
 import json
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 import pytest
 
@@ -139,3 +141,33 @@ def test_a_stream_with_nothing_recorded_exports_nothing(demo_db: Path, tmp_path:
     argv = ["--stream", "no-such", "--db", str(demo_db), "--out", str(tmp_path / "x")]
     assert command(export, argv) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_jsonl_and_parquet_keep_nested_records_nested(demo_db: Path, tmp_path: Path) -> None:
+    """Analysts' tools read items, explanation and lines as nested values: no JSON inside JSON."""
+    export_to(tmp_path / "jsonl", demo_db, "jsonl")
+    export_to(tmp_path / "parquet", demo_db, "parquet")
+    recorded = {
+        cid: json.loads(record) for cid, record in rows(demo_db, "intents", "comment_id, record")
+    }
+
+    with open(tmp_path / "jsonl" / "intents.jsonl", encoding="utf-8") as f:
+        intents = [json.loads(line) for line in f]
+    ordered = next(r for r in intents if r["intent"] == "order" and r["items"])
+    assert ordered["items"] == recorded[ordered["comment_id"]]["items"]  # objects, not text
+    assert isinstance(ordered["explanation"][0]["rule"], str)
+    # Arrow's JSON reader (what DuckDB and Polars do too) infers the nesting on its own
+    events = pa_json.read_json(tmp_path / "jsonl" / "order_events.jsonl")
+    assert pa.types.is_list(events.schema.field("lines").type)
+    assert pa.types.is_struct(events.schema.field("lines").type.value_type)
+
+    table = pq.read_table(tmp_path / "parquet" / "intents.parquet")
+    items = table.schema.field("items").type
+    assert str(items) == "list<element: struct<sku: string, qty: double, variant: string>>"
+    lines = pq.read_table(tmp_path / "parquet" / "order_events.parquet")
+    assert str(lines.schema.field("lines").type.value_type) == (
+        "struct<sku: string, variant: string, qty: double, unit_price: int64, status: string,"
+        " review_id: string, missing: string>"
+    )
+    first = next(r for r in table.to_pylist() if r["comment_id"] == ordered["comment_id"])
+    assert [i["sku"] for i in first["items"]] == [i["sku"] for i in ordered["items"]]
