@@ -6,6 +6,7 @@ streams, so they do not see each other's records.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import msgspec
 import pytest
 
 from chotdon import topics
-from chotdon.catalog import Catalog, load_catalog
+from chotdon.catalog import Catalog, load_catalog, parse_catalog
 from chotdon.records import (
     AdjustStock,
     Comment,
@@ -24,6 +25,7 @@ from chotdon.records import (
     OrderEvent,
     SetCurrent,
     StockLevels,
+    VariantStock,
     ViewerCount,
     encode,
 )
@@ -31,6 +33,7 @@ from ingest.simulator import demo_records
 from ingest.sources import SourceRecord
 from stream_jobs.metrics import snapshots
 from tests.kafka_helpers import (
+    ROOT,
     WorkerProcess,
     delete_topics,
     final_orders,
@@ -283,3 +286,60 @@ def test_bad_records_are_dead_lettered_and_the_stream_goes_on(pipeline: Pipeline
         return sorted(e.customer for e in latest.values()) == ["file:u1", "file:u2"]
 
     pipeline.wait(both_orders, 30, "the orders of the good comments before and after the bad ones")
+
+
+def test_the_workers_keep_stock_and_prices_per_variant(pipeline: Pipeline) -> None:
+    """The catalog crosses Kafka with its options: size 43 owns two pairs at its own price, the
+    red bag has only its own price; the worker reserves, waitlists and promotes per variant."""
+    stream = f"variants-{uuid.uuid4().hex[:6]}"
+    document = json.loads((ROOT / "chotdon" / "data" / "phu-xuyen.json").read_text("utf-8"))
+    document["stream"] = stream
+    shoes, bag = document["products"][0], document["products"][1]
+    shoes["options"] = [{"variant": "43", "price": 480_000, "stock": 2}]
+    bag["options"] = [{"variant": "đỏ", "price": 390_000}]
+    catalog = parse_catalog(document)
+    t0 = 1_764_230_400.0
+
+    def comment(n: int, user: str, text: str) -> Comment:
+        return Comment(stream=stream, comment_id=f"c{n}", user_id=user, text=text, ts=t0 + n)
+
+    produce_records(
+        pipeline.prefix,
+        [catalog],
+        [
+            comment(1, "u1", "chốt 2 giày 43"),
+            comment(2, "u2", "lấy 1 đôi giày size 43"),  # none of 43 left: waits
+            comment(3, "u3", "giày size 40 x1"),  # the shoes' shared stock
+            comment(4, "u4", "1 túi xách màu đỏ"),
+        ],
+    )
+    expected = {
+        "u1": ([("GIAY-DA", "43", 2, 480_000, "confirmed")], 960_000),
+        "u2": ([("GIAY-DA", "43", 1, 480_000, "waitlisted")], 0),
+        "u3": ([("GIAY-DA", "40", 1, 450_000, "confirmed")], 450_000),
+        "u4": ([("TUI-XACH", "đỏ", 1, 390_000, "confirmed")], 390_000),
+    }
+
+    def orders() -> bool:
+        latest = final_orders(pipeline.read(topics.ORDERS, stream))
+        got = {
+            e.customer.split(":")[1]: (
+                [(x.sku, x.variant, x.qty, x.unit_price, x.status) for x in e.lines],
+                e.total,
+            )
+            for e in latest.values()
+        }
+        return got == expected
+
+    pipeline.wait(orders, 30, f"the orders of {stream}: {expected}")
+
+    stock = AdjustStock(stream=stream, sku="GIAY-DA", variant="43", delta=1, action_id="k1")
+    produce_raw(pipeline.topic(topics.ACTIONS), [(stream.encode(), encode(stock))])
+    expected["u2"] = ([("GIAY-DA", "43", 1, 480_000, "confirmed")], 480_000)
+    pipeline.wait(orders, 30, "the waiting pair of 43 promoted by the host's stock")
+
+    levels = [r for r in pipeline.read(topics.ORDERS, stream) if isinstance(r, StockLevels)]
+    assert levels[-1].variants == [
+        VariantStock(sku="GIAY-DA", variant="43", remaining=0, reserved=3, waiting=0)
+    ]
+    assert levels[-1].remaining["GIAY-DA"] == 39 and levels[-1].reserved["GIAY-DA"] == 4
