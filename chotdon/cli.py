@@ -82,6 +82,12 @@ COMMANDS: tuple[Command, ...] = (
         ),
     ),
     Command(
+        "confirm",
+        "confirm orders to buyers on their platform, from the orders topic (distributed mode)",
+        "stream_jobs.confirm_cli:cmd_confirm",
+        ("stream_jobs.confirm_cli:add_arguments",),
+    ),
+    Command(
         "feed",
         "serve the host's feed page from Redis (distributed mode)",
         "sinks.feed.redis_feed:cmd_feed",

@@ -35,12 +35,17 @@ from ingest.connectors.base import (
     QuotaExceeded,
     RateLimited,
 )
+from ingest.connectors.facebook import FacebookLive
+from ingest.connectors.runner import Connector
+from ingest.connectors.shopee import ShopeeConnector
+from ingest.connectors.youtube import YouTubeConnector
 
 from .confirm_messages import DEFAULT_TEMPLATES, RateLimit, Reply, reply_for
 
 DEFAULT_RATES = {"facebook": 1.0, "shopee": 0.5, "youtube": 1 / 60}  # replies a second
 ATTEMPTS = 3
 QUEUE_SIZE = 1_000
+DRAIN_SECONDS = 5.0  # what the queued replies may still take when the run ends
 
 Log = Callable[[str], None]
 
@@ -53,6 +58,17 @@ class Replier(Protocol):
     stream: str
 
     async def reply(self, http: aiohttp.ClientSession, comment_id: str, text: str) -> None: ...
+
+
+def repliers_of(connectors: Sequence[Connector], *, public_facebook: bool) -> list[Replier]:
+    """The connectors that can answer on their platform (TikTok and webhooks cannot)."""
+    repliers: list[Replier] = []
+    for connector in connectors:
+        if isinstance(connector, FacebookLive):
+            connector.private_replies = not public_facebook
+        if isinstance(connector, FacebookLive | YouTubeConnector | ShopeeConnector):
+            repliers.append(connector)
+    return repliers
 
 
 @dataclass

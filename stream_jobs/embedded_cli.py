@@ -12,16 +12,12 @@ from pathlib import Path
 from chotdon.catalog import Catalog, load_catalog
 from chotdon.config import add_flags, settings
 from chotdon.phones import mask_phones_in
-from ingest.connectors.facebook import FacebookLive
-from ingest.connectors.runner import Connector
-from ingest.connectors.shopee import ShopeeConnector
-from ingest.connectors.youtube import YouTubeConnector
 from ingest.simulator import add_simulator_source_arguments, simulator_source
 from ingest.sources import JsonLinesSource, Source, add_speed_flag
 from sinks.sqlite_store import ConnectorStates
 
-from .confirm import Confirmer, Replier
-from .confirm_messages import TemplateError, templates_from
+from .confirm_cli import add_confirm_arguments, confirmer_from
+from .confirm_messages import TemplateError
 from .embedded_session import SessionOptions, run
 from .live_sources import LiveSourceError, LiveSources, build_connector, is_live
 
@@ -73,23 +69,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_flags(p, "db")
     add_speed_flag(p, "max", "replay speed of recorded time: max (default), 1 (real time), 10…")
-    confirm = p.add_argument_group("confirming orders to buyers (live platforms; off by default)")
-    confirm.add_argument(
-        "--confirm",
-        action="append",
-        metavar="STREAM",
-        help="answer each buyer of this stream on its platform (repeat; 'all' for every stream)",
-    )
-    confirm.add_argument(
-        "--confirm-templates",
-        metavar="FILE",
-        help="JSON of the Vietnamese messages to use: confirmed, updated, waitlisted, "
-        "needs_review (placeholders {ten} {hang} {tong} {cho} {thieu})",
-    )
-    confirm.add_argument(
-        "--confirm-public",
-        action="store_true",
-        help="on Facebook, reply under the comment instead of a Private Reply in Messenger",
+    add_confirm_arguments(
+        p.add_argument_group("confirming orders to buyers (live platforms; off by default)")
     )
     _add_session_flags(p)
     add_simulator_source_arguments(p)
@@ -135,7 +116,7 @@ def _run_live(args: argparse.Namespace, catalogs: list[Catalog], sources: list[s
     live = LiveSources(connectors, states, log=_say)
     options = _session_options(args, catalogs, args.db)
     try:
-        options.confirmer = _confirmer(args, catalogs, connectors)
+        options.confirmer = confirmer_from(args, catalogs, connectors)
     except TemplateError as exc:
         print(f"chotdon run: {exc}", file=sys.stderr)
         return 2
@@ -146,27 +127,6 @@ def _run_live(args: argparse.Namespace, catalogs: list[Catalog], sources: list[s
         states.close()
     failed = [o for o in live.outcomes.values() if o.exit_code]
     return max((o.exit_code for o in failed), default=code)
-
-
-def _confirmer(
-    args: argparse.Namespace, catalogs: list[Catalog], connectors: list[Connector]
-) -> Confirmer | None:
-    if not args.confirm:
-        return None
-    streams = {c.stream for c in catalogs}
-    chosen = streams if "all" in args.confirm else set(args.confirm)
-    if unknown := chosen - streams:
-        raise TemplateError(f"--confirm: no catalog for {', '.join(sorted(unknown))}")
-    path = args.confirm_templates
-    text = Path(path).read_text(encoding="utf-8") if path else None
-    repliers: list[Replier] = []
-    for connector in connectors:
-        if isinstance(connector, FacebookLive):
-            connector.private_replies = not args.confirm_public
-        if isinstance(connector, FacebookLive | YouTubeConnector | ShopeeConnector):
-            repliers.append(connector)
-    templates = templates_from(text, path or "templates")
-    return Confirmer(catalogs, repliers, streams=chosen, templates=templates, log=_say)
 
 
 def _say(message: str) -> None:

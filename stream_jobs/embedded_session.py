@@ -24,11 +24,9 @@ from sinks.feed.server import create_app
 from sinks.feed.view import StreamView
 from sinks.sqlite_store import SQLiteStore
 
-from .confirm import Confirmer
+from .confirm import DRAIN_SECONDS, Confirmer
 from .embedded import EmbeddedRunner, Log, PipelineError, RunStats
 from .stages import stock_levels
-
-CONFIRM_DRAIN = 5.0  # seconds the confirmations still queued at the end may take
 
 
 @dataclass
@@ -107,7 +105,7 @@ async def run_session(options: SessionOptions, source: Source, log: Log = _log) 
         return await runner.run(source, keep_running=options.keep_running)
     finally:
         if confirming is not None and options.confirmer is not None:
-            await options.confirmer.drain(CONFIRM_DRAIN)
+            await options.confirmer.drain(DRAIN_SECONDS)
             confirming.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await confirming

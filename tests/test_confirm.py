@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
+from chotdon import topics
 from chotdon.catalog import load_catalog
-from chotdon.records import OrderEvent, OrderLine
+from chotdon.records import OrderEvent, OrderLine, encode
 from ingest.connectors.facebook import FacebookLive
 from ingest.connectors.shopee import ShopeeConnector
 from ingest.connectors.youtube import YouTubeConnector
@@ -29,6 +32,7 @@ from tests.fakes import shopee_api
 from tests.fakes.facebook_graph import TOKEN, FakeGraph, comment
 from tests.fakes.shopee_api import FakeShopee
 from tests.fakes.youtube_api import API_KEY, OAUTH_TOKEN, FakeYouTube
+from tests.kafka_helpers import delete_topics, make_topics, new_prefix
 
 CATALOG = load_catalog("kim-an")
 STREAM = CATALOG.stream
@@ -246,3 +250,57 @@ async def test_chotdon_run_confirms_orders_on_facebook(graph: FakeGraph, tmp_pat
     assert process.returncode == 0, err.decode()
     assert [(kind, cid) for kind, cid, _ in graph.replies] == [("private", "c1"), ("private", "c3")]
     assert all("0912345678" not in text for _, _, text in graph.replies)
+
+
+async def test_chotdon_confirm_answers_from_the_orders_topic(
+    kafka_broker: str, graph: FakeGraph
+) -> None:
+    """Distributed mode: order events on <prefix>.orders become Private Replies; a SIGTERM
+    stops it, and a restart (its offsets committed) answers nothing twice."""
+    prefix = new_prefix("confirm")
+    await asyncio.to_thread(make_topics, prefix, 2)
+    orders = [event(comment_id=f"facebook:c{n}", name=f"Khách {n}") for n in range(3)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_broker)
+    await producer.start()
+    try:
+        for e in [*orders, event(comment_id="host-xyz")]:
+            await producer.send_and_wait(topics.ORDERS.name(prefix), encode(e), key=STREAM.encode())
+    finally:
+        await producer.stop()
+    env = {
+        **os.environ,
+        "FACEBOOK_ACCESS_TOKEN": TOKEN,
+        "CHOTDON_FACEBOOK_GRAPH_URL": graph.base_url,
+    }
+    args = [
+        "-m",
+        "chotdon",
+        "confirm",
+        "--catalog",
+        "kim-an",
+        f"--source=facebook:{graph.video_id}",
+        "--confirm",
+        "all",
+        "--bootstrap",
+        kafka_broker,
+        "--topic-prefix",
+        prefix,
+    ]
+    for _ in range(2):  # the second run finds its offsets committed
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, *args, env=env, stderr=asyncio.subprocess.PIPE
+        )
+        assert process.stderr is not None
+        line = await asyncio.wait_for(process.stderr.readline(), 30)
+        assert b"reading" in line, line
+        for _ in range(100):
+            if len(graph.replies) >= 3:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2.0)  # time to answer anything more (it must not)
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0, err.decode()
+    assert sorted(cid for _, cid, _ in graph.replies) == ["c0", "c1", "c2"]
+    assert graph.replies[0][2].startswith("Cảm ơn Khách 0!")
+    await asyncio.to_thread(delete_topics, prefix)
