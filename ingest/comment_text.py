@@ -11,7 +11,7 @@ import random
 import re
 import unicodedata
 
-from chotdon.catalog import Catalog, Product
+from chotdon.catalog import VARIANT_JOIN, Catalog, Product
 from chotdon.records import IntentKind
 
 INTENT_MIX: dict[IntentKind, float] = {
@@ -188,7 +188,8 @@ class CommentTexts:
             # "2 hộp ổi", not "2 hộp hộp ổi"
             body = f"{qty} {alias}" if alias.startswith(f"{unit} ") else f"{qty} {unit} {alias}"
         if product.variants and rng.random() < 0.8:
-            body += f" {rng.choice(['size', 'sz', 'màu', ''])} {rng.choice(product.variants)}"
+            variant = rng.choice(product.variants).replace(VARIANT_JOIN, " ")  # "M trắng"
+            body += f" {rng.choice(['size', 'sz', 'màu', ''])} {variant}"
         # "nhé em" alone is no order: a bare comment needs its verb.
         parts = [rng.choice(ORDER_OPENERS if body else BARE_OPENERS), body, rng.choice(PARTICLES)]
         if rng.random() < 0.1:

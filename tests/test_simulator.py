@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import io
 import itertools
+import re
 from collections import Counter, defaultdict
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -308,3 +310,11 @@ def test_the_demo_session_has_orders_follow_ups_and_cases_for_review() -> None:
     for c, _ in found:
         per_user[c.user_id] += 1
     assert max(per_user.values()) >= 5
+
+
+def test_a_size_and_colour_is_typed_as_viewers_type_it() -> None:
+    shop = load_catalog(Path(__file__).parent / "data" / "variants" / "thoi-trang.json")
+    records = simulate([shop], rate=8, duration=120, seed=3, start_ts=T0)
+    texts = [c.text for c in comments(list(records))]
+    assert not any(" / " in t for t in texts)
+    assert any(re.search(r"\b(M|L|XL) (trắng|đen)\b", t) for t in texts)
