@@ -138,7 +138,8 @@ class SubprocessFeed:
         self._reader = asyncio.create_task(self._drain())
 
     @classmethod
-    async def start(cls, catalog: str, token: str, db: Path) -> SubprocessFeed:
+    async def start(cls, catalog: str, token: str, db: Path, *source: str) -> SubprocessFeed:
+        """`source`: the records' flags (default `--source -`, records sent with `send`)."""
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -146,8 +147,7 @@ class SubprocessFeed:
             "run",
             "--catalog",
             catalog,
-            "--source",
-            "-",
+            *(source or ("--source", "-")),
             "--port",
             "0",
             "--token",

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chotdon.records import Comment, ViewerCount
-from tests.browser_helpers import ROOT, InProcessFeed, LiveFeed, start_feed
+from tests.browser_helpers import ROOT, InProcessFeed, LiveFeed, SubprocessFeed, start_feed
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -328,3 +328,49 @@ async def test_the_host_sees_stock_and_prices_per_variant(tmp_path: Path, browse
         assert PAGE_ERRORS[host] == [], PAGE_ERRORS[host]
     finally:
         await feed.close()
+
+
+async def test_the_operations_page_lists_every_stream_sortable(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """/ops: one line a live stream with its health, sortable, each linking to its host feed."""
+    simulated = ("--catalog", "phu-xuyen", "--source", "simulator", "--streams", "3")
+    run = await SubprocessFeed.start(
+        "kim-an", TOKEN, tmp_path / "ops.db", *simulated, "--rate", "8", "--duration", "60"
+    )
+    try:
+        ops = await new_page(browser, run.url + "ops", viewport={"width": 1280, "height": 600})
+        lines = ops.get_by_test_id("ops-row")
+        await expect(lines).to_have_count(3, timeout=WAIT_MS)
+        await expect(ops.get_by_test_id("ops-count")).to_have_text("3")
+
+        def revenues(texts: list[str]) -> list[int]:
+            return [int(t.split("\t")[3].replace(".", "").rstrip(" ₫")) for t in texts]
+
+        async def column(n: int) -> list[str]:
+            return await lines.locator(f"td:nth-child({n})").all_inner_texts()
+
+        shown = await lines.evaluate_all("rows => rows.map(r => r.innerText)")
+        assert revenues(shown) == sorted(revenues(shown), reverse=True)  # most revenue first
+        assert max(revenues(shown)) > 0
+
+        await ops.get_by_role("columnheader", name="Phiên").click()
+        titles = await column(1)
+
+        def vietnamese(title: str) -> str:  # Đ sorts right after D in Vietnamese
+            return title.replace("Đ", "D~").replace("đ", "d~")
+
+        assert titles == sorted(titles, key=vietnamese) and len(set(titles)) == 2
+        await ops.get_by_role("columnheader", name="Phiên").click()
+        assert await column(1) == sorted(titles, key=vietnamese, reverse=True)
+        streams = await lines.evaluate_all("rows => rows.map(r => r.dataset.stream)")
+        assert len(set(streams)) == 3  # two kim-an streams share a title, not an id
+
+        first = lines.first.get_by_role("link")
+        stream = await lines.first.get_attribute("data-stream")
+        assert await first.get_attribute("href") == f"/?stream={stream}"
+        await first.click()
+        await expect(ops.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+        assert PAGE_ERRORS[ops] == []
+    finally:
+        await run.close()

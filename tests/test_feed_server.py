@@ -562,3 +562,17 @@ async def test_the_host_changes_a_variants_own_stock_and_the_page_shows_each_var
         "reserved": 0,
         "waiting": 0,
     }
+
+
+async def test_the_operations_api_gives_every_streams_health_without_customers(
+    client: TestClient[Any, Any], hub: FeedHub
+) -> None:
+    ops = await (await client.get("/api/ops")).json()
+    (line,) = ops
+    assert line["stream"] == STREAM and line["orders"] == 1 and line["revenue"] == 160000
+    assert line["target_revenue"] == 3000000 and line["reviews"] == 1
+    assert line["last_seen_s"] > 0  # the fixture's comments are from the past
+    assert "0912" not in json.dumps(ops)
+    assert not [v for v in line.values() if isinstance(v, list | dict)]  # no orders, no people
+    page = await client.get("/ops")
+    assert page.status == 200 and "Mọi phiên live" in await page.text()

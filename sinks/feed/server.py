@@ -1,5 +1,6 @@
 """The host's live feed over HTTP: the page, its JSON API, server-sent events, the CSV export
-and /metrics. The imperative shell around `FeedHub`: it reads the clock to stamp host actions.
+and /metrics, and the operations page (/ops: every stream's health). The imperative shell around
+`FeedHub`: it reads the clock to stamp host actions and age the streams' last comments.
 
 Anyone who can reach the port sees the feed read-only with phones masked; the host token (printed
 at start) unlocks actions and full phone numbers, sent as `Authorization: Bearer <token>` or, where
@@ -68,6 +69,8 @@ def create_app(hub: FeedHub, token: str, registry: CollectorRegistry) -> web.App
     app.router.add_static("/static/", STATIC)
     app.router.add_get("/api/me", _me)
     app.router.add_get("/api/streams", _streams)
+    app.router.add_get("/ops", _ops_page)
+    app.router.add_get("/api/ops", _ops)
     app.router.add_get("/api/streams/{stream}/snapshot", _snapshot)
     app.router.add_get("/api/streams/{stream}/events", _events)
     app.router.add_get("/api/streams/{stream}/orders.csv", _csv)
@@ -153,6 +156,16 @@ async def _me(request: web.Request) -> web.Response:
 async def _streams(request: web.Request) -> web.Response:
     views = request.app[HUB].views
     return _json([{"id": stream, "title": view.title} for stream, view in views.items()])
+
+
+async def _ops_page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "ops.html", headers={"Cache-Control": "no-cache"})
+
+
+async def _ops(request: web.Request) -> web.Response:
+    """Every stream's health, for the operations page (no phone, no customer: read-only)."""
+    now = time.time()
+    return _json([view.health(now) for view in request.app[HUB].views.values()])
 
 
 async def _snapshot(request: web.Request) -> web.Response:

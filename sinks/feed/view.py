@@ -206,6 +206,12 @@ class StreamView:
             "current": self.current,
         }
 
+    def health(self, now: float) -> dict[str, Any]:
+        """The stream's line on the operations page: its summary, the reviews waiting, and how
+        long ago (seconds, `now` on the platform's clock) its last comment or event was."""
+        seen = max(0.0, now - self.last_ts) if self.last_ts else None
+        return {**self.summary(), "reviews": len(self.reviews), "last_seen_s": seen}
+
     def snapshot(self, masked: bool) -> dict[str, Any]:
         """Everything the page needs on load; phones masked unless the host is signed in."""
         orders = sorted(self.orders.values(), key=lambda o: o.seq, reverse=True)
