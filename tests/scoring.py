@@ -11,6 +11,7 @@ from typing import Any
 from chotdon.records import Intent
 
 DATA = Path(__file__).parent / "data"
+CATALOGS = DATA / "catalogs"  # catalogs of the labelled sets beyond the two bundled ones
 
 
 def load(name: str) -> list[dict[str, Any]]:
@@ -33,6 +34,24 @@ def items_match(expected: list[dict[str, Any]], got: Intent) -> bool:
     return True
 
 
+def wrong_lines(expect: dict[str, Any], got: Intent) -> int:
+    """Order lines a packer would ship wrongly: lines of an order that match no expected line
+    (wrong product, quantity or variant), or any line when no order was meant."""
+    if got.intent != "order":
+        return 0
+    if expect["intent"] != "order":
+        return len(got.items)
+    left = list(expect.get("items", []))
+    wrong = 0
+    for g in got.items:
+        hit = next((e for e in left if items_match([e], Intent(intent="order", items=[g]))), None)
+        if hit is None:
+            wrong += 1
+        else:
+            left.remove(hit)
+    return wrong
+
+
 def case_right(expect: dict[str, Any], got: Intent) -> bool:
     return (
         got.intent == expect["intent"]
@@ -45,6 +64,7 @@ def case_right(expect: dict[str, Any], got: Intent) -> bool:
 class Score:
     cases: int = 0
     right: int = 0
+    wrong_lines: int = 0
     intent_pairs: list[tuple[str, str]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
