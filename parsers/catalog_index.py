@@ -4,6 +4,9 @@ canonical word sequences, each product's vocabulary, and variant values."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import regex
 
 from chotdon.catalog import Catalog, Product
 
@@ -20,6 +23,8 @@ from .lexicon import (
     SELF,
     UNIT_WORDS,
     VOCATIVE_PARTICLE,
+    VOLUME_FACTORS,
+    WEIGHT_FACTORS,
 )
 from .text import fold, normalise
 from .vocab import canon
@@ -90,19 +95,62 @@ class Phrase:
     distinctive: bool = False  # one word of a longer alias, only this product's ("dong")
 
 
+class Option(NamedTuple):
+    """One value of one variant axis of a product ("size" "M" of the shirt)."""
+
+    product: Product
+    axis: str
+    value: str  # as the catalog writes it
+
+
+@dataclass(frozen=True, slots=True)
+class ValuePhrase:
+    words: Words  # canonical words of the value ("đỏ", "gạch")
+    plain: Words
+    options: list[Option]
+
+
+Amount = tuple[str, float]  # (canonical measure unit "kg"/"lít", amount in it)
+
+
+def amount_of(value: str) -> Amount | None:
+    """ "500g" -> ("kg", 0.5), "1 lít" -> ("lít", 1.0): a variant that is a weight or a volume."""
+    m = _AMOUNT_RE.fullmatch(normalise(value).strip())
+    if m is None:
+        return None
+    unit = next(iter(canon(m.group(2))), "")
+    hit = UNIT_WORDS.get(unit)
+    if hit is None:
+        return None
+    return measure(float(m.group(1).replace(",", ".")) * hit[1], hit[0])
+
+
+def measure(value: float, unit: str | None) -> Amount | None:
+    """A weight or volume in its largest unit: (500, "g") -> ("kg", 0.5); None for a count."""
+    for factors in (WEIGHT_FACTORS, VOLUME_FACTORS):
+        if unit in factors:
+            top = next(u for u, f in factors.items() if f == 1.0)
+            return top, round(value * factors[unit], 6)
+    return None
+
+
+_AMOUNT_RE = regex.compile(r"(\d+(?:[.,]\d+)?)\s*(\p{L}+)")
+
+
 @dataclass(slots=True)
 class CatalogIndex:
     catalog: Catalog
     codes: dict[str, Product] = field(default_factory=dict)
     phrases: dict[str, list[Phrase]] = field(default_factory=dict)  # by first word, folded
     vocab: dict[str, set[str]] = field(default_factory=dict)  # sku -> folded words
-    variants: dict[str, list[tuple[Product, str]]] = field(default_factory=dict)  # folded value
-    variant_norm: dict[tuple[str, str], str] = field(default_factory=dict)  # (sku, value) -> norm
+    values: dict[str, list[ValuePhrase]] = field(default_factory=dict)  # by first word, folded
+    amounts: dict[Amount, list[Option]] = field(default_factory=dict)  # weight/volume variants
 
     @classmethod
     def build(cls, catalog: Catalog) -> CatalogIndex:
         index = cls(catalog)
         all_phrases: list[Phrase] = []
+        by_words: dict[Words, list[Option]] = {}
         for product in catalog.products:
             index.codes[product.code.lower()] = product
             names = {words_of(a) for a in (product.name, *product.aliases)}
@@ -113,17 +161,28 @@ class CatalogIndex:
                     plain = tuple(fold(w) for w in ws)
                     weak = len(ws) == 1 and plain[0] in _COMMON_PLAIN
                     all_phrases.append(Phrase(ws, plain, product, weak))
-            for value in product.variants:
-                v = normalise(value).strip()
-                index.variants.setdefault(fold(v), []).append((product, value))
-                index.variant_norm[(product.sku, value)] = v
+            for axis in product.axes:
+                for value in axis.values:
+                    option = Option(product, axis.name, value)
+                    amount = amount_of(value)
+                    if amount is not None:
+                        index.amounts.setdefault(amount, []).append(option)
+                        continue
+                    ws = words_of(value)
+                    if ws:
+                        by_words.setdefault(ws, []).append(option)
         # Distinctive words: in exactly one product's vocabulary, not a unit, not a number.
         counts: dict[str, int] = {}
         for vocab in index.vocab.values():
             for w in vocab:
                 counts[w] = counts.get(w, 0) + 1
         known = {p.plain for p in all_phrases if len(p.plain) == 1}
-        variant_like = set(index.variants)  # "do" is đỏ before it is the "đồ" of "đồ gỗ"
+        for ws, options in by_words.items():
+            value = ValuePhrase(ws, tuple(fold(w) for w in ws), options)
+            index.values.setdefault(value.plain[0], []).append(value)
+        for values in index.values.values():
+            values.sort(key=lambda v: -len(v.words))
+        variant_like = set(index.values)  # "do" is đỏ before it is the "đồ" of "đồ gỗ"
         for product in catalog.products:
             for ws in {words_of(a) for a in (product.name, *product.aliases)}:
                 for w in ws:

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from chotdon.catalog import Product
+from chotdon.catalog import COUNT_UNITS, Product
 
-from .catalog_index import CatalogIndex, Phrase
+from .catalog_index import CatalogIndex, Option, Phrase, ValuePhrase, measure
 from .lexicon import (
     ADDRESSEES,
     AND_A_HALF,
@@ -117,10 +117,13 @@ class Ref:
 
 @dataclass(slots=True)
 class Variant:
-    options: list[tuple[Product, str]]
+    options: list[Option]  # the products and axes this value may be
     start: int
     end: int
     explicit: bool  # after "size"/"màu"
+    # a weight or volume ("500g", "1 lít"): a variant of the jar it stands beside, or else the
+    # quantity of a product sold by weight or volume
+    amount: Qty | None = None
 
 
 @dataclass(slots=True)
@@ -277,7 +280,7 @@ class Grammar:
             and r.words[j].tok.kind == "word"
             and r.words[j].plain in vocab
             and r.words[j].clause == w.clause
-            and r.words[j].plain not in self.index.variants
+            and r.words[j].plain not in self.index.values
             and _unit_at(r.words, j) is None
         ):
             j += 1
@@ -300,7 +303,7 @@ class Grammar:
             return True
         if j < len(r.words):
             nxt = r.words[j]
-            if nxt.in_(SIZE_MARKERS | COLOUR_MARKERS) or nxt.plain in self.index.variants:
+            if nxt.in_(SIZE_MARKERS | COLOUR_MARKERS) or nxt.plain in self.index.values:
                 return True
             if nxt.raw in ("x", "×") or _unit_at(r.words, j) is not None:
                 return True
@@ -364,15 +367,15 @@ class Grammar:
             half_of = _unit_at(words, i + 1)
             if half_of is None:
                 return 0
-            r.elements.append(Qty(0.5 * half_of[1], half_of[0], i, i + 2, "half"))
-            return i + 2
+            return self._measured(r, Qty(0.5 * half_of[1], half_of[0], i, i + 2, "half"))
         elif (
             (one_of := _unit_at(words, i)) is not None
             and i + 1 < n
             and words[i + 1].is_(AND_A_HALF)
         ):
-            r.elements.append(Qty(1.5 * one_of[1], one_of[0], i, i + 2, "unit-and-a-half"))
-            return i + 2
+            return self._measured(
+                r, Qty(1.5 * one_of[1], one_of[0], i, i + 2, "unit-and-a-half")
+            )
         elif (
             (classifier := _unit_at(words, i)) is not None
             and w.accented
@@ -436,9 +439,30 @@ class Grammar:
         if value <= 0:
             return 0
         foreign = unit is not None and self._names_other_thing(r, j)
-        r.elements.append(Qty(round(value, 3), unit, i, j, rule, postfix, foreign))
-        r.consumed.update(range(i, j))
-        return j
+        return self._measured(r, Qty(round(value, 3), unit, i, j, rule, postfix, foreign))
+
+    def _measured(self, r: Reading, q: Qty) -> int:
+        """A weight or volume that is a variant of the catalog ("1 hũ 500g"), or that describes
+        the counted thing beside it ("3 lọ 250g"), is read as a variant; otherwise a quantity."""
+        amount = measure(q.value, q.unit)
+        options = self.index.amounts.get(amount, []) if amount else []
+        if amount is not None and (options or self._beside_counted(r, q.start)):
+            r.elements.append(Variant(options, q.start, q.end, False, q))
+        else:
+            r.elements.append(q)
+        r.consumed.update(range(q.start, q.end))
+        return q.end
+
+    def _beside_counted(self, r: Reading, i: int) -> bool:
+        """Right after a count ("3 lọ"), a counted product ("hũ mật ong") or a count unit."""
+        last = r.elements[-1] if r.elements else None
+        if last is not None and last.end == i:
+            if isinstance(last, Qty):
+                return last.unit in COUNT_UNITS
+            if isinstance(last, Ref):
+                return all(p.unit in COUNT_UNITS for p in last.candidates)
+        unit = _unit_at(r.words, i - 1) if i > 0 else None
+        return unit is not None and unit[0] in COUNT_UNITS and i - 1 not in r.consumed
 
     def _starts_ref(self, words: list[Word], j: int) -> bool:
         return j < len(words) and self._match_phrase(words, j) is not None
@@ -458,7 +482,7 @@ class Grammar:
             nxt.raw + (words[j + 1].raw if j + 1 < len(words) else "")
         ):
             return True
-        if nxt.in_(SIZE_MARKERS | COLOUR_MARKERS) or nxt.plain in self.index.variants:
+        if nxt.in_(SIZE_MARKERS | COLOUR_MARKERS) or nxt.plain in self.index.values:
             return True
         if word_number:
             return False
@@ -470,7 +494,7 @@ class Grammar:
         if j >= len(words) or words[j].clause != words[j - 1].clause:
             return False
         nxt = words[j]
-        if nxt.tok.kind != "word" or self._starts_ref(words, j) or nxt.plain in self.index.variants:
+        if nxt.tok.kind != "word" or self._starts_ref(words, j) or nxt.plain in self.index.values:
             return False
         if self.index.codes.get(nxt.raw + (words[j + 1].raw if j + 1 < len(words) else "")):
             return False
@@ -496,23 +520,32 @@ class Grammar:
         j = i
         if w.in_(SIZE_MARKERS | COLOUR_MARKERS) and i + 1 < len(words):
             explicit, j = True, i + 1
-        v = words[j]
-        options = self.index.variants.get(v.raw) or self.index.variants.get(v.plain)
-        if not options:
+        value = self._match_value(words, j)
+        if value is None:
             return 0
-        if v.norm != v.plain and v.tok.kind == "word":
-            options = [
-                (p, val)
-                for p, val in options
-                if self.index.variant_norm[(p.sku, val)] in (v.raw, v.norm)
-            ]
-            if not options:
-                return 0
+        end = j + len(value.words)
         if not explicit and not self._variant_context(r, j):
             return 0
-        r.elements.append(Variant(options, i, j + 1, explicit))
-        r.consumed.update(range(i, j + 1))
-        return j + 1
+        r.elements.append(Variant(value.options, i, end, explicit))
+        r.consumed.update(range(i, end))
+        return end
+
+    def _match_value(self, words: list[Word], j: int) -> ValuePhrase | None:
+        """The longest variant value of the catalog at j ("hồng đất" before "hồng")."""
+        if j >= len(words) or words[j].tok.kind not in ("word", "num"):
+            return None
+        for value in self.index.values.get(words[j].plain, ()):
+            k = len(value.words)
+            if j + k > len(words):
+                continue
+            typed = words[j : j + k]
+            if any(w.plain != p or w.clause != typed[0].clause for w, p in zip(typed, value.plain, strict=True)):
+                continue
+            # typed with diacritics, a one-word value must be exact ("đỏ" is not "đồ")
+            if k == 1 and typed[0].accented and value.words[0] not in (typed[0].raw, typed[0].norm):
+                continue
+            return value
+        return None
 
     def _variant_context(self, r: Reading, j: int) -> bool:
         """A bare value ("41", "đen", "L") is a variant right after a product, a quantity, another

@@ -114,8 +114,34 @@ def convert(value: float, unit: str | None, product: Product) -> float:
     return value
 
 
-def _variant_for(product: Product, variants: list[Variant]) -> list[str]:
-    return [val for v in variants for p, val in v.options if p.sku == product.sku]
+def _labels_for(product: Product, variants: list[Variant]) -> list[str]:
+    """The product's variant labels the values name: one value per axis joined in the catalog's
+    axis order ("M / trắng"); several values of one axis ("40 và 42") give one label each."""
+    by_axis: dict[str, list[str]] = {}
+    for v in variants:
+        for o in v.options:
+            if o.product.sku == product.sku and o.value not in by_axis.get(o.axis, []):
+                by_axis.setdefault(o.axis, []).append(o.value)
+    if not by_axis:
+        return []
+    several = next((axis for axis, values in by_axis.items() if len(values) > 1), None)
+    firsts = {axis: values[0] for axis, values in by_axis.items()}
+    if several is None:
+        return [product.label(firsts)]
+    return [product.label({**firsts, several: value}) for value in by_axis[several]]
+
+
+def _amount(variants: list[Variant], product: Product) -> Qty | None:
+    """A weight or volume said for a product sold by weight or volume that has no such variant:
+    its quantity ("chốt 500g" of the meat sold by kg)."""
+    for v in variants:
+        if (
+            v.amount is not None
+            and compatible(v.amount.unit, product)
+            and all(o.product.sku != product.sku for o in v.options)
+        ):
+            return v.amount
+    return None
 
 
 def _choose(ref: Ref, unit: str | None) -> Product:
@@ -127,11 +153,18 @@ def _choose(ref: Ref, unit: str | None) -> Product:
 
 def _by_context(draft: Draft, context: list[Product], catalog: Catalog) -> Product | None:
     unit = draft.qty.unit if draft.qty else None
-    if draft.variants:
-        holders = [p for v in draft.variants for p, _ in v.options]
+    holders = [o.product for v in draft.variants for o in v.options]
+    for p in context:
+        if p in holders:
+            return p
+    amount = next((v.amount for v in draft.variants if v.amount is not None), None)
+    if amount is not None:
+        # "3 lọ 250g": a count for the product on screen, the weight describes it; "chốt 500g":
+        # the weight is the quantity of the product on screen sold by weight
         for p in context:
-            if p in holders:
+            if compatible(unit if unit is not None else amount.unit, p):
                 return p
+    if holders:
         unique = {p.sku: p for p in holders}
         return next(iter(unique.values())) if len(unique) == 1 else None
     for p in context:
@@ -167,7 +200,8 @@ def resolve(
     for d in drafts:
         unit = d.qty.unit if d.qty else None
         if d.ref is not None:
-            product: Product | None = _choose(d.ref, unit)
+            loose = _amount(d.variants, d.ref.product) if unit is None else None
+            product: Product | None = _choose(d.ref, loose.unit if loose else unit)
             last_named = product
         else:
             near = [last_named, *context] if last_named is not None else context
@@ -175,11 +209,14 @@ def resolve(
         if product is None:
             continue
         qty: int | float | None = default_qty
-        if d.qty is not None and measured_as_counted(unit, product):
+        amount = _amount(d.variants, product) if d.qty is None else None
+        if amount is not None:
+            qty = _number(convert(amount.value, amount.unit, product))
+        elif d.qty is not None and measured_as_counted(unit, product):
             pass  # "50kg" next to a shirt is the buyer's weight, not how many shirts
         elif d.qty is not None:
             qty = _number(convert(d.qty.value, unit, product))
-        values = _variant_for(product, d.variants)
+        values = _labels_for(product, d.variants)
         if len(values) > 1:
             # "2 đôi size 40 và 42": one of each when the count matches
             share = 1 if qty in (None, len(values)) else qty
