@@ -178,17 +178,18 @@ class CatalogIndex:
                 counts[w] = counts.get(w, 0) + 1
         known = {p.plain for p in all_phrases if len(p.plain) == 1}
         for ws, options in by_words.items():
-            value = ValuePhrase(ws, tuple(fold(w) for w in ws), options)
-            index.values.setdefault(value.plain[0], []).append(value)
+            found = ValuePhrase(ws, tuple(fold(w) for w in ws), options)
+            index.values.setdefault(found.plain[0], []).append(found)
         for values in index.values.values():
             values.sort(key=lambda v: -len(v.words))
         variant_like = set(index.values)  # "do" is đỏ before it is the "đồ" of "đồ gỗ"
         for product in catalog.products:
             for ws in {words_of(a) for a in (product.name, *product.aliases)}:
-                for w in ws:
+                for n, w in enumerate(ws):
                     pw = fold(w)
                     if (
                         counts.get(pw) == 1
+                        and not (n > 0 and ws[n - 1].isdigit())  # "lốc 10 cuộn": what a pack holds
                         and (pw,) not in known
                         and w not in UNIT_WORDS  # by its marks: "quà" (gift) is not "quả"
                         and pw not in variant_like

@@ -27,6 +27,7 @@ from .lexicon import (
     COMPOUND_DIGITS,
     DIRECTIONS,
     HALF,
+    LITRE_LETTER,
     MORE,
     NEGATIONS,
     NOT_QUANTITY_AFTER,
@@ -373,9 +374,7 @@ class Grammar:
             and i + 1 < n
             and words[i + 1].is_(AND_A_HALF)
         ):
-            return self._measured(
-                r, Qty(1.5 * one_of[1], one_of[0], i, i + 2, "unit-and-a-half")
-            )
+            return self._measured(r, Qty(1.5 * one_of[1], one_of[0], i, i + 2, "unit-and-a-half"))
         elif (
             (classifier := _unit_at(words, i)) is not None
             and w.accented
@@ -411,6 +410,23 @@ class Grammar:
             phrase = self._match_phrase(words, j)
             if phrase is not None and not phrase.distinctive:
                 unit_info = None
+        if (
+            unit_info is None
+            and j < n
+            and words[j].raw == LITRE_LETTER
+            and words[j].tok.glued
+            and LITRE_LETTER not in self.index.values
+        ):
+            unit_info = UNIT_WORDS["lít"]
+        if (
+            unit_info is not None
+            and unit_info[0] in COUNT_UNITS
+            and self._after_unit_word(r, i)
+            and _unit_at(words, i - 1) != unit_info
+        ):
+            # "hộp 10 miếng", "lốc 6 chai": what one pack holds, not how many packs
+            r.consumed.update(range(i - 1, j + 1))
+            return j + 1
         unit: str | None = None
         if unit_info is not None:
             unit, factor = unit_info
@@ -447,7 +463,10 @@ class Grammar:
         amount = measure(q.value, q.unit)
         options = self.index.amounts.get(amount, []) if amount else []
         if amount is not None and (options or self._beside_counted(r, q.start)):
-            r.elements.append(Variant(options, q.start, q.end, False, q))
+            # "túi 2kg": the unit word before the weight is the jar's, part of the variant
+            start = q.start - 1 if self._after_unit_word(r, q.start) else q.start
+            r.elements.append(Variant(options, start, q.end, False, q))
+            r.consumed.add(start)
         else:
             r.elements.append(q)
         r.consumed.update(range(q.start, q.end))
@@ -461,6 +480,9 @@ class Grammar:
                 return last.unit in COUNT_UNITS
             if isinstance(last, Ref):
                 return all(p.unit in COUNT_UNITS for p in last.candidates)
+        return self._after_unit_word(r, i)
+
+    def _after_unit_word(self, r: Reading, i: int) -> bool:
         unit = _unit_at(r.words, i - 1) if i > 0 else None
         return unit is not None and unit[0] in COUNT_UNITS and i - 1 not in r.consumed
 
@@ -534,15 +556,19 @@ class Grammar:
         """The longest variant value of the catalog at j ("hồng đất" before "hồng")."""
         if j >= len(words) or words[j].tok.kind not in ("word", "num"):
             return None
-        for value in self.index.values.get(words[j].plain, ()):
+        for value in self.index.values.get(words[j].plain, ()) or self._values_as_typed(words[j]):
             k = len(value.words)
             if j + k > len(words):
                 continue
             typed = words[j : j + k]
-            if any(w.plain != p or w.clause != typed[0].clause for w, p in zip(typed, value.plain, strict=True)):
+            if any(
+                p not in (w.plain, fold(w.raw)) or w.clause != typed[0].clause
+                for w, p in zip(typed, value.plain, strict=True)
+            ):
                 continue
             # typed with diacritics, a one-word value must be exact ("đỏ" is not "đồ")
-            if k == 1 and typed[0].accented and value.words[0] not in (typed[0].raw, typed[0].norm):
+            w = typed[0]
+            if k == 1 and w.raw != fold(w.raw) and value.words[0] not in (w.raw, w.norm):
                 continue
             return value
         return None
@@ -555,12 +581,8 @@ class Grammar:
             or (_unit_at(r.words, j - 1) is not None and r.words[j - 1].accented)
         ):
             return True  # "đổi từ M sang L", "lấy đôi 43"
-        clause = r.words[j].clause
-        if all(
-            w.clause != clause or k == j or w.in_(_LONE_VALUE_COMPANY)
-            for k, w in enumerate(r.words)
-        ):
-            return True  # "42", "đen nha": a clause that is only a size or a colour
+        if self._only_values(r.words, j):
+            return True  # "42", "đen nha", "XL trắng x2": a clause of only sizes and colours
         if not r.elements:
             return False
         last = r.elements[-1]
@@ -569,6 +591,30 @@ class Grammar:
         if isinstance(last, Sep) and last.end == j and len(r.elements) > 1:
             return isinstance(r.elements[-2], Variant)
         return False
+
+    def _values_as_typed(self, w: Word) -> list[ValuePhrase]:
+        """A catalog value beats a teencode reading of the same typing ("hong": hồng, not không)."""
+        return self.index.values.get(fold(w.raw), []) if w.raw != w.norm else []
+
+    def _only_values(self, words: list[Word], j: int) -> bool:
+        clause = words[j].clause
+        k = 0
+        while k < len(words):
+            w = words[k]
+            value = self._match_value(words, k) if w.clause == clause else None
+            if value is not None:
+                k += len(value.words)
+                continue
+            if not (
+                w.clause != clause
+                or w.tok.kind in ("num", "sym")
+                or w.raw in ("x", "c")
+                or w.in_(_LONE_VALUE_COMPANY | SIZE_MARKERS | COLOUR_MARKERS)
+                or _unit_at(words, k) is not None
+            ):
+                return False
+            k += 1
+        return True
 
     def _separator(self, r: Reading, i: int) -> int:
         w = r.words[i]

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from .grammar import Qty, Reading, Ref, Variant, Word
 from .lexicon import (
     ADDRESSEES,
+    AVAILABILITY,
     CANCEL_VERBS,
     CHANGE_SHIFT_VERBS,
     CHANGE_TARGETS,
     CHANGE_VERBS,
     COMPLAINT_WORDS,
+    CONDITIONAL,
     DELIVERY_VERBS,
     EVALUATIONS,
     IRREALIS,
@@ -24,7 +26,11 @@ from .lexicon import (
     MORE,
     NARRATIVE,
     NEGATIONS,
+    NOT_OPTION_AFTER,
+    NOT_OPTION_BEFORE,
     NUMBER_WORDS,
+    OPTION_QUESTION_TAIL,
+    OPTION_WORDS,
     PAST_ADVERBS,
     PAST_AFTER,
     PAST_PHRASES,
@@ -214,6 +220,19 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
         c.question = 2
         matches.append(("question:phrase", at, at + 1))
         return
+    items = {k for x in _elements_in(reading, c) for k in (x.start, x.end - 1)}
+    for i in range(s + 1, e - 1):
+        if (
+            words[i].in_(OPTION_WORDS)
+            and not words[i + 1].in_(NOT_OPTION_AFTER | _ORDER_STRONG | WEAK_ORDER_VERBS)
+            and not words[i - 1].in_(NOT_OPTION_BEFORE)
+            and (
+                {i - 1, i + 1} & items or any(x.in_(OPTION_QUESTION_TAIL) for x in words[i + 2 : e])
+            )
+        ):
+            c.question = 2
+            matches.append(("question:option", i, i + 1))
+            return
     for i in range(s, e):
         w = words[i]
         if w.in_(_QUESTION_WORDS) and not (w.is_("gì") and i + 1 < e and words[i + 1].is_("đâu")):
@@ -251,7 +270,12 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
         and not (words[last].in_(_STRONG_ENDS))
     ):
         last -= 1
-    if last >= s and words[last].tok.kind == "word" and words[last].in_(_STRONG_ENDS):
+    if (
+        last >= s
+        and words[last].tok.kind == "word"
+        and words[last].in_(_STRONG_ENDS)
+        and last not in reading.consumed
+    ):
         if words[last].is_("không") and _polite_request(words, reading, s, last):
             c.polite = True
             matches.append(("order:polite", last - 1, last + 1))
@@ -287,7 +311,8 @@ def _polite_request(words: list[Word], reading: Reading, s: int, last: int) -> b
     before = last - 2
     if before < s or words[before].is_("có"):
         return False
-    return before in reading.consumed or words[before].in_(_ORDER_STRONG)
+    ordered = any(_order_verb(words, reading, k, s, last) for k in range(s, before + 1))
+    return ordered and (before in reading.consumed or words[before].in_(_ORDER_STRONG))
 
 
 def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matches) -> None:
@@ -334,6 +359,12 @@ def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matc
             c.change_target = i
 
 
+def _on_stock(words: list[Word], s: int, i: int) -> bool:
+    """ "nếu còn size XXL thì e lấy": an order on the condition that it is in stock."""
+    at = next((k for k in range(s, i) if words[k].is_(CONDITIONAL)), -1)
+    return at >= 0 and any(x.in_(AVAILABILITY) for x in words[at + 1 : i])
+
+
 def _self_subject(words: list[Word], s: int, i: int) -> bool:
     for p in range(max(s, i - 3), i):
         if words[p].in_(SELF) and (p == s or words[p - 1].in_(ADDRESSEES | {"ơi", "và", "mà"})):
@@ -370,7 +401,7 @@ def _verbs(
             and len(words[i + 1].raw) == 4
         ):
             past_at = i
-        if w.in_(PAST_AFTER) and not request:
+        if w.in_(PAST_AFTER) and not request and i not in reading.consumed:  # "R9" is no "rồi"
             past_at = i
         if (
             w.in_(PAST_ADVERBS)
@@ -389,7 +420,14 @@ def _verbs(
         if (
             any(x.in_(PAST_ADVERBS) for x in window)
             or (past_at >= s and past_at > present_at)
-            or (any(x.in_(PAST_AFTER) for x in words[i + 1 : e]) and not request)
+            or (
+                any(
+                    x.in_(PAST_AFTER)
+                    for k, x in enumerate(words[i + 1 : e], i + 1)
+                    if k not in reading.consumed
+                )
+                and not request
+            )
             or (carried_past and present_at < s and not request)
             or (any(x.in_(NARRATIVE) for x in words[s:i]) and present_at < s and not request)
         ):
@@ -400,6 +438,8 @@ def _verbs(
             dead = "reported"
         elif verb == "weak" and not _licensed(words, reading, i, s, e, request):
             dead = "unlicensed"
+        if dead == "hypothetical" and _on_stock(words, s, i):
+            c.question = max(c.question, 1)  # "nếu còn thì e lấy": asks whether it is there
         if dead:
             c.dead_verbs.append(i)
             matches.append((f"order-verb:{dead}", i, i + 1))

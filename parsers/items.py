@@ -14,7 +14,7 @@ from chotdon.catalog import COUNT_UNITS, Catalog, Product
 from chotdon.records import Item
 
 from .grammar import Element, Qty, Ref, Sep, Variant
-from .lexicon import GENERIC_COUNT_UNITS, VOLUME_FACTORS, WEIGHT_FACTORS
+from .lexicon import GENERIC_COUNT_UNITS, UNIT_SYNONYMS, VOLUME_FACTORS, WEIGHT_FACTORS
 
 
 @dataclass(slots=True)
@@ -97,6 +97,8 @@ def compatible(unit: str | None, product: Product) -> bool:
     if unit in WEIGHT_FACTORS and product.unit in WEIGHT_FACTORS:
         return True
     if unit in VOLUME_FACTORS and product.unit in VOLUME_FACTORS:
+        return True
+    if any(unit in group and product.unit in group for group in UNIT_SYNONYMS):
         return True
     counted = product.unit in COUNT_UNITS
     return counted and (unit in GENERIC_COUNT_UNITS or product.unit in GENERIC_COUNT_UNITS)

@@ -34,7 +34,6 @@ TEENCODE: dict[str, str] = {
     "duoc": "được",
     "vs": "với",
     "sz": "size",
-    "sai": "size",
     "sìze": "size",
     "ib": "inbox",
     "inb": "inbox",
@@ -133,6 +132,14 @@ UNIT_WORDS: dict[str, tuple[str, float]] = {
     "chiêc": ("chiếc", 1.0),
 }
 GENERIC_COUNT_UNITS = frozenset({"cái", "chiếc", "con", "quả", "trái"})
+# Count units viewers use for one another ("3 lọ" of a product sold by the hũ).
+UNIT_SYNONYMS = (
+    frozenset({"hũ", "lọ"}),
+    frozenset({"túi", "bịch"}),
+    frozenset({"đôi", "cặp"}),
+    frozenset({"bộ", "set"}),
+)
+LITRE_LETTER = "l"  # "1l": a litre, unless the catalog sells size L
 WEIGHT_FACTORS = {"kg": 1.0, "g": 0.001}
 VOLUME_FACTORS = {"lít": 1.0, "ml": 0.001}
 
@@ -279,8 +286,17 @@ EVALUATIONS = frozenset(
         "khen",
     }
 )
+# "A hay B": a choice asked about; "hay" is "good" before an intensifier and "often" before a verb.
+OPTION_WORDS = frozenset({"hay", "hoặc"})
+NOT_OPTION_AFTER = frozenset(
+    {"quá", "lắm", "ghê", "thế", "thật", "nhỉ", "đấy", "vậy", "ạ", "nhé", "là"}
+)
+NOT_OPTION_BEFORE = frozenset({"rất", "khá", "cũng", "quá", "nói", "hát", "nghe", "xem"})
+OPTION_QUESTION_TAIL = frozenset({"vậy", "thế", "ạ", "nhỉ", "hả", "à", "được"})
+CONDITIONAL = "nếu"  # "nếu còn thì e lấy": an order on the stock being there asks whether it is
+AVAILABILITY = frozenset({"còn", "có"})
 SEPARATORS = frozenset({"và", "với", "+", "&", "cùng", "thêm"})
-SIZE_MARKERS = frozenset({"size", "cỡ", "số"})
+SIZE_MARKERS = frozenset({"size", "cỡ", "số", "sai"})  # "sai M"; "giao sai" stays a complaint
 COLOUR_MARKERS = frozenset({"màu"})
 NOT_QUANTITY_AFTER = frozenset(
     {

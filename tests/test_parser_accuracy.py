@@ -67,8 +67,10 @@ NEW_CATALOGS = sorted(p.stem for p in CATALOGS.glob("*.json"))
 def test_catalogs_written_before_the_parser_knew_them(catalog: str) -> None:
     """Four catalogs of other kinds (fashion with size x colour, food by weight, sauces by volume,
     cosmetics with codes), 60+ comments each, written before the parser was changed for them.
-    First score (the estimate for an unseen catalog): see docs/parser-catalogs.md."""
+    Their first score (0.53 overall, 117 wrong lines) is in docs/parser-catalogs.md; the rules
+    they exposed were generalised, so they are a regression set now."""
     score = score_full("new_catalogs_comments.jsonl", catalog)
     print(f"{catalog}: case accuracy {score.accuracy:.3f}, wrong order lines {score.wrong_lines}")
     assert score.cases >= 60
-    assert score.accuracy >= 0.0, "\n".join(score.failures)
+    assert score.accuracy >= 0.95, "\n".join(score.failures)
+    assert score.wrong_lines <= 1, "\n".join(score.failures)
