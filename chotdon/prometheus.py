@@ -113,6 +113,12 @@ class StreamMetrics(DeadLetterMetrics):
             buckets=PARSE_BUCKETS,
             registry=r,
         )
+        self.parse_errors = Counter(
+            "chotdon_parse_errors",
+            "Comments the parser failed on (read as 'other'; the log has the traceback)",
+            ["stream"],
+            registry=r,
+        )
         self._comments: dict[str, Counter] = {}
         self._intents: dict[tuple[str, str], Counter] = {}
 
@@ -122,12 +128,14 @@ class StreamMetrics(DeadLetterMetrics):
             child = self._comments[stream] = self.comments.labels(stream)
         child.inc()
 
-    def observe_intent(self, stream: str, kind: str, seconds: float) -> None:
-        """One parsed comment: its intent and how long parsing took."""
+    def observe_intent(self, stream: str, kind: str, seconds: float, failed: bool = False) -> None:
+        """One parsed comment: its intent, how long it took, whether the parser failed on it."""
         child = self._intents.get((stream, kind))
         if child is None:
             child = self._intents[stream, kind] = self.intents.labels(stream, kind)
         child.inc()
+        if failed:
+            self.parse_errors.labels(stream).inc()
         self.parse_latency.observe(seconds)
 
     def observe_order_event(self, event: OrderEvent) -> None:

@@ -9,6 +9,6 @@ Pure and deterministic: nothing here does I/O, reads the clock or the environmen
     [Item(sku='OI-HOP', qty=2, variant=None)]
 """
 
-from .parser import PARSER_VERSION, Parser
+from .parser import PARSER_VERSION, Parser, parse_failed
 
-__all__ = ["PARSER_VERSION", "Parser"]
+__all__ = ["PARSER_VERSION", "Parser", "parse_failed"]

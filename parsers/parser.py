@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 
 from chotdon.catalog import Catalog, Product
+from chotdon.phones import mask_phones_in
 from chotdon.records import Intent, IntentKind, Item, Match
 
 from .catalog_index import CatalogIndex
@@ -16,6 +18,14 @@ from .text import Text, tokenise
 
 PARSER_VERSION = "1.0.0"
 CACHE_SIZE = 4096  # livestream comments repeat a lot ("chốt", "+1"): parse each text once
+PARSE_ERROR = "error:"  # the explanation rule of a comment the parser failed on ("error:KeyError")
+
+log = logging.getLogger(__name__)
+
+
+def parse_failed(intent: Intent) -> bool:
+    """True for the "other" the parser answers when it failed on a comment (a bug to report)."""
+    return any(m.rule.startswith(PARSE_ERROR) for m in intent.explanation)
 
 
 class Parser:
@@ -27,6 +37,7 @@ class Parser:
         self.grammar = Grammar(self.index)
         self._cache: OrderedDict[tuple[str, str | None], Intent] = OrderedDict()
         self._cache_size = cache_size
+        self.errors = 0  # comments the parser failed on since it was built
 
     def parse(self, text: str, current: str | None = None) -> Intent:
         key = (text, current)
@@ -37,10 +48,19 @@ class Parser:
         try:
             result = self.parse_uncached(text, current)
         except Exception as exc:
+            # a bug, never the viewer's fault: the comment still flows (as "other"), the failure
+            # is logged with the comment's phone numbers masked and counted by the shell's metrics
+            self.errors += 1
+            log.exception(
+                "parser %s failed on comment %r (current %r): read as 'other'",
+                PARSER_VERSION,
+                mask_phones_in(str(text)[:200]),
+                current,
+            )
             result = Intent(
                 intent="other",
                 parser_version=PARSER_VERSION,
-                explanation=[Match(f"error:{type(exc).__name__}", 0, 0, "")],
+                explanation=[Match(f"{PARSE_ERROR}{type(exc).__name__}", 0, 0, "")],
             )
         self._cache[key] = result
         if len(self._cache) > self._cache_size:

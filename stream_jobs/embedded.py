@@ -39,7 +39,7 @@ from chotdon.records import (
     encode,
 )
 from ingest.sources import JsonLinesSource, Source, SourceRecord
-from parsers import Parser
+from parsers import Parser, parse_failed
 from sinks.feed.hub import FeedHub
 from sinks.feed.view import StreamView
 from sinks.sqlite_store import Batch, SQLiteStore
@@ -310,7 +310,9 @@ class EmbeddedRunner:
         took = time.perf_counter() - started
         if self.metrics:
             self.metrics.observe_comment(comment.stream)
-            self.metrics.observe_intent(comment.stream, intent.intent, took)
+            self.metrics.observe_intent(
+                comment.stream, intent.intent, took, failed=parse_failed(intent)
+            )
         batch.records.append(intent)
         state.book, events = apply(state.book, intent, state.catalog)
         return events

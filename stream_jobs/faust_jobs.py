@@ -54,7 +54,7 @@ from chotdon.records import (
     decode,
     encode,
 )
-from parsers import Parser
+from parsers import Parser, parse_failed
 
 from . import metrics as windows
 from .actions import ActionError
@@ -413,7 +413,8 @@ class ParseJob(Job[ParseState]):
             intent = parse_comment(parser, record, current)
             metrics = self.config.metrics
             metrics.observe_comment(record.stream)
-            metrics.observe_intent(record.stream, intent.intent, time.perf_counter() - started)
+            took = time.perf_counter() - started
+            metrics.observe_intent(record.stream, intent.intent, took, failed=parse_failed(intent))
             await self.send(topics.INTENTS, key, encode(intent), partition)
         elif isinstance(record, SetCurrent):
             if state.switch(message.topic, message.offset, record.code):

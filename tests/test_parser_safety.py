@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chotdon.catalog import load_catalog
-from chotdon.records import INTENT_KINDS
-from parsers import Parser
+from chotdon.prometheus import PipelineMetrics
+from chotdon.records import INTENT_KINDS, Intent
+from parsers import Parser, parse_failed
 from parsers.text import MAX_CHARS, normalise, tokenise
 
-PARSERS = [Parser(load_catalog("kim-an")), Parser(load_catalog("phu-xuyen"))]
-CURRENTS = st.sampled_from([None, "A1", "a2", "G1", "AT", "ZZ", "", "💥"])
+from .scoring import CATALOGS
+
+PARSERS = [Parser(load_catalog("kim-an")), Parser(load_catalog("phu-xuyen"))] + [
+    Parser(load_catalog(p))
+    for p in sorted(CATALOGS.glob("*.json"))  # several axes, amounts
+]
+CURRENTS = st.sampled_from([None, "A1", "a2", "G1", "AT", "M1", "V02", "TT", "ZZ", "", "💥"])
 # Comment-shaped noise: the grammar's own pieces in random order.
 PIECES = st.sampled_from(
     "chốt lấy mua hủy huỷ đổi sửa thành sang size sz màu đen xl 41 x2 x + sl c 2c 1kg2 cân rưỡi "
     "nửa lạng chục mười hai ổi hộp túi tui áo giày a1 A5 g1 at ko k không được dc ? , . @ 50k "
     "1tr2 0912 345 678 +84 84 số điểm năm 2024 rồi đã nhé ạ shop ơi e c mk và với mỗi loại "
+    "500g 1 lít 1l 330ml hũ lọ lốc 10 cuộn hay nếu còn thì trắng M đỏ gạch hong V02 q3 "
     "🔥 👨‍👩‍👧 \u0301 \u200d \x00 \ufffd".split()
 )
 ADVERSARIAL = st.lists(PIECES, max_size=80).map(" ".join)
@@ -77,3 +86,28 @@ def test_huge_and_pathological_inputs_are_cut_to_a_bounded_size() -> None:
 def test_surrogates_and_control_characters() -> None:
     for text in ("\ud800chốt 2", "lấy\x00 2 hộp", "\x1b[31mchốt\x1b[0m", "\u202echốt 2 hộp"):
         check(text, "A1")
+
+
+def test_a_parser_failure_is_logged_masked_and_counted(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in the parser never stops the stream: the comment reads as "other", and the failure
+    is logged (phone masked) and counted, for the shell's metrics, instead of passing silently."""
+    parser = Parser(load_catalog("kim-an"))
+
+    def broken(text: str, current: str | None = None) -> Intent:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(parser, "parse_uncached", broken)
+    with caplog.at_level(logging.ERROR, logger="parsers.parser"):
+        got = parser.parse("chốt 2 hộp sđt 0912345678", "A1")
+    assert got.intent == "other" and not got.items
+    assert parse_failed(got)
+    assert not parse_failed(Parser(load_catalog("kim-an")).parse("chốt 2 hộp", "A1"))
+    assert parser.errors == 1
+    assert "KeyError" in caplog.text and "0912***678" in caplog.text
+    assert "0912345678" not in caplog.text
+    metrics = PipelineMetrics()
+    metrics.observe_intent("s", got.intent, 1e-4, failed=parse_failed(got))
+    metrics.observe_intent("s", "order", 1e-4, failed=False)
+    assert metrics.registry.get_sample_value("chotdon_parse_errors_total", {"stream": "s"}) == 1
