@@ -10,6 +10,7 @@ import regex
 
 from chotdon.catalog import Catalog, Product
 
+from .everyday import collides
 from .lexicon import (
     ADDRESSEES,
     CANCEL_VERBS,
@@ -26,63 +27,47 @@ from .lexicon import (
     VOLUME_FACTORS,
     WEIGHT_FACTORS,
 )
-from .text import fold, normalise
+from .text import fold, normalise, tokenise
 from .vocab import canon
 
-# Folded forms that are also everyday words: a product word typed without diacritics in one of
-# these forms ("tui", "oi", "ao") only counts as the product where the context says so.
-_COMMON_PLAIN = (
-    frozenset(
-        fold(w)
-        for group in (
-            ADDRESSEES,
-            CANCEL_VERBS,
-            CHANGE_TARGETS,
-            CHANGE_VERBS,
-            DIRECTIONS,
-            NUMBER_WORDS,
-            ORDER_VERBS,
-            PAST_ADVERBS,
-            REQUEST_PARTICLES,
-            SELF,
-        )
-        for w in group
+# Rule words typed without diacritics: a product word of the same folded form ("cho", "bo")
+# only counts as the product where the context says so.
+_RULE_PLAIN = frozenset(
+    fold(w)
+    for group in (
+        ADDRESSEES,
+        CANCEL_VERBS,
+        CHANGE_TARGETS,
+        CHANGE_VERBS,
+        DIRECTIONS,
+        NUMBER_WORDS,
+        ORDER_VERBS,
+        PAST_ADVERBS,
+        REQUEST_PARTICLES,
+        SELF,
     )
-    | {
-        "oi",
-        "ao",
-        "giay",
-        "keo",
-        "dong",
-        "qua",
-        "hop",
-        "la",
-        "da",
-        "do",
-        "den",
-        "nau",
-        "go",
-        "bo",
-        "lac",
-        "tui",
-        "ca",
-        "mo",
-        "xa",
-        "xanh",
-    }
-    | {fold(VOCATIVE_PARTICLE)}
-)
+    for w in group
+) | {fold(VOCATIVE_PARTICLE)}
+
+
+def everyday_risk(word: str) -> bool:
+    """A one-word alias that, typed without diacritics, is also a rule word or another everyday
+    word of the language ("oi": ổi or ơi; "tui": túi or tui): it needs the context of an order."""
+    return fold(word) in _RULE_PLAIN or collides(word)
+
 
 Words = tuple[str, ...]
 
 
 def words_of(text: str) -> Words:
-    """Canonical words of a catalog string, the same way a comment's words are made."""
+    """Canonical words of a catalog string, the same way a comment's words are made ("gạo st25"
+    is "gạo", "st", "25" as a viewer's "gao st25" is)."""
     out: list[str] = []
-    for raw in normalise(text).replace("(", " ").replace(")", " ").split():
-        for piece in raw.strip(",.;:-").split("-"):
-            if piece:
-                out.extend(canon(piece))
+    for tok in tokenise(text).tokens:
+        if tok.kind == "word":
+            out.extend(canon(tok.norm))
+        elif tok.kind == "num":
+            out.append(tok.norm)
     return tuple(out)
 
 
@@ -159,7 +144,7 @@ class CatalogIndex:
             for ws in names:
                 if ws:
                     plain = tuple(fold(w) for w in ws)
-                    weak = len(ws) == 1 and plain[0] in _COMMON_PLAIN
+                    weak = len(ws) == 1 and everyday_risk(ws[0])
                     all_phrases.append(Phrase(ws, plain, product, weak))
             for axis in product.axes:
                 for value in axis.values:

@@ -20,25 +20,34 @@ from chotdon.catalog import COUNT_UNITS, Product
 
 from .catalog_index import CatalogIndex, Option, Phrase, ValuePhrase, measure
 from .lexicon import (
-    ADDRESSEES,
+    AFTER_BARE_QTY,
     AND_A_HALF,
-    CHANGE_TARGETS,
+    BODY_WEIGHT_AFTER,
+    BODY_WEIGHT_BEFORE,
+    BOX_LETTER,
+    CHANGE_FROM_TO,
     COLOUR_MARKERS,
     COMPOUND_DIGITS,
-    DIRECTIONS,
+    COUNT_LETTER,
+    EACH,
+    EACH_KIND,
     HALF,
+    KNOWN_AFTER_UNIT,
     LITRE_LETTER,
-    MORE,
+    LONE_VALUE_COMPANY,
     NEGATIONS,
     NOT_QUANTITY_AFTER,
     NUMBER_WORDS,
     ORDER_VERBS,
-    PAST_AFTER,
-    REQUEST_PARTICLES,
+    PLAIN_PRODUCT_AFTER_VERBS,
+    PLUS_SIGN,
+    PRODUCT_AFTER_VERBS,
     SELF,
     SEPARATORS,
     SIZE_MARKERS,
     TENS_WORD,
+    TIME_OF_DAY,
+    TIMES_SIGNS,
     UNIT_WORDS,
     VOCATIVE_PARTICLE,
 )
@@ -239,7 +248,7 @@ class Grammar:
             ok = True
             for off in range(k):
                 w = words[i + off]
-                if w.tok.kind != "word" or w.plain != phrase.plain[off]:
+                if w.tok.kind not in ("word", "num") or w.plain != phrase.plain[off]:
                     ok = False
                     break
                 # Typed with diacritics, a single word must be exact ("tùi" is not "túi");
@@ -306,16 +315,18 @@ class Grammar:
             nxt = r.words[j]
             if nxt.in_(SIZE_MARKERS | COLOUR_MARKERS) or nxt.plain in self.index.values:
                 return True
-            if nxt.raw in ("x", "×") or _unit_at(r.words, j) is not None:
+            if nxt.raw in TIMES_SIGNS or _unit_at(r.words, j) is not None:
                 return True
-            if nxt.tok.kind == "num" and (nxt.tok.glued or j + 1 == len(r.words)):
+            if nxt.tok.kind == "num" and (
+                nxt.tok.glued or j + 1 == len(r.words) or _unit_at(r.words, j + 1) is not None
+            ):  # "tat 2 set", "cafe 250g": a count or a measure of it follows
                 return True
         if i > 0:
             prev = r.words[i - 1]
-            if prev.norm in ("chốt", "lấy", "bỏ", "huỷ", "đổi", "sửa") and prev.norm != prev.plain:
-                return True
-            if prev.plain in ("chot", "lay", "huy") and i - 1 > 0:
-                return True
+            if prev.in_(PRODUCT_AFTER_VERBS) and (
+                prev.accented or prev.in_(PLAIN_PRODUCT_AFTER_VERBS)
+            ):
+                return prev.accented or i - 1 > 0
         return False
 
     # -- quantities ---------------------------------------------------------------------------
@@ -326,12 +337,12 @@ class Grammar:
         n = len(words)
         postfix = False
         rule = "number"
-        if (w.tok.kind == "sym" and w.raw in ("x", "×", "*", "+")) or (
-            w.tok.kind == "word" and w.raw == "x"
+        if (w.tok.kind == "sym" and w.raw in TIMES_SIGNS | {PLUS_SIGN}) or (
+            w.tok.kind == "word" and w.raw in TIMES_SIGNS
         ):
             if i + 1 < n and words[i + 1].tok.kind == "num":
                 value = words[i + 1].tok.value
-                if w.raw == "+":
+                if w.raw == PLUS_SIGN:
                     if any(x.clause == w.clause for x in words[:i] if x.tok.kind != "sym"):
                         return 0
                     rule, postfix = "plus", False
@@ -395,18 +406,18 @@ class Grammar:
         if j < n and words[j].is_("chục") and value < 10:
             value, j = value * 10, j + 1
         unit_info = _unit_at(words, j)
-        if j < n and words[j].tok.glued and words[j].raw == "c" and w.tok.kind == "num":
+        if j < n and words[j].tok.glued and words[j].raw == COUNT_LETTER and w.tok.kind == "num":
             unit_info, rule = ("cái", 1.0), "count-c"
-        if j < n and words[j].tok.glued and words[j].raw == "h" and w.tok.kind == "num":
+        if j < n and words[j].tok.glued and words[j].raw == BOX_LETTER and w.tok.kind == "num":
             # "2h ổi" is two boxes (hộp); "9h", "8h tối" is a time, never a quantity
             ordering = i > 0 and words[i - 1].in_(ORDER_VERBS)
-            at_a_time = j + 1 < n and words[j + 1].in_(_TIME_OF_DAY)
+            at_a_time = j + 1 < n and words[j + 1].in_(TIME_OF_DAY)
             if not self._starts_ref(words, j + 1) and (not ordering or at_a_time):
                 r.consumed.update((i, j))
                 return j + 1
             unit_info, rule = ("hộp", 1.0), "count-h"
         # the unit word may be or start an alias ("1 hộp quà", "1 túi"): the alias names it
-        if unit_info is not None and words[j].raw != "c":
+        if unit_info is not None and words[j].raw != COUNT_LETTER:
             phrase = self._match_phrase(words, j)
             if phrase is not None and not phrase.distinctive:
                 unit_info = None
@@ -508,7 +519,7 @@ class Grammar:
             return True
         if word_number:
             return False
-        return nxt.tok.kind in ("phone", "money") or nxt.in_(_AFTER_BARE_QTY)
+        return nxt.tok.kind in ("phone", "money") or nxt.in_(AFTER_BARE_QTY)
 
     def _names_other_thing(self, r: Reading, j: int) -> bool:
         """After "2 hộp", a word that is not ours names another product ("10 hộp khô gà")."""
@@ -520,13 +531,13 @@ class Grammar:
             return False
         if self.index.codes.get(nxt.raw + (words[j + 1].raw if j + 1 < len(words) else "")):
             return False
-        return not nxt.in_(_KNOWN_AFTER_UNIT)
+        return not nxt.in_(KNOWN_AFTER_UNIT)
 
     def _body_weight(self, words: list[Word], i: int, j: int) -> bool:
         """ "55kg mặc size gì", "mình 55kg", "nặng 74kg": a person's weight."""
-        if i > 0 and (words[i - 1].norm in ("nặng", "cân") or words[i - 1].tok.kind == "measure"):
+        if i > 0 and (words[i - 1].in_(BODY_WEIGHT_BEFORE) or words[i - 1].tok.kind == "measure"):
             return True
-        if j < len(words) and words[j].norm in ("mặc", "mang", "cao", "thì"):
+        if j < len(words) and words[j].in_(BODY_WEIGHT_AFTER):
             return True
         # "mik 55kg lấy áo": the speaker's own weight, said as the subject
         return (
@@ -577,7 +588,7 @@ class Grammar:
         """A bare value ("41", "đen", "L") is a variant right after a product, a quantity, another
         variant, or a change word ("từ M sang L")."""
         if j > 0 and (
-            r.words[j - 1].in_(_CHANGE_FROM_TO)
+            r.words[j - 1].in_(CHANGE_FROM_TO)
             or (_unit_at(r.words, j - 1) is not None and r.words[j - 1].accented)
         ):
             return True  # "đổi từ M sang L", "lấy đôi 43"
@@ -608,8 +619,9 @@ class Grammar:
             if not (
                 w.clause != clause
                 or w.tok.kind in ("num", "sym")
-                or w.raw in ("x", "c")
-                or w.in_(_LONE_VALUE_COMPANY | SIZE_MARKERS | COLOUR_MARKERS)
+                or w.raw in TIMES_SIGNS
+                or w.raw == COUNT_LETTER
+                or w.in_(LONE_VALUE_COMPANY | SIZE_MARKERS | COLOUR_MARKERS)
                 or _unit_at(words, k) is not None
             ):
                 return False
@@ -618,107 +630,10 @@ class Grammar:
 
     def _separator(self, r: Reading, i: int) -> int:
         w = r.words[i]
-        if w.is_("mỗi") and i + 1 < len(r.words) and r.words[i + 1].norm in ("loại", "thứ", "món"):
+        if w.is_(EACH) and i + 1 < len(r.words) and r.words[i + 1].in_(EACH_KIND):
             r.elements.append(Sep(i, i + 2, each=True))
             return i + 2
         if w.in_(SEPARATORS) or w.raw in (",", "+", "&"):
             r.elements.append(Sep(i, i + 1))
             return i + 1
         return 0
-
-
-_CHANGE_FROM_TO = frozenset({"từ", "sang", "thành"})
-_LONE_VALUE_COMPANY = frozenset(
-    {"nhé", "ạ", "shop", "em", "chị", "với", "luôn", "ơi", "lấy", "chốt"}
-)
-_TIME_OF_DAY = frozenset({"sáng", "trưa", "chiều", "tối", "đêm", "nay", "mai", "kém", "rưỡi"})
-_KNOWN_AFTER_UNIT = (
-    ADDRESSEES
-    | SELF
-    | DIRECTIONS
-    | MORE
-    | SEPARATORS
-    | ORDER_VERBS
-    | SIZE_MARKERS
-    | COLOUR_MARKERS
-    | REQUEST_PARTICLES
-    | CHANGE_TARGETS
-    | NEGATIONS
-    | PAST_AFTER
-    | frozenset(
-        {
-            "thôi",
-            "nữa",
-            "sđt",
-            "zalo",
-            "inbox",
-            "bao",
-            "giá",
-            "hết",
-            "còn",
-            "là",
-            "thì",
-            "mà",
-            "đúng",
-            "được",
-            "có",
-            "này",
-            "kia",
-            "đó",
-            "nha",
-            "ship",
-            "với",
-            "rưỡi",
-            "loại",
-            "mỗi",
-            "tổng",
-            "tất",
-            "cả",
-            "hàng",
-            "nhà",
-            "đơn",
-            "liền",
-            "ngay",
-        }
-    )
-)
-_AFTER_BARE_QTY = frozenset(
-    {
-        "nhé",
-        "ạ",
-        "luôn",
-        "thôi",
-        "nữa",
-        "shop",
-        "admin",
-        "em",
-        "chị",
-        "anh",
-        "với",
-        "và",
-        "cho",
-        "về",
-        "ship",
-        "giao",
-        "gửi",
-        "đi",
-        "nào",
-        "được",
-        "không",
-        "hộ",
-        "giúp",
-        "ơi",
-        "sđt",
-        "zalo",
-        "bác",
-        "cô",
-        "chú",
-        "cháu",
-        "mình",
-        "x",
-        "thêm",
-        "tôi",
-        "mỗi",
-        "nha",
-    }
-)

@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 
 from .grammar import Qty, Reading, Ref, Variant, Word
 from .lexicon import (
-    ADDRESSEES,
     AVAILABILITY,
+    BEFORE_SUBJECT,
+    BN_FRIEND_AFTER,
+    BN_FRIEND_BEFORE,
+    CANCEL_BO_AFTER,
     CANCEL_VERBS,
     CHANGE_SHIFT_VERBS,
     CHANGE_TARGETS,
@@ -23,12 +26,17 @@ from .lexicon import (
     EVALUATIONS,
     IRREALIS,
     IRREALIS_PHRASES,
+    MISTAKE_WORDS,
     MORE,
     NARRATIVE,
     NEGATIONS,
     NOT_OPTION_AFTER,
     NOT_OPTION_BEFORE,
-    NUMBER_WORDS,
+    NOT_ORDER_AFTER_CHO,
+    NOT_ORDER_AFTER_XIN,
+    NOT_PRICE_AFTER,
+    NOT_VERB_AFTER_ADVERB,
+    NUMBER_NAMES,
     OPTION_QUESTION_TAIL,
     OPTION_WORDS,
     PAST_ADVERBS,
@@ -36,10 +44,16 @@ from .lexicon import (
     PAST_PHRASES,
     PRESENT,
     PRESENT_PHRASES,
+    QUESTION_ENDS,
     QUESTION_PHRASES,
+    QUESTION_WORDS,
     REPORT_VERBS,
     REQUEST_PARTICLES,
     SELF,
+    SKIP_BEFORE_COUNT,
+    STRONG_ORDER_VERBS,
+    TIME_PREPOSITIONS,
+    TRAILERS,
     WEAK_ORDER_VERBS,
     WEAK_QUESTION_END,
     WEAK_QUESTION_PHRASES,
@@ -86,31 +100,6 @@ _PRESENT = PhraseSet(PRESENT_PHRASES)
 _QUESTION = PhraseSet(tuple(p for p in QUESTION_PHRASES if p not in WEAK_QUESTION_PHRASES))
 _WEAK_QUESTION = PhraseSet(WEAK_QUESTION_PHRASES)
 _EVAL = PhraseSet(EVALUATIONS)
-_TRAILERS = ADDRESSEES | {
-    "ơi",
-    "đây",
-    "nè",
-    "nhé",
-    "ạ",
-    "vậy",
-    "thế",
-    "nhỉ",
-    "với",
-    "luôn",
-    "đi",
-    "mọi",
-    "người",
-    "anh",
-    "em",
-    "hả",
-    "à",
-}
-_STRONG_ENDS = frozenset({"không", "chưa", "hả", "gì", "nhiêu", "mấy"})
-_QUESTION_WORDS = frozenset({"nhiêu", "mấy", "gì"})
-_ORDER_STRONG = frozenset({"chốt", "lấy"})
-_MISTAKE = frozenset({"nhầm", "lộn", "sai"})
-_NOT_VERB_AFTER_ADVERB = frozenset({"ý", "lòng", "vặn", "in"})  # "vừa ý", "vừa in": fits
-_SKIP_BEFORE_COUNT = frozenset({"có", "hẳn", "về", "lại", "chỉ", "đủ", "được", "mỗi", "tới", "đến"})
 
 
 @dataclass(slots=True)
@@ -201,7 +190,7 @@ def _bare_items(reading: Reading, c: Clause) -> bool:
     # "2", "1 ạ", "42", "size M nha": a clause that is only a count or a size means that of
     # what is on screen
     only_items = all(
-        i in reading.consumed or reading.words[i].in_(_TRAILERS) for i in range(c.start, c.end)
+        i in reading.consumed or reading.words[i].in_(TRAILERS) for i in range(c.start, c.end)
     )
     only_a_count = only_items and (counted or has_variant)
     return (
@@ -224,7 +213,7 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
     for i in range(s + 1, e - 1):
         if (
             words[i].in_(OPTION_WORDS)
-            and not words[i + 1].in_(NOT_OPTION_AFTER | _ORDER_STRONG | WEAK_ORDER_VERBS)
+            and not words[i + 1].in_(NOT_OPTION_AFTER | STRONG_ORDER_VERBS | WEAK_ORDER_VERBS)
             and not words[i - 1].in_(NOT_OPTION_BEFORE)
             and (
                 {i - 1, i + 1} & items or any(x.in_(OPTION_QUESTION_TAIL) for x in words[i + 2 : e])
@@ -235,7 +224,7 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
             return
     for i in range(s, e):
         w = words[i]
-        if w.in_(_QUESTION_WORDS) and not (w.is_("gì") and i + 1 < e and words[i + 1].is_("đâu")):
+        if w.in_(QUESTION_WORDS) and not (w.is_("gì") and i + 1 < e and words[i + 1].is_("đâu")):
             c.question = 2
             matches.append(("question:word", i, i + 1))
             return
@@ -256,8 +245,8 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
             return
         if (
             w.is_("giá")
-            and not (i + 1 < e and words[i + 1].norm in ("như", "rẻ"))
-            and all(k in reading.consumed or words[k].in_(_TRAILERS) for k in range(i + 1, e))
+            and not (i + 1 < e and words[i + 1].in_(NOT_PRICE_AFTER))
+            and all(k in reading.consumed or words[k].in_(TRAILERS) for k in range(i + 1, e))
         ):  # "giá bao nhiêu" is caught above; "ib e giá ổi hộp", "xin giá áo size L"
             c.question = 2
             matches.append(("question:price", i, i + 1))
@@ -266,14 +255,14 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
     last = e - 1
     while (
         last > s
-        and (words[last].tok.kind == "sym" or words[last].in_(_TRAILERS))
-        and not (words[last].in_(_STRONG_ENDS))
+        and (words[last].tok.kind == "sym" or words[last].in_(TRAILERS))
+        and not (words[last].in_(QUESTION_ENDS))
     ):
         last -= 1
     if (
         last >= s
         and words[last].tok.kind == "word"
-        and words[last].in_(_STRONG_ENDS)
+        and words[last].in_(QUESTION_ENDS)
         and last not in reading.consumed
     ):
         if words[last].is_("không") and _polite_request(words, reading, s, last):
@@ -298,9 +287,9 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
 def _bn_is_how_much(words: list[Word], i: int, s: int, e: int) -> bool:
     """ "bn" is "bao nhiêu" ("giá bn", "bn tiền", "1 bó bn lá") unless it is "bạn" ("bn ơi",
     "các bn")."""
-    if i + 1 < e and words[i + 1].norm in ("ơi", "nào", "ấy", "kia", "ý", "mình", "em", "à"):
+    if i + 1 < e and words[i + 1].in_(BN_FRIEND_AFTER):
         return False
-    return not (i > s and words[i - 1].norm in ("các", "mấy", "với", "cho", "của", "những"))
+    return not (i > s and words[i - 1].in_(BN_FRIEND_BEFORE))
 
 
 def _polite_request(words: list[Word], reading: Reading, s: int, last: int) -> bool:
@@ -312,7 +301,7 @@ def _polite_request(words: list[Word], reading: Reading, s: int, last: int) -> b
     if before < s or words[before].is_("có"):
         return False
     ordered = any(_order_verb(words, reading, k, s, last) for k in range(s, before + 1))
-    return ordered and (before in reading.consumed or words[before].in_(_ORDER_STRONG))
+    return ordered and (before in reading.consumed or words[before].in_(STRONG_ORDER_VERBS))
 
 
 def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matches) -> None:
@@ -325,14 +314,13 @@ def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matc
             unaccented_bo = w.norm == w.plain and w.plain == "bo"
             nxt = words[i + 1] if i + 1 < e else None
             if not unaccented_bo or (
-                nxt is not None
-                and (i + 1 in reading.consumed or nxt.norm in ("đơn", "giúp", "hộ", "giùm", "đi"))
+                nxt is not None and (i + 1 in reading.consumed or nxt.in_(CANCEL_BO_AFTER))
             ):
                 c.cancel = i
                 matches.append(("cancel:verb", i, i + 1))
         if c.cancel < 0 and w.in_(NEGATIONS) and i + 1 < e:
             j = i + 1
-            if words[j].in_(_ORDER_STRONG | WEAK_ORDER_VERBS) and words[j].norm != "để":
+            if words[j].in_(STRONG_ORDER_VERBS | WEAK_ORDER_VERBS) and not words[j].is_("để"):
                 c.cancel = i
                 matches.append(("cancel:no-longer", i, j + 1))
         if c.change < 0 and w.in_(CHANGE_VERBS) and w.plain != "thay":
@@ -349,9 +337,9 @@ def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matc
         # "chốt nhầm": a correction of what was ordered
         if (
             c.change < 0
-            and w.in_(_ORDER_STRONG | WEAK_ORDER_VERBS)
+            and w.in_(STRONG_ORDER_VERBS | WEAK_ORDER_VERBS)
             and i + 1 < e
-            and words[i + 1].in_(_MISTAKE)
+            and words[i + 1].in_(MISTAKE_WORDS)
         ):
             c.change = i
             matches.append(("change:mistake", i, i + 2))
@@ -367,7 +355,7 @@ def _on_stock(words: list[Word], s: int, i: int) -> bool:
 
 def _self_subject(words: list[Word], s: int, i: int) -> bool:
     for p in range(max(s, i - 3), i):
-        if words[p].in_(SELF) and (p == s or words[p - 1].in_(ADDRESSEES | {"ơi", "và", "mà"})):
+        if words[p].in_(SELF) and (p == s or words[p - 1].in_(BEFORE_SUBJECT)):
             return True
     return False
 
@@ -390,7 +378,7 @@ def _verbs(
     past_at = -1
     for i in range(s, e):
         w = words[i]
-        if w.in_(PRESENT) and not (i > s and words[i - 1].norm in ("đến", "tới", "từ")):
+        if w.in_(PRESENT) and not (i > s and words[i - 1].in_(TIME_PREPOSITIONS)):
             present_at = i
         if _PRESENT.at(words, i, e):
             present_at = i
@@ -407,7 +395,7 @@ def _verbs(
             w.in_(PAST_ADVERBS)
             and i + 1 < e
             and (w.accented or _order_verb(words, reading, i + 1, s, e))
-            and not words[i + 1].in_(_NOT_VERB_AFTER_ADVERB)
+            and not words[i + 1].in_(NOT_VERB_AFTER_ADVERB)
         ):
             past_at = i
         if w.in_(MORE):
@@ -461,20 +449,20 @@ def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> 
     if w.tok.kind != "word":
         return ""
     nxt = words[i + 1] if i + 1 < e else None
-    if w.in_(_ORDER_STRONG):
+    if w.in_(STRONG_ORDER_VERBS):
         if i > s and words[i - 1].in_(CHANGE_VERBS | NEGATIONS):
             return ""
         return "strong"
     if w.is_("cho") or w.is_("để"):
         if nxt is not None and nxt.in_(SELF):
             after = words[i + 2] if i + 2 < e else None
-            if after is not None and after.norm in ("hỏi", "biết", "đổi", "xem", "sửa"):
+            if after is not None and after.in_(NOT_ORDER_AFTER_CHO):
                 return ""
             if (
                 after is not None
                 and after.is_("xin")
                 and i + 3 < e
-                and words[i + 3].norm in ("giá", "hỏi", "ý", "đổi", "inbox", "thông", "địa")
+                and words[i + 3].in_(NOT_ORDER_AFTER_XIN)
             ):
                 return ""
             return "strong"
@@ -485,7 +473,7 @@ def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> 
         and (nxt is None or i + 1 in reading.consumed or nxt.tok.kind == "num")
     ):
         return "strong"
-    if w.in_(WEAK_ORDER_VERBS) and w.norm != "để":
+    if w.in_(WEAK_ORDER_VERBS) and not w.is_("để"):
         if i > s and words[i - 1].in_(CHANGE_VERBS | NEGATIONS):
             return ""
         return "weak"
@@ -508,7 +496,7 @@ def _licensed(words: list[Word], reading: Reading, i: int, s: int, e: int, reque
     for x in words[i + 1 : e]:  # "mua thêm", "đặt 1 chiếc nữa", up to the next verb
         if x.in_(MORE):
             return True
-        if x.in_(_ORDER_STRONG | WEAK_ORDER_VERBS):
+        if x.in_(STRONG_ORDER_VERBS | WEAK_ORDER_VERBS):
             break
     return any(
         isinstance(x, Ref) and x.rule != "weak" and s <= x.start < e for x in reading.elements
@@ -523,7 +511,7 @@ def _complaint(words: list[Word], reading: Reading, matches: Matches) -> bool:
         if not w.in_(DELIVERY_VERBS) or w.tok.kind != "word":
             continue
         j = i + 1
-        while j < len(words) and j < i + 4 and words[j].in_(_SKIP_BEFORE_COUNT):
+        while j < len(words) and j < i + 4 and words[j].in_(SKIP_BEFORE_COUNT):
             j += 1
         if j >= len(words) or words[j].clause != w.clause:
             continue
@@ -531,7 +519,7 @@ def _complaint(words: list[Word], reading: Reading, matches: Matches) -> bool:
         if (
             j in counts
             or nxt.tok.kind == "num"
-            or nxt.norm in NUMBER_WORDS
+            or nxt.in_(NUMBER_NAMES)
             or nxt.in_(COMPLAINT_WORDS)
         ):
             matches.append(("report:delivery", i, j + 1))

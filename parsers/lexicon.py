@@ -40,7 +40,6 @@ TEENCODE: dict[str, str] = {
     "sdt": "sđt",
     "đt": "sđt",
     "dt": "sđt",
-    "số điện thoại": "sđt",
     "nc": "nước",
     "c": "chị",
     "a": "anh",
@@ -140,6 +139,10 @@ UNIT_SYNONYMS = (
     frozenset({"bộ", "set"}),
 )
 LITRE_LETTER = "l"  # "1l": a litre, unless the catalog sells size L
+COUNT_LETTER = "c"  # "2c": two pieces (cái)
+BOX_LETTER = "h"  # "2h ổi": two boxes (hộp), unless a time
+TIMES_SIGNS = frozenset({"x", "×", "*"})  # "x2": two of what was just named
+PLUS_SIGN = "+"  # "+1" as the whole comment: one more
 WEIGHT_FACTORS = {"kg": 1.0, "g": 0.001}
 VOLUME_FACTORS = {"lít": 1.0, "ml": 0.001}
 
@@ -174,7 +177,6 @@ SELF = frozenset(
         "thím",
         "ông",
         "bà",
-        "tớ",
     }
 )
 ADDRESSEES = frozenset(
@@ -211,7 +213,6 @@ ADDRESSEES = frozenset(
         "đó",
         "đấy",
         "luôn",
-        "ad",
     }
 )
 PAST_ADVERBS = frozenset({"đã", "vừa", "mới", "từng"})  # before a verb
@@ -343,7 +344,6 @@ DIRECTIONS = frozenset(
         "biếu",
         "tặng",
         "làm",
-        "nha",
         "nhé",
     }
 )
@@ -401,3 +401,139 @@ QUESTION_PHRASES = (
 )
 WEAK_QUESTION_PHRASES = ("là sao", "tại sao", "vì sao", "làm sao", "sao")
 WEAK_QUESTION_END = frozenset({"vậy", "thế", "à", "hả"})
+
+
+# Words the grammar and the intent cues read around items.
+CHANGE_FROM_TO = frozenset({"từ", "sang", "thành"})
+LONE_VALUE_COMPANY = frozenset(
+    {"nhé", "ạ", "shop", "em", "chị", "với", "luôn", "ơi", "lấy", "chốt"}
+)
+TIME_OF_DAY = frozenset({"sáng", "trưa", "chiều", "tối", "đêm", "nay", "mai", "kém", "rưỡi"})
+KNOWN_AFTER_UNIT = (
+    ADDRESSEES
+    | SELF
+    | DIRECTIONS
+    | MORE
+    | SEPARATORS
+    | ORDER_VERBS
+    | SIZE_MARKERS
+    | COLOUR_MARKERS
+    | REQUEST_PARTICLES
+    | CHANGE_TARGETS
+    | NEGATIONS
+    | PAST_AFTER
+    | frozenset(
+        {
+            "thôi",
+            "nữa",
+            "sđt",
+            "zalo",
+            "inbox",
+            "bao",
+            "giá",
+            "hết",
+            "còn",
+            "là",
+            "thì",
+            "mà",
+            "đúng",
+            "được",
+            "có",
+            "này",
+            "kia",
+            "đó",
+            "ship",
+            "với",
+            "rưỡi",
+            "loại",
+            "mỗi",
+            "tổng",
+            "tất",
+            "cả",
+            "hàng",
+            "nhà",
+            "đơn",
+            "liền",
+            "ngay",
+        }
+    )
+)
+AFTER_BARE_QTY = frozenset(
+    {
+        "nhé",
+        "ạ",
+        "luôn",
+        "thôi",
+        "nữa",
+        "shop",
+        "admin",
+        "em",
+        "chị",
+        "anh",
+        "với",
+        "và",
+        "cho",
+        "về",
+        "ship",
+        "giao",
+        "gửi",
+        "đi",
+        "nào",
+        "được",
+        "không",
+        "hộ",
+        "giúp",
+        "ơi",
+        "sđt",
+        "zalo",
+        "bác",
+        "cô",
+        "chú",
+        "cháu",
+        "mình",
+        "x",
+        "thêm",
+        "tôi",
+        "mỗi",
+    }
+)
+PRODUCT_AFTER_VERBS = frozenset({"chốt", "lấy", "bỏ", "huỷ", "đổi", "sửa"})  # "chốt tui": the bag
+PLAIN_PRODUCT_AFTER_VERBS = frozenset({"chốt", "lấy", "huỷ"})  # also typed without diacritics
+BODY_WEIGHT_BEFORE = frozenset({"nặng"})  # "nặng 55kg": the buyer's weight
+BODY_WEIGHT_AFTER = frozenset({"mặc", "mang", "cao", "thì"})
+EACH = "mỗi"
+EACH_KIND = frozenset({"loại", "thứ", "món"})  # "mỗi loại 2"
+NUMBER_NAMES = frozenset(NUMBER_WORDS)
+TRAILERS = ADDRESSEES | {
+    "ơi",
+    "đây",
+    "nè",
+    "nhé",
+    "ạ",
+    "vậy",
+    "thế",
+    "nhỉ",
+    "với",
+    "luôn",
+    "đi",
+    "mọi",
+    "người",
+    "anh",
+    "em",
+    "hả",
+    "à",
+}
+QUESTION_ENDS = frozenset({"không", "chưa", "hả", "gì", "nhiêu", "mấy"})
+QUESTION_WORDS = frozenset({"nhiêu", "mấy", "gì"})
+STRONG_ORDER_VERBS = frozenset({"chốt", "lấy"})
+MISTAKE_WORDS = frozenset({"nhầm", "lộn", "sai"})
+NOT_VERB_AFTER_ADVERB = frozenset({"ý", "lòng", "vặn", "in"})  # "vừa ý", "vừa in": fits
+SKIP_BEFORE_COUNT = frozenset({"có", "hẳn", "về", "lại", "chỉ", "đủ", "được", "mỗi", "tới", "đến"})
+NOT_PRICE_AFTER = frozenset({"như", "rẻ"})  # "giá như", "giá rẻ" ask no price
+BN_FRIEND_AFTER = frozenset({"ơi", "nào", "ấy", "kia", "ý", "mình", "em", "à"})  # "bn ơi": bạn
+BN_FRIEND_BEFORE = frozenset({"các", "mấy", "với", "cho", "của", "những"})
+CANCEL_BO_AFTER = frozenset({"đơn", "giúp", "hộ", "giùm", "đi"})  # unaccented "bo" cancels
+BEFORE_SUBJECT = ADDRESSEES | {"ơi", "và", "mà"}
+TIME_PREPOSITIONS = frozenset({"đến", "tới", "từ"})
+NOT_ORDER_AFTER_CHO = frozenset({"hỏi", "biết", "đổi", "xem", "sửa"})  # "cho e hỏi"
+NOT_ORDER_AFTER_XIN = frozenset({"giá", "hỏi", "ý", "đổi", "inbox", "thông", "địa"})

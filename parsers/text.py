@@ -52,8 +52,14 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFC", text[:MAX_CHARS]).lower()
     text = _INVISIBLE_RE.sub(" ", text)
     text = _MARKS_RE.sub("", text)  # combining marks NFC could not attach to a letter
-    text = _TONE_RE.sub(lambda m: _TONE_MOVES[m.group()], text)
+    text = place_tones(text)
     return _collapse_elongations(text) if _ELONGATED_RE.search(fold(text)) else text
+
+
+def place_tones(text: str) -> str:
+    """Old-style tone placement (hòa) moved to the new style (hoà) in lower-case NFC text."""
+    placed: str = _TONE_RE.sub(lambda m: _TONE_MOVES[m.group()], text)
+    return placed
 
 
 def _collapse_elongations(text: str) -> str:
