@@ -237,22 +237,29 @@ def parse_catalog(data: Any) -> Catalog:
     )
 
 
-def load_catalog(path: str | Path) -> Catalog:
-    """Load a catalog file (JSON), or a bundled one by name (`kim-an`, `phu-xuyen`)."""
+def read_catalog_document(path: str | Path) -> Any:
+    """The decoded JSON of a catalog file, or of a bundled one by name (`kim-an`, `phu-xuyen`)."""
     p = Path(path)
     if not p.exists() and p.suffix == "" and p.name == str(path):
         bundled = resources.files("chotdon") / "data" / f"{path}.json"
         if bundled.is_file():
-            return parse_catalog(json.loads(bundled.read_text(encoding="utf-8")))
+            return json.loads(bundled.read_text(encoding="utf-8"))
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"catalog {path}: cannot read ({exc.strerror})") from exc
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise CatalogError(f"catalog {path}: not valid JSON ({exc})") from exc
+
+
+def load_catalog(path: str | Path) -> Catalog:
+    """Load a catalog file (JSON), or a bundled one by name (`kim-an`, `phu-xuyen`)."""
+    data = read_catalog_document(path)
     try:
         return parse_catalog(data)
     except CatalogError as exc:
-        raise CatalogError(f"catalog {path}: {exc}") from exc
+        if Path(path).exists():
+            raise CatalogError(f"catalog {path}: {exc}") from exc
+        raise

@@ -38,6 +38,18 @@ COMMANDS: tuple[Command, ...] = (
         ("parsers.cli:add_arguments",),
     ),
     Command(
+        "catalog",
+        "work with a seller's catalog",
+        commands=(
+            Command(
+                "check",
+                "lint a catalog before a live: words the parser may misread, and how to fix them",
+                "parsers.cli:cmd_check",
+                ("parsers.cli:add_check_arguments",),
+            ),
+        ),
+    ),
+    Command(
         "run",
         "run the whole pipeline in this process (embedded mode) and serve the host's feed",
         "stream_jobs.embedded_cli:cmd_run",

@@ -12,12 +12,13 @@ from typing import IO, Any
 
 import msgspec
 
-from chotdon.catalog import Catalog, load_catalog
+from chotdon.catalog import Catalog, load_catalog, read_catalog_document
 from chotdon.config import settings
 from chotdon.formatting import INTENT_LABELS, format_qty, format_vnd
 from chotdon.phones import mask_phone, mask_phones_in
 from chotdon.records import MAX_TEXT_CHARS, Intent
 
+from .catalog_check import check_catalog
 from .parser import Parser
 
 DESCRIPTION = (
@@ -138,3 +139,17 @@ def cmd_parse(args: argparse.Namespace) -> int:
     if errors:
         print(f"chotdon parse: {errors} line(s) could not be read", file=sys.stderr)
     return 0
+
+
+def add_check_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("catalog", help="the catalog file (JSON) to check, or a bundled one by name")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """`chotdon catalog check CATALOG.json`: 0 when the parser reads the catalog as written,
+    1 with findings (each says what the parser will do and how to fix the catalog)."""
+    findings = check_catalog(read_catalog_document(args.catalog))
+    for finding in findings:
+        print(finding.line())
+    print(f"{args.catalog}: {len(findings) or 'no'} finding{'s' * (len(findings) != 1)}")
+    return 1 if findings else 0

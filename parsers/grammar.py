@@ -557,6 +557,8 @@ class Grammar:
         if value is None:
             return 0
         end = j + len(value.words)
+        if not explicit and words[j].tok.kind == "num" and _unit_at(words, end) is not None:
+            return 0  # "2 cây": a number tied to a unit is a count, whatever the variants
         if not explicit and not self._variant_context(r, j):
             return 0
         r.elements.append(Variant(value.options, i, end, explicit))
