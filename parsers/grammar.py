@@ -32,6 +32,7 @@ from .lexicon import (
     EACH,
     EACH_KIND,
     HALF,
+    KIND_MARKERS,
     KNOWN_AFTER_UNIT,
     LITRE_LETTER,
     LONE_VALUE_COMPANY,
@@ -232,13 +233,23 @@ class Grammar:
             # letter-only codes ("AT"), which must not also be an everyday word
             j = i + 1
             product = self.index.codes.get(raw) if len(raw) >= 2 else None
-            if product is not None and w.norm != raw:
-                product = None
+            if product is not None and w.norm != raw and not self._counted_after(r.words, j):
+                product = None  # "mk" is "mình", but "MK 1kg", "mk x2" is the code
         if product is None:
             return 0
         r.elements.append(Ref(product, [product], i, j, "code"))
         r.consumed.update(range(i, j))
         return j
+
+    def _counted_after(self, words: list[Word], j: int) -> bool:
+        """A count, a measure or a variant follows at j."""
+        if j >= len(words) or words[j].clause != words[j - 1].clause:
+            return False
+        return (
+            words[j].tok.kind == "num"
+            or words[j].raw in TIMES_SIGNS
+            or self._match_value(words, j) is not None
+        )
 
     def _match_phrase(self, words: list[Word], i: int) -> Phrase | None:
         for phrase in self.index.phrases.get(words[i].plain, ()):
@@ -460,7 +471,7 @@ class Grammar:
             not 0 < value <= MAX_QTY or not self._counts_something(r, j, word_number=False)
         ):
             return 0
-        if unit == "kg" and self._body_weight(words, i, j):
+        if unit == "kg" and self._body_weight(r, i, j):
             r.consumed.update(range(i, j))
             return j
         if value <= 0:
@@ -473,7 +484,8 @@ class Grammar:
         the counted thing beside it ("3 lọ 250g"), is read as a variant; otherwise a quantity."""
         amount = measure(q.value, q.unit)
         options = self.index.amounts.get(amount, []) if amount else []
-        if amount is not None and (options or self._beside_counted(r, q.start)):
+        kind = q.start > 0 and r.words[q.start - 1].in_(KIND_MARKERS)  # "loại 2 cân"
+        if amount is not None and (options or kind or self._beside_counted(r, q.start)):
             # "túi 2kg": the unit word before the weight is the jar's, part of the variant
             start = q.start - 1 if self._after_unit_word(r, q.start) else q.start
             r.elements.append(Variant(options, start, q.end, False, q))
@@ -533,15 +545,19 @@ class Grammar:
             return False
         return not nxt.in_(KNOWN_AFTER_UNIT)
 
-    def _body_weight(self, words: list[Word], i: int, j: int) -> bool:
+    def _body_weight(self, r: Reading, i: int, j: int) -> bool:
         """ "55kg mặc size gì", "mình 55kg", "nặng 74kg": a person's weight."""
+        words = r.words
         if i > 0 and (words[i - 1].in_(BODY_WEIGHT_BEFORE) or words[i - 1].tok.kind == "measure"):
             return True
         if j < len(words) and words[j].in_(BODY_WEIGHT_AFTER):
             return True
-        # "mik 55kg lấy áo": the speaker's own weight, said as the subject
+        # "mik 55kg lấy áo": the speaker's own weight, said as the subject ("MK 1kg": a code)
         return (
-            i > 0 and words[i - 1].in_(SELF) and (i == 1 or words[i - 2].clause != words[i].clause)
+            i > 0
+            and words[i - 1].in_(SELF)
+            and i - 1 not in r.consumed
+            and (i == 1 or words[i - 2].clause != words[i].clause)
         )
 
     # -- variants and separators ------------------------------------------------------------

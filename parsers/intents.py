@@ -24,6 +24,7 @@ from .lexicon import (
     CONDITIONAL,
     DELIVERY_VERBS,
     EVALUATIONS,
+    FINAL_PARTICLES,
     IRREALIS,
     IRREALIS_PHRASES,
     MISTAKE_WORDS,
@@ -52,6 +53,7 @@ from .lexicon import (
     SELF,
     SKIP_BEFORE_COUNT,
     STRONG_ORDER_VERBS,
+    THEN,
     TIME_PREPOSITIONS,
     TRAILERS,
     WEAK_ORDER_VERBS,
@@ -278,7 +280,10 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
     if (
         weak_at >= 0
         or any(w.tok.kind == "sym" and w.raw == "?" for w in words[s:e])
-        or words[e - 1].in_(WEAK_QUESTION_END)
+        or (
+            words[e - 1].in_(WEAK_QUESTION_END)
+            and not (e - 1 > s and words[e - 2].in_(EVALUATIONS))  # "ngon thế": how tasty
+        )
     ):
         c.question = 1
         matches.append(("question:weak", e - 1, e))
@@ -348,9 +353,13 @@ def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matc
 
 
 def _on_stock(words: list[Word], s: int, i: int) -> bool:
-    """ "nếu còn size XXL thì e lấy": an order on the condition that it is in stock."""
+    """ "nếu còn size XXL thì e lấy", "có thì e lấy": an order on the condition that it is in
+    stock."""
     at = next((k for k in range(s, i) if words[k].is_(CONDITIONAL)), -1)
-    return at >= 0 and any(x.in_(AVAILABILITY) for x in words[at + 1 : i])
+    if at >= 0:
+        return any(x.in_(AVAILABILITY) for x in words[at + 1 : i])
+    then = next((k for k in range(s, i) if words[k].is_(THEN)), -1)
+    return then > s and any(x.in_(AVAILABILITY) for x in words[s:then])
 
 
 def _self_subject(words: list[Word], s: int, i: int) -> bool:
@@ -371,7 +380,9 @@ def _verbs(
     next clause inherits."""
     s, e = c.start, c.end
     request = any(
-        w.in_(REQUEST_PARTICLES) and not (i > s and words[i - 1].is_("ủng"))  # "ủng hộ"
+        w.in_(REQUEST_PARTICLES)
+        and not (i > s and words[i - 1].is_("ủng"))  # "ủng hộ"
+        and not (w.in_(FINAL_PARTICLES) and not all(x.in_(TRAILERS) for x in words[i + 1 : e]))
         for i, w in enumerate(words[s:e], s)
     )
     present_at = -1
@@ -409,10 +420,13 @@ def _verbs(
             any(x.in_(PAST_ADVERBS) for x in window)
             or (past_at >= s and past_at > present_at)
             or (
-                any(
-                    x.in_(PAST_AFTER)
-                    for k, x in enumerate(words[i + 1 : e], i + 1)
-                    if k not in reading.consumed
+                (
+                    any(
+                        x.in_(PAST_AFTER)
+                        for k, x in enumerate(words[i + 1 : e], i + 1)
+                        if k not in reading.consumed
+                    )
+                    or _PAST.find(words, i + 1, e) >= 0  # "mua tháng trước": bought last month
                 )
                 and not request
             )
@@ -420,7 +434,11 @@ def _verbs(
             or (any(x.in_(NARRATIVE) for x in words[s:i]) and present_at < s and not request)
         ):
             dead = "past"
-        elif any(x.in_(IRREALIS) for x in words[s:i]) or _IRREALIS.find(words, s, i) >= 0:
+        elif (
+            any(x.in_(IRREALIS) for x in words[s:i])
+            or _IRREALIS.find(words, s, i) >= 0
+            or _on_stock(words, s, i)
+        ):
             dead = "hypothetical"
         elif any(x.in_(REPORT_VERBS) for x in words[s:i]):
             dead = "reported"
