@@ -26,7 +26,6 @@ from .lexicon import (
     BODY_WEIGHT_BEFORE,
     BOX_LETTER,
     CHANGE_FROM_TO,
-    COLOUR_MARKERS,
     COMPOUND_DIGITS,
     COUNT_LETTER,
     EACH,
@@ -45,11 +44,11 @@ from .lexicon import (
     PRODUCT_AFTER_VERBS,
     SELF,
     SEPARATORS,
-    SIZE_MARKERS,
     TENS_WORD,
     TIME_OF_DAY,
     TIMES_SIGNS,
     UNIT_WORDS,
+    VARIANT_MARKERS,
     VOCATIVE_PARTICLE,
 )
 from .text import Token, fold
@@ -324,7 +323,7 @@ class Grammar:
             return True
         if j < len(r.words):
             nxt = r.words[j]
-            if nxt.in_(SIZE_MARKERS | COLOUR_MARKERS) or nxt.plain in self.index.values:
+            if nxt.in_(VARIANT_MARKERS) or nxt.plain in self.index.values:
                 return True
             if nxt.raw in TIMES_SIGNS or _unit_at(r.words, j) is not None:
                 return True
@@ -527,7 +526,7 @@ class Grammar:
             nxt.raw + (words[j + 1].raw if j + 1 < len(words) else "")
         ):
             return True
-        if nxt.in_(SIZE_MARKERS | COLOUR_MARKERS) or nxt.plain in self.index.values:
+        if nxt.in_(VARIANT_MARKERS) or nxt.plain in self.index.values:
             return True
         if word_number:
             return False
@@ -567,7 +566,7 @@ class Grammar:
         w = words[i]
         explicit = False
         j = i
-        if w.in_(SIZE_MARKERS | COLOUR_MARKERS) and i + 1 < len(words):
+        if w.in_(VARIANT_MARKERS) and i + 1 < len(words):
             explicit, j = True, i + 1
         value = self._match_value(words, j)
         if value is None:
@@ -626,20 +625,22 @@ class Grammar:
         return self.index.values.get(fold(w.raw), []) if w.raw != w.norm else []
 
     def _only_values(self, words: list[Word], j: int) -> bool:
+        """The clause of j holds only variant values, counts and particles ("XL trắng x2")."""
         clause = words[j].clause
-        k = 0
-        while k < len(words):
+        k = j
+        while k > 0 and words[k - 1].clause == clause:
+            k -= 1
+        while k < len(words) and words[k].clause == clause:
             w = words[k]
-            value = self._match_value(words, k) if w.clause == clause else None
+            value = self._match_value(words, k)
             if value is not None:
                 k += len(value.words)
                 continue
             if not (
-                w.clause != clause
-                or w.tok.kind in ("num", "sym")
+                w.tok.kind in ("num", "sym")
                 or w.raw in TIMES_SIGNS
                 or w.raw == COUNT_LETTER
-                or w.in_(LONE_VALUE_COMPANY | SIZE_MARKERS | COLOUR_MARKERS)
+                or w.in_(LONE_VALUE_COMPANY)
                 or _unit_at(words, k) is not None
             ):
                 return False

@@ -302,6 +302,7 @@ AVAILABILITY = frozenset({"còn", "có"})
 SEPARATORS = frozenset({"và", "với", "+", "&", "cùng", "thêm"})
 SIZE_MARKERS = frozenset({"size", "cỡ", "số", "sai"})  # "sai M"; "giao sai" stays a complaint
 COLOUR_MARKERS = frozenset({"màu"})
+VARIANT_MARKERS = SIZE_MARKERS | COLOUR_MARKERS
 NOT_QUANTITY_AFTER = frozenset(
     {
         "số",
@@ -408,8 +409,11 @@ WEAK_QUESTION_END = frozenset({"vậy", "thế", "à", "hả"})
 
 # Words the grammar and the intent cues read around items.
 CHANGE_FROM_TO = frozenset({"từ", "sang", "thành"})
-LONE_VALUE_COMPANY = frozenset(
-    {"nhé", "ạ", "shop", "em", "chị", "với", "luôn", "ơi", "lấy", "chốt"}
+# what may stand beside sizes and colours in a comment that is only those ("XL trắng nhé")
+LONE_VALUE_COMPANY = (
+    frozenset({"nhé", "ạ", "shop", "em", "chị", "với", "luôn", "ơi", "lấy", "chốt"})
+    | SIZE_MARKERS
+    | COLOUR_MARKERS
 )
 TIME_OF_DAY = frozenset({"sáng", "trưa", "chiều", "tối", "đêm", "nay", "mai", "kém", "rưỡi"})
 KNOWN_AFTER_UNIT = (
