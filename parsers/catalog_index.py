@@ -11,43 +11,13 @@ import regex
 from chotdon.catalog import Catalog, Product
 
 from .everyday import collides
-from .lexicon import (
-    ADDRESSEES,
-    CANCEL_VERBS,
-    CHANGE_TARGETS,
-    CHANGE_VERBS,
-    DIRECTIONS,
-    NUMBER_WORDS,
-    ORDER_VERBS,
-    PAST_ADVERBS,
-    REQUEST_PARTICLES,
-    SELF,
-    UNIT_WORDS,
-    VOCATIVE_PARTICLE,
-    VOLUME_FACTORS,
-    WEIGHT_FACTORS,
-)
+from .lexicon import CUE_WORDS, UNIT_WORDS, VOLUME_FACTORS, WEIGHT_FACTORS
 from .text import fold, normalise, tokenise
 from .vocab import canon
 
 # Rule words typed without diacritics: a product word of the same folded form ("cho", "bo")
 # only counts as the product where the context says so.
-_RULE_PLAIN = frozenset(
-    fold(w)
-    for group in (
-        ADDRESSEES,
-        CANCEL_VERBS,
-        CHANGE_TARGETS,
-        CHANGE_VERBS,
-        DIRECTIONS,
-        NUMBER_WORDS,
-        ORDER_VERBS,
-        PAST_ADVERBS,
-        REQUEST_PARTICLES,
-        SELF,
-    )
-    for w in group
-) | {fold(VOCATIVE_PARTICLE)}
+_RULE_PLAIN = frozenset(fold(w) for w in CUE_WORDS)
 
 
 def everyday_risk(word: str) -> bool:

@@ -544,3 +544,18 @@ BEFORE_SUBJECT = ADDRESSEES | {"ơi", "và", "mà"}
 TIME_PREPOSITIONS = frozenset({"đến", "tới", "từ"})
 NOT_ORDER_AFTER_CHO = frozenset({"hỏi", "biết", "đổi", "xem", "sửa"})  # "cho e hỏi"
 NOT_ORDER_AFTER_XIN = frozenset({"giá", "hỏi", "ý", "đổi", "inbox", "thông", "địa"})
+
+# Cue words a one-word product alias must not be mistaken for when typed without diacritics.
+CUE_WORDS = (
+    ADDRESSEES
+    | CANCEL_VERBS
+    | CHANGE_TARGETS
+    | CHANGE_VERBS
+    | DIRECTIONS
+    | frozenset(NUMBER_WORDS)
+    | ORDER_VERBS
+    | PAST_ADVERBS
+    | REQUEST_PARTICLES
+    | SELF
+    | {VOCATIVE_PARTICLE}
+)
