@@ -126,6 +126,7 @@ class StreamMetrics(DeadLetterMetrics):
         child = self._comments.get(stream)
         if child is None:
             child = self._comments[stream] = self.comments.labels(stream)
+            self.parse_errors.labels(stream)  # a stream's parser failures are 0, not absent
         child.inc()
 
     def observe_intent(self, stream: str, kind: str, seconds: float, failed: bool = False) -> None:
