@@ -1,4 +1,8 @@
-"""Fixes to faust-streaming 0.15 (pinned below 0.16) for at-least-once delivery, installed by `App`.
+"""Fixes to faust-streaming 0.15.3 (pinned) for at-least-once delivery, installed by `App`.
+
+They copy, wrap or replace private Faust code, read in release `COPIED_FROM`. `App` refuses to
+start on another release, or when one of those upstream methods is not the code they were made
+against (`UPSTREAM`: a digest of each method's source): a Faust upgrade means reading them again.
 
 The fault test (SIGKILL a worker mid-stream, restart it, add a second one) lost records on
 every few runs until these fixes: a few to ~300 consecutive comments a partition, committed
@@ -30,6 +34,9 @@ meanwhile on the others wait for it, up to 1.5 s a hop. `FETCH_MAX_WAIT_MS` boun
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import importlib.metadata
+import inspect
 import logging
 from typing import Any
 
@@ -43,11 +50,56 @@ log = logging.getLogger(__name__)
 
 FETCH_MAX_WAIT_MS = 50
 
+COPIED_FROM = "0.15.3"
+UPSTREAM: dict[str, tuple[Any, str]] = {  # method: (function, sha256 of its source, 16 hex)
+    "Recovery.on_recovery_completed": (Recovery.on_recovery_completed, "6ef567acf072e46d"),
+    "TableManager.recovery": (TableManager.recovery.fget, "f0bf5de78b4c3d23"),
+    "AIOKafkaConsumerThread._fetch_records": (
+        faust_aiokafka.AIOKafkaConsumerThread._fetch_records,
+        "39a2c6c79fc1455a",
+    ),
+    "AIOKafkaConsumerThread._create_worker_consumer": (
+        faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer,
+        "c2701bfc3e6f6cad",
+    ),
+    "Consumer._add_gap": (faust_aiokafka.Consumer._add_gap, "4df2573ded7c1c2c"),
+    "Consumer._new_consumer_thread": (
+        faust_aiokafka.Consumer._new_consumer_thread,
+        "0870ec53dea75083",
+    ),
+}
+
+
+def source_digest(function: Any) -> str:
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+
+
+def upstream_changes() -> list[str]:
+    """The upstream methods these fixes depend on whose source changed since they were made."""
+    return [name for name, (fn, digest) in UPSTREAM.items() if source_digest(fn) != digest]
+
+
+def check_faust(version: str | None = None) -> None:
+    """Raise, saying what to do, unless the installed Faust is the one the fixes were made for."""
+    version = version or importlib.metadata.version("faust-streaming")
+    if version != COPIED_FROM:
+        raise RuntimeError(
+            f"faust-streaming {version} is installed; stream_jobs/faust_fixes.py copies private"
+            f" code of {COPIED_FROM}: install {COPIED_FROM}, or re-read the fixes against {version}"
+        )
+    changed = upstream_changes()
+    if changed:
+        raise RuntimeError(
+            f"faust-streaming {version} differs from the code stream_jobs/faust_fixes.py was made"
+            f" against in {', '.join(changed)}: re-read the fixes, then update UPSTREAM"
+        )
+
 
 class App(faust.App):
     """faust.App with the fixes above (Kafka brokers only: kafka:// URLs)."""
 
     def __init__(self, id: str, **kwargs: Any) -> None:
+        check_faust()
         super().__init__(id, TableManager=_TableManager, **kwargs)
         # of each source partition, the offset its first record must have after the last
         # rebalance: the committed offset, or the log start when nothing was committed
@@ -59,7 +111,7 @@ class App(faust.App):
 
 class _Recovery(Recovery):
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
-        """`Recovery.on_recovery_completed` of faust-streaming 0.15.3, with the source
+        """`Recovery.on_recovery_completed` of faust-streaming 0.15.3 (a copy), with the source
         partitions resumed after the seek instead of before it (fix 2), and the offsets the
         partitions start from kept for the jobs (fix 3)."""
         app: Any = self.app
