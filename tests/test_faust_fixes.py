@@ -26,6 +26,6 @@ def test_an_upstream_method_that_changed_is_named(monkeypatch: pytest.MonkeyPatc
     upstream["Consumer._add_gap"] = (changed_upstream, upstream["Consumer._add_gap"][1])
     monkeypatch.setattr(faust_fixes, "UPSTREAM", upstream)
     assert upstream_changes() == ["Consumer._add_gap"]
-    with pytest.raises(RuntimeError, match="Consumer._add_gap"):
+    with pytest.raises(RuntimeError, match=r"Consumer\._add_gap"):
         check_faust(COPIED_FROM)
     assert source_digest(changed_upstream) != upstream["Consumer._add_gap"][1]
