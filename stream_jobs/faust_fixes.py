@@ -53,7 +53,7 @@ FETCH_MAX_WAIT_MS = 50
 COPIED_FROM = "0.15.3"
 UPSTREAM: dict[str, tuple[Any, str]] = {  # method: (function, sha256 of its source, 16 hex)
     "Recovery.on_recovery_completed": (Recovery.on_recovery_completed, "6ef567acf072e46d"),
-    "TableManager.recovery": (TableManager.recovery.fget, "f0bf5de78b4c3d23"),
+    "TableManager.recovery": (vars(TableManager)["recovery"].fget, "f0bf5de78b4c3d23"),
     "AIOKafkaConsumerThread._fetch_records": (
         faust_aiokafka.AIOKafkaConsumerThread._fetch_records,
         "39a2c6c79fc1455a",
