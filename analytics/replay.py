@@ -21,6 +21,7 @@ import msgspec
 
 from chotdon.catalog import Catalog
 from chotdon.config import settings
+from chotdon.figures import Figures
 from chotdon.formatting import format_vnd
 from chotdon.records import Comment
 from ingest.sources import Pace, RecordsSource, SourceRecord, add_speed_flag
@@ -123,15 +124,15 @@ async def replay(
             started = time.perf_counter()
             await runner.run(RecordsSource(SOURCE_NAME, counted(), pace or Pace()))
             seconds = time.perf_counter() - started
-        orders = [e for e in store.latest_orders(session.stream) if e.total > 0]
+        figures = Figures.of(store.latest_orders(session.stream))
     finally:
         store.close()
     return ReplayResult(
         out=out,
         comments=comments,
         seconds=seconds,
-        orders=len(orders),
-        revenue=sum(e.total for e in orders),
+        orders=figures.orders,
+        revenue=figures.revenue,
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from chotdon.catalog import Catalog
 from chotdon.config import settings
+from chotdon.figures import Figures, conversion
 from chotdon.formatting import INTENT_LABELS, format_qty, format_vnd
 from chotdon.phones import mask_phones_in
 from chotdon.records import INTENT_KINDS, MetricsSnapshot, OrderEvent
@@ -115,7 +116,7 @@ def summarise(session: Session, catalog: Catalog) -> Summary:
     intents = [i for i in session.intents if i.comment and not i.comment.deleted]
     times = [c.ts for c in comments] or [0.0]
     final = session.final_orders()
-    paid = [e for e in final if e.total > 0]
+    figures = Figures.of(final)
     versions = Counter(i.parser_version for i in intents)
     s = Summary(
         stream=session.stream,
@@ -128,8 +129,8 @@ def summarise(session: Session, catalog: Catalog) -> Summary:
         commenters=len({f"{c.platform}:{c.user_id}" for c in comments}),
         viewers_peak=max((v.viewers for v in session.viewers), default=0),
         customers_ordering=len({e.customer for e in session.order_events}),
-        orders=len(paid),
-        revenue=sum(e.total for e in paid),
+        orders=figures.orders,
+        revenue=figures.revenue,
         cancel_events=sum(e.kind == "cancelled" for e in session.order_events),
         orders_emptied=sum(not e.lines for e in final),
         reviews=sum(line.status == "review" for e in final for line in e.lines),
@@ -375,7 +376,7 @@ def render(s: Summary, source: str) -> str:
             _kpi(
                 "conversion",
                 "Tỉ lệ chốt",
-                percent(s.orders, s.commenters),
+                percent(conversion(s.orders, s.commenters), 1) if s.commenters else "–",
                 "khách có đơn / người bình luận",
             ),
             _kpi(

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from chotdon.catalog import Catalog
+from chotdon.figures import Figures
 from chotdon.formatting import format_vnd
 from chotdon.phones import mask_phones_in
 from chotdon.prometheus import PipelineMetrics, reason_kind, source_kind
@@ -72,7 +73,7 @@ class StreamState:
 class RunStats:
     records: int = 0
     comments: int = 0
-    orders: int = 0
+    figures: Figures = field(default_factory=Figures)  # of the session so far, restarts included
     dead_letters: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -117,6 +118,8 @@ class EmbeddedRunner:
             book = restore_book(stored[0]) if stored else new_book(catalog)
             current = stored[1] if stored else None
             self.streams[catalog.stream] = StreamState(catalog, Parser(catalog), book, current)
+            for event in store.latest_orders(catalog.stream):
+                self.stats.figures.apply(event)
         self._inbox: asyncio.Queue[_Item | object] = asyncio.Queue(queue_size)
         self._outbox: asyncio.Queue[Batch | object] = asyncio.Queue(max(2, queue_size // 64))
         self._pending_errors: list[tuple[int, str, str]] = []
@@ -349,8 +352,7 @@ class EmbeddedRunner:
         if stream is None and isinstance(record, Intent) and record.comment:
             stream = record.comment.stream
         if isinstance(record, OrderEvent):
-            if record.kind == "confirmed":
-                self.stats.orders += 1
+            self.stats.figures.apply(record)
             if self.metrics:
                 self.metrics.observe_order_event(record)
         if self.hub is not None and stream is not None:
@@ -366,9 +368,9 @@ class EmbeddedRunner:
     def _print_progress(self) -> None:
         s = self.stats
         elapsed = time.monotonic() - s.started
-        revenue = sum(v.revenue for v in self.hub.views.values()) if self.hub else 0
         rate = f"{s.comments / max(elapsed, 1e-9):,.0f}".replace(",", ".")
+        orders = f"{s.figures.orders:,}".replace(",", ".")
         self.log(
-            f"{s.comments:,} bình luận ({rate}/s) · {s.orders:,} đơn chốt · ".replace(",", ".")
-            + f"doanh thu {format_vnd(revenue)} · {s.dead_letters} dòng lỗi"
+            f"{s.comments:,} bình luận ({rate}/s) · {orders} đơn chốt · ".replace(",", ".")
+            + f"doanh thu {format_vnd(s.figures.revenue)} · {s.dead_letters} dòng lỗi"
         )

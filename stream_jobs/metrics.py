@@ -20,10 +20,12 @@ What is counted, per window:
   (each comment id once per window, so a runner may feed both); reports of deleted comments are
   not new comments and are ignored;
 - intents by kind, from `Intent` records (each comment id once per window);
-- orders: an order counts once, in the window where it first has a confirmed line. That is
-  usually its "confirmed" event, but a first confirmation that also waitlists a line or opens a
-  review item is reported under those kinds, so the lines decide, not the kind. A cancelled order
-  ordered again is not a new order; `cancelled` counts the "cancelled" events;
+- orders: a window counts the orders first confirmed in it (an order counts once, in the window
+  where it first has a confirmed line: usually its "confirmed" event, but a first confirmation
+  that also waitlists a line or opens a review item is reported under those kinds, so the lines
+  decide, not the kind; a cancelled order ordered again is not a new order); `cancelled` counts
+  the "cancelled" events. The session total is the one figure of `chotdon.figures`: the orders
+  whose confirmed total is now above zero;
 - revenue: the change of each order's confirmed total (an `OrderEvent` carries the total after
   the change), so a cancel brings revenue down. Events already seen (`seq` not above the last
   one) are dropped, so a redelivered event is counted once;
@@ -38,6 +40,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import msgspec
 
+from chotdon.figures import counts_as_order
 from chotdon.records import (
     INTENT_KINDS,
     Comment,
@@ -83,7 +86,7 @@ class MetricsState(msgspec.Struct, kw_only=True):
     latest_ts: float | None = None  # event time: the largest ts seen
     per_second: dict[int, int] = {}  # comments by whole second, the last minute only
     comments: int = 0
-    orders: int = 0
+    orders: int = 0  # counting now (chotdon.figures)
     revenue: int = 0
     viewers: int = 0
     viewers_ts: float | None = None
@@ -267,14 +270,15 @@ def _viewers(state: MetricsState, windows: list[Window], count: ViewerCount) -> 
 
 def _order_event(state: MetricsState, windows: list[Window], event: OrderEvent) -> None:
     state.last_seq = event.seq
-    delta = event.total - state.totals.get(event.order_id, 0)
+    old = state.totals.get(event.order_id, 0)
+    delta = event.total - old
     state.totals[event.order_id] = event.total
     first = event.order_id not in state.counted and any(
         line.status == "confirmed" for line in event.lines
     )
     if first:
         state.counted.add(event.order_id)
-        state.orders += 1
+    state.orders += counts_as_order(event.total) - counts_as_order(old)
     state.revenue += delta
     for window in windows:
         window.revenue += delta

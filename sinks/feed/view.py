@@ -14,6 +14,7 @@ from typing import Any, Literal
 import msgspec
 
 from chotdon.catalog import Catalog, Product
+from chotdon.figures import Figures
 from chotdon.phones import mask_phone, mask_phones_in
 from chotdon.records import (
     AnyRecord,
@@ -165,8 +166,7 @@ class StreamView:
     _recent: deque[list[int]] = field(default_factory=deque)
     _texts: dict[str, str] = field(default_factory=dict)  # comment id -> text, bounded
     # kept as orders change: the summary goes out on every comment and must not scan every order
-    _revenue: int = 0
-    _paid_orders: int = 0
+    figures: Figures = field(default_factory=Figures)
 
     @classmethod
     def for_catalog(cls, catalog: Catalog, stream: str | None = None) -> StreamView:
@@ -177,11 +177,11 @@ class StreamView:
 
     @property
     def revenue(self) -> int:
-        return self._revenue
+        return self.figures.revenue
 
     @property
     def order_count(self) -> int:
-        return self._paid_orders
+        return self.figures.orders
 
     @property
     def comments_per_minute(self) -> int:
@@ -292,12 +292,7 @@ class StreamView:
             ts=event.ts,
             seq=event.seq,
         )
-        old = self.orders.get(event.order_id)
-        if old is not None:
-            self._revenue -= old.total
-            self._paid_orders -= old.total > 0
-        self._revenue += row.total
-        self._paid_orders += row.total > 0
+        self.figures.apply(event)
         self.orders[event.order_id] = row
         reviews_before = set(self.reviews)
         for rid in [r for r, rev in self.reviews.items() if rev.order_id == event.order_id]:
