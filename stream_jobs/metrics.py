@@ -2,7 +2,7 @@
 
 Pure: records in, closed windows out; no clock, no I/O. One `MetricsState` a stream holds the open
 window of each size (10 s and 60 s by default) and what the windows share: each order's last
-total, the orders already counted, the session totals. It is a msgspec Struct, so the distributed
+total and the session totals. It is a msgspec Struct, so the distributed
 mode keeps it in a Faust table keyed by stream and the embedded mode in memory or SQLite
 (`encode_state`/`decode_state`).
 
@@ -20,12 +20,11 @@ What is counted, per window:
   (each comment id once per window, so a runner may feed both); reports of deleted comments are
   not new comments and are ignored;
 - intents by kind, from `Intent` records (each comment id once per window);
-- orders: a window counts the orders first confirmed in it (an order counts once, in the window
-  where it first has a confirmed line: usually its "confirmed" event, but a first confirmation
-  that also waitlists a line or opens a review item is reported under those kinds, so the lines
-  decide, not the kind; a cancelled order ordered again is not a new order); `cancelled` counts
-  the "cancelled" events. The session total is the one figure of `chotdon.figures`: the orders
-  whose confirmed total is now above zero;
+- orders: the change, in the window, of the session's orders as `chotdon.figures` counts them
+  (an order counts while its confirmed total is above zero): +1 when an order starts counting,
+  whatever its event's kind (a first confirmation may also waitlist a line), -1 when a cancel
+  empties it, so the windows add up to the orders on the host's page; `cancelled` counts the
+  "cancelled" events;
 - revenue: the change of each order's confirmed total (an `OrderEvent` carries the total after
   the change), so a cancel brings revenue down. Events already seen (`seq` not above the last
   one) are dropped, so a redelivered event is counted once;
@@ -81,7 +80,6 @@ class MetricsState(msgspec.Struct, kw_only=True):
     windows_s: tuple[int, ...] = WINDOWS_S
     open: dict[int, Window] = {}  # by window size
     totals: dict[str, int] = {}  # order id -> confirmed total (VND) after its last event
-    counted: set[str] = set()  # order ids already counted as orders
     last_seq: int = 0
     latest_ts: float | None = None  # event time: the largest ts seen
     per_second: dict[int, int] = {}  # comments by whole second, the last minute only
@@ -272,17 +270,13 @@ def _order_event(state: MetricsState, windows: list[Window], event: OrderEvent) 
     state.last_seq = event.seq
     old = state.totals.get(event.order_id, 0)
     delta = event.total - old
+    orders = counts_as_order(event.total) - counts_as_order(old)
     state.totals[event.order_id] = event.total
-    first = event.order_id not in state.counted and any(
-        line.status == "confirmed" for line in event.lines
-    )
-    if first:
-        state.counted.add(event.order_id)
-    state.orders += counts_as_order(event.total) - counts_as_order(old)
+    state.orders += orders
     state.revenue += delta
     for window in windows:
         window.revenue += delta
-        window.orders += int(first)
+        window.orders += orders
         window.cancelled += int(event.kind == "cancelled")
 
 
