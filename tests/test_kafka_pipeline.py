@@ -155,7 +155,7 @@ def test_comments_become_orders_and_metrics(pipeline: Pipeline) -> None:
 
     want = {
         "comments": 8,
-        "orders": 6,  # u3 counts: confirmed before the cancel
+        "orders": 5,  # u3's order was cancelled: it does not count (chotdon.figures)
         "cancelled": 1,
         "revenue": 25_000 + 90_000 + 1_500_000 + 80_000 + 25_000,
         "intents": {

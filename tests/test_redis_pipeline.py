@@ -163,7 +163,8 @@ async def test_comments_in_kafka_come_out_as_orders_and_metrics_in_redis(
     assert summary[b"comments"] == b"5"
     assert summary[b"viewers"] == b"120" and summary[b"current"] == b"A1"
     totals = await window_totals(redis, keys, 60)
-    assert totals == {"comments": 5, "orders": 3, "revenue": 250_000}
+    # u4's order was cancelled: it does not count (chotdon.figures), in the windows as on the page
+    assert totals == {"comments": 5, "orders": 2, "revenue": 250_000}
 
 
 async def embedded(path: str) -> tuple[Book, dict[str, int]]:
