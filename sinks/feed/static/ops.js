@@ -53,7 +53,9 @@ function render() {
       if (token) feed.searchParams.set("token", token);
       link.href = feed.pathname + feed.search;
       link.textContent = row.title;
-      name.append(link);
+      const id = document.createElement("small");
+      id.textContent = row.stream; // several streams may sell the same catalog
+      name.append(link, id);
       const pct = row.target_revenue ? Math.round((100 * row.revenue) / row.target_revenue) : 0;
       tr.append(
         name,
