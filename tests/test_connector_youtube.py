@@ -381,3 +381,8 @@ async def test_calls_are_paced_by_the_budget_and_the_plan_is_said(fake: FakeYouT
     assert asyncio.get_running_loop().time() - started >= 3 * conn.budget.chat_interval
     assert any("YouTube quota" in line for line in run.logs)
     assert conn.units == fake.units
+    # what Prometheus sees: the share of the 40 units left after the last chat page
+    left = run.metrics.registry.get_sample_value(
+        "chotdon_ingest_quota_remaining_ratio", {"platform": "youtube", "stream": "vid123"}
+    )
+    assert left is not None and 1 - conn.units / 40 <= left < 1

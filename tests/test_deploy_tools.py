@@ -185,3 +185,25 @@ def test_worker_and_sink_serve_metrics_by_default() -> None:
         assert env["CHOTDON_METRICS"] == f"0.0.0.0:{port}", name
         assert {"name": "metrics", "containerPort": port} in container["ports"], name
         assert template["metadata"]["annotations"]["prometheus.io/port"] == str(port), name
+
+
+def test_the_image_installs_the_lock_and_runs_as_the_user_the_pods_expect() -> None:
+    """No Docker engine here: the Dockerfile's instructions are read instead of built."""
+    steps = [
+        line.split(None, 1)
+        for line in (DEPLOY / "Dockerfile")
+        .read_text(encoding="utf-8")
+        .replace("\\\n", " ")
+        .splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    copied = " ".join(args for op, args in steps if op == "COPY")
+    run_steps = " ".join(args for op, args in steps if op == "RUN")
+    assert "uv.lock" in copied and "uv sync --locked" in run_steps  # exactly the lock's pins
+    assert "--extra" not in run_steps and "--all-extras" not in run_steps  # no dev tools
+    user = [args.strip() for op, args in steps if op == "USER"][-1]
+    uid = int(run_steps.split("--uid", 1)[1].split()[0])
+    assert user != "root" and f"useradd --uid {uid} --create-home {user}" in run_steps
+    for doc in rendered():
+        if doc["kind"] in ("Deployment", "Job") and "chotdon" in doc["metadata"]["name"]:
+            assert pod_spec(doc)["securityContext"]["runAsUser"] == uid, doc["metadata"]["name"]

@@ -144,6 +144,11 @@ class YouTubeConnector:
         self._end: str | None = None  # why the session ends, once this batch is out
         self._authors: OrderedDict[str, list[str]] = OrderedDict()  # recent ids per author
 
+    @property
+    def quota_left(self) -> float:
+        """Share of the day's quota this connector has not spent (others may share it)."""
+        return max(0.0, 1.0 - self.units / self.budget.quota)
+
     def restore(self, state: Mapping[str, Any]) -> None:
         self.page_token = state.get("page_token") or None
         self.live_chat_id = state.get("live_chat_id") or self.live_chat_id
@@ -203,6 +208,7 @@ class YouTubeConnector:
             wait=0.0 if self.streaming else wait,
             malformed=malformed,
             requests=requests,
+            quota_left=self.quota_left,
         )
         self._end = None
         if chat_ended:
