@@ -21,18 +21,12 @@ import pytest
 
 from tests.fakes.tiktok_bridge import FakeBridge, chat, room_user
 from tests.fakes.webhook_client import post, push, sign
+from tests.ports import free_port
 from tests.test_embedded import ROOT
 
 SECRET = "bí-mật"
 STREAM = "kim-an-oi"
 HALF_EMOJI = '"chốt 2 hộp ổi \\ud83d"'  # a JSON escape of a lone high surrogate
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def chotdon(*args: str) -> list[str]:

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ import yaml
 
 from chotdon import topics
 from tests.fakes.facebook_graph import TOKEN, Failure, FakeGraph, comment
+from tests.ports import free_port
 from tests.redis_helpers import (  # noqa: F401  (fixtures)
     KAFKA,
     REDIS_URL,
@@ -45,13 +45,6 @@ DASHBOARD = DEPLOY / "grafana" / "chotdon-dashboard.json"
 SESSION = resources.files("chotdon") / "data" / "demo_session.jsonl"
 STREAM = "kim-an-oi"  # the demo session's stream, and the connector's
 DEADLINE_S = 150.0  # for every panel to show data (the worker alone takes ~20 s to start)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Processes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -41,6 +40,7 @@ from tests.kafka_helpers import (
     run_embedded,
     wait_until,
 )
+from tests.ports import free_port
 
 PARTITIONS = 2
 RATE = 40.0  # comments/s per stream: 80/s over the two streams
@@ -105,13 +105,6 @@ def redis_holds(url: str, prefix: str, catalogs: list[Catalog]) -> tuple[Any, Fi
             await redis.aclose()
 
     return asyncio.run(read())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Service:
