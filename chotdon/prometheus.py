@@ -285,6 +285,12 @@ class SinkMetrics(LatencyMetrics, DeadLetterMetrics):
             "1 while a Kafka broker answers the sink's metadata requests, else 0",
             registry=r,
         )
+        self.rebuilds = Counter(
+            "chotdon_sink_redis_rebuilds",
+            "Times Redis had lost data (restarted empty, a replica behind) and the sink read "
+            "its partitions again from Kafka",
+            registry=r,
+        )
 
 
 class ConnectorMetrics(Metrics):

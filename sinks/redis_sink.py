@@ -215,7 +215,9 @@ class RedisSink:
         """Redis lost data: read the partitions it lacks again from where it holds them (the
         start when it holds nothing), and this batch's others again from the batch's start."""
         self.stats.rebuilds += 1
-        lost = [TopicPartition(topic, partition) for topic, partition in sorted(behind)]
+        self.metrics.rebuilds.inc()
+        assigned: set[TopicPartition] = consumer.assignment()  # may have moved meanwhile
+        lost = [TopicPartition(t, p) for t, p in sorted(behind) if TopicPartition(t, p) in assigned]
         floors = await consumer.beginning_offsets(lost)
         self._floor.update(floors)
         for tp in lost:
@@ -223,8 +225,9 @@ class RedisSink:
             self._held[tp] = max(held or 0, floors[tp])
             consumer.seek(tp, self._held[tp])
         for (topic, partition), span in spans.items():
-            if (topic, partition) not in behind:
-                consumer.seek(TopicPartition(topic, partition), span.start)
+            tp = TopicPartition(topic, partition)
+            if (topic, partition) not in behind and tp in assigned:
+                consumer.seek(tp, span.start)
         shown = ", ".join(
             f"{self._suffix[tp.topic]}[{tp.partition}] "
             f"{_or_dash(behind[tp.topic, tp.partition])}/{spans[tp.topic, tp.partition].start}"

@@ -418,6 +418,8 @@ async def test_a_redis_that_lost_data_or_went_back_is_rebuilt_from_kafka(
         await restore(redis, prefix, earlier)  # a replica promoted while behind
         await wait_for_session(redis, keys)
         assert run.sink.stats.rebuilds == 2
+        rebuilds = run.sink.metrics.registry.get_sample_value("chotdon_sink_redis_rebuilds_total")
+        assert rebuilds == 2
         behind = [line for line in run.log if "lost data" in line][1]
         assert "orders[1] 2/6" in behind, behind  # read again from where Redis held it
     assert run.sink.stats.bad == 0
