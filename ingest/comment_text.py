@@ -188,8 +188,9 @@ class CommentTexts:
             # "2 hộp ổi", not "2 hộp hộp ổi"
             body = f"{qty} {alias}" if alias.startswith(f"{unit} ") else f"{qty} {unit} {alias}"
         if product.variants and rng.random() < 0.8:
+            marker = rng.choice(["size", "sz", "màu", ""])
             variant = rng.choice(product.variants).replace(VARIANT_JOIN, " ")  # "M trắng"
-            body += f" {rng.choice(['size', 'sz', 'màu', ''])} {variant}"
+            body += f" {marker} {variant}"
         # "nhé em" alone is no order: a bare comment needs its verb.
         parts = [rng.choice(ORDER_OPENERS if body else BARE_OPENERS), body, rng.choice(PARTICLES)]
         if rng.random() < 0.1:
