@@ -5,7 +5,8 @@
 A source is `PLATFORM:TARGET[@STREAM]`:
 
     facebook:LIVE_VIDEO_ID    facebook:page=PAGE_ID (the Page's current live)
-    youtube:VIDEO_ID          shopee:SESSION_ID
+    youtube:VIDEO_ID          youtube:channel=CHANNEL_ID (the channel's live now)
+    shopee:SESSION_ID
     tiktok:listen             tiktok:HOST:PORT (where the bridge posts; listen = 127.0.0.1:8091)
 
 `@STREAM` names the catalog's stream the records belong to (default: the only catalog's), so
@@ -58,7 +59,8 @@ def _platform_flags(platform: str, target: str) -> list[str]:
         page = target.removeprefix("page=")
         return ["--page-id", page] if page != target else ["--video", target]
     if platform == "youtube":
-        return ["--video-id", target]
+        channel = target.removeprefix("channel=")
+        return ["--channel", channel] if channel != target else ["--video-id", target]
     if platform == "shopee":
         return ["--session", target]
     return ["--listen", TIKTOK_LISTEN if target == "listen" else target]

@@ -386,3 +386,26 @@ async def test_calls_are_paced_by_the_budget_and_the_plan_is_said(fake: FakeYouT
         "chotdon_ingest_quota_remaining_ratio", {"platform": "youtube", "stream": "vid123"}
     )
     assert left is not None and 1 - conn.units / 40 <= left < 1
+
+
+@pytest.mark.parametrize("oauth", [False, True])
+async def test_without_a_video_the_channels_live_is_found(fake: FakeYouTube, oauth: bool) -> None:
+    fake.messages = [*chat(2), chat_ended("end", T0 + 3)]
+    conn = YouTubeConnector(
+        "kim-an-oi",
+        channel_id="mine" if oauth else fake.channel_id,
+        api_key=None if oauth else API_KEY,
+        oauth_token=OAUTH_TOKEN if oauth else None,
+        api_url=fake.url,
+        streaming=False,
+        quota=10**9,
+    )
+    run = Run()
+    assert (await run(conn)).reason == "ended"
+    assert conn.video_id == fake.video_id and len(run.comments) == 2
+    fake.ended_at = T0
+    off = YouTubeConnector(
+        "kim-an-oi", channel_id=fake.channel_id, api_key=API_KEY, api_url=fake.url, quota=10**9
+    )
+    outcome = await Run()(off)
+    assert outcome.reason == "ended" and "not live" in outcome.message

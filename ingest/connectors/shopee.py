@@ -39,6 +39,7 @@ host, or tests).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import hmac
 import json
@@ -69,6 +70,9 @@ PREFIX = "/api/v2/livestream/"
 AUTH_PATH = "/api/v2/auth/access_token/get"
 TOKEN_HOURS = 4  # an access token's lifetime
 WINDOW = 10.0  # seconds of comments the API keeps
+POLL_SHARE = 0.8  # polls at most this share of the window apart: consecutive windows overlap
+QUICK_RETRIES = 3  # tries of a failed window page before the run loop's backoff
+QUICK_RETRY_SHARE = 0.05  # of the window, between them
 MAX_PAGES = 50  # per poll: a bound, should `next_offset` never run dry
 ENDED = 2  # get_session_detail status: 0 initial, 1 ongoing, 2 ended
 AUTH_ERRORS = frozenset(
@@ -110,9 +114,9 @@ class ShopeeConnector:
         self.session_id = session_id or stream
         if not self.session_id.isdigit():
             raise UsageError(f"a Shopee session id is a number, not {self.session_id!r}")
-        if not 0 <= poll_every <= window - 2:
+        if not 0 <= poll_every <= window * POLL_SHARE:
             raise UsageError(
-                f"--poll-every must be at most {window - 2:g}s: Shopee keeps comments "
+                f"--poll-every must be at most {window * POLL_SHARE:g}s: Shopee keeps comments "
                 f"{window:g}s only"
             )
         self.stream = stream
@@ -126,6 +130,8 @@ class ShopeeConnector:
         self.metrics_every = metrics_every
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.fresh = True  # no window read yet: the first one is backlog
+        self.window = window
+        self._window_read = 0.0  # monotonic time the last whole window was read
         self._malformed_seen = Deduper(1_000)
         self._metrics_due = 0.0
 
@@ -145,14 +151,17 @@ class ShopeeConnector:
                     raise SessionEnded(f"Shopee session {self.session_id} ended (status 2)")
 
     async def _window(self, http: aiohttp.ClientSession, wait: float) -> AsyncIterator[Batch]:
-        """Every page of the last 10 seconds' comments, from offset 0; the last page waits."""
+        """Every page of the last 10 seconds' comments, from offset 0; the last page waits.
+        When more than the window passed since the last one read (a long outage), comments
+        may be lost: that is counted and said (error kind "gap")."""
         offset = 0
+        started = time.monotonic()
+        gap = None
+        if self._window_read and started - self._window_read > self.window:
+            lost = started - self._window_read - self.window
+            gap = ("gap", f"up to {lost:.1f}s of comments may be lost: Shopee keeps 10 s only")
         for _ in range(MAX_PAGES):
-            page = await self._call(
-                http,
-                "get_latest_comment_list",
-                {"session_id": self.session_id, "offset": str(offset)},
-            )
+            page, retried = await self._comment_page(http, offset)
             comments, malformed = self._read_page(page, self.fresh)
             next_offset = page.get("next_offset")
             if not isinstance(next_offset, int) or next_offset <= offset:
@@ -164,11 +173,35 @@ class ShopeeConnector:
                 wait=0.0 if more else wait,
                 malformed=malformed,
                 requests=1,
+                errors=[gap, *retried] if gap and offset == 0 else retried,
             )
             if not more or next_offset is None:
                 break
             offset = next_offset
         self.fresh = False
+        self._window_read = started
+
+    async def _comment_page(
+        self, http: aiohttp.ClientSession, offset: int
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """A page of the window, and the failures retried on the way (counted, not raised). A
+        transient failure (not a rate limit) is retried at once, a few times within the window:
+        the run loop's backoff (up to a minute) would let the window pass."""
+        retried: list[tuple[str, str]] = []
+        for attempt in range(1, QUICK_RETRIES + 1):
+            try:
+                page = await self._call(
+                    http,
+                    "get_latest_comment_list",
+                    {"session_id": self.session_id, "offset": str(offset)},
+                )
+                return page, retried
+            except TransientError as exc:
+                if isinstance(exc, RateLimited) or attempt == QUICK_RETRIES:
+                    raise
+                retried.append((exc.kind, f"{exc}; retrying at once"))
+                await asyncio.sleep(self.window * QUICK_RETRY_SHARE)
+        raise AssertionError("unreachable")
 
     async def _session_figures(self, http: aiohttp.ClientSession) -> tuple[bool, list[ViewerCount]]:
         """Whether the session ended (status 2), and its viewers."""
@@ -365,7 +398,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=2.0,
         metavar="SECONDS",
-        help=f"seconds between polls (at most {WINDOW - 2:g}: Shopee keeps {WINDOW:g}s; default 2)",
+        help=f"seconds between polls (at most {WINDOW * POLL_SHARE:g}: Shopee keeps {WINDOW:g}s; "
+        "default 2)",
     )
     parser.add_argument(
         "--metrics-every",

@@ -71,6 +71,7 @@ DAILY_QUOTA = 10_000  # units a project gets a day by default
 CHAT_COST = 5  # units a liveChatMessages call costs (a streamList connection counted as one)
 VIDEOS_COST = 1  # videos.list
 INSERT_COST = 50  # liveChatMessages.insert: a confirmation in the chat
+MINE = "mine"  # --channel mine: the channel the OAuth token belongs to
 MAX_FRAME_BYTES = 8 << 20  # one streamed response at most (2,000 messages fit)
 AUTHORS_KEPT = 5_000  # authors whose recent comment ids a ban can delete
 IDS_PER_AUTHOR = 50
@@ -116,12 +117,14 @@ class YouTubeConnector:
         hours: float = 4.0,
         streaming: bool = True,
         skip_moderators: bool = False,
+        channel_id: str | None = None,
         timeout: float = 30.0,
     ) -> None:
         if not (api_key or oauth_token or oauth):
             raise UsageError("YouTube needs YOUTUBE_OAUTH_TOKEN or YOUTUBE_API_KEY")
         self.stream = stream
-        self.video_id = video_id or stream
+        self.channel_id = channel_id  # without a video: the channel's live now
+        self.video_id: str | None = video_id or (None if channel_id else stream)
         self.live_chat_id = live_chat_id
         self.api_url = (api_url or settings().youtube_api_url).rstrip("/")
         self.viewers_every = viewers_every
@@ -158,6 +161,9 @@ class YouTubeConnector:
             if not self._planned:
                 self._planned = True
                 yield Batch(notes=[self.budget.plan(self.streaming)])
+            if self.video_id is None:
+                self.video_id = await self.current_live(http)
+                yield Batch(notes=[f"the channel's live now is {self.video_id}"], requests=1)
             while True:
                 if self.live_chat_id is None or time.monotonic() >= self._viewers_due:
                     yield Batch(await self._video(http), requests=1)
@@ -252,10 +258,43 @@ class YouTubeConnector:
         if self._offline:
             raise SessionEnded("the broadcast went offline and its chat is drained")
 
+    async def current_live(self, http: aiohttp.ClientSession) -> str:
+        """The video id of the live broadcasting now: `--channel mine` (OAuth), the authorised
+        channel's (liveBroadcasts.list broadcastStatus=active mine=true, 1 unit); else that
+        channel's (search.list eventType=live type=video, its own daily bucket of 100 calls)."""
+        if self.channel_id == MINE:
+            body = await self._get(
+                http,
+                "/liveBroadcasts",
+                {"part": "id,snippet", "broadcastStatus": "active", "mine": "true"},
+            )
+            self.units += VIDEOS_COST
+            ids = [item.get("id") for item in body.get("items") or [] if isinstance(item, dict)]
+        else:
+            body = await self._get(
+                http,
+                "/search",
+                {
+                    "part": "id",
+                    "channelId": self.channel_id or "",
+                    "eventType": "live",
+                    "type": "video",
+                },
+            )
+            ids = [
+                (item.get("id") or {}).get("videoId")
+                for item in body.get("items") or []
+                if isinstance(item, dict)
+            ]
+        found = next((i for i in ids if isinstance(i, str) and i), None)
+        if found is None:
+            raise SessionEnded(f"channel {self.channel_id or '(yours)'} is not live now")
+        return found
+
     async def _video(self, http: aiohttp.ClientSession) -> list[ConnectorRecord]:
         """The chat id (first call) and the viewers, from the video's live details."""
         body = await self._get(
-            http, "/videos", {"part": "liveStreamingDetails", "id": self.video_id}
+            http, "/videos", {"part": "liveStreamingDetails", "id": self.video_id or ""}
         )
         self.units += VIDEOS_COST
         self._viewers_due = time.monotonic() + self.viewers_every
@@ -555,6 +594,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--live-chat-id", help="the chat's id, when known (skips looking it up)", default=None
     )
     parser.add_argument(
+        "--channel",
+        help="no video id: read this channel's live now ('mine' with OAuth: the authorised "
+        "channel's)",
+        default=None,
+    )
+    parser.add_argument(
         "--viewers-every",
         type=float,
         default=30.0,
@@ -635,6 +680,7 @@ def build(args: argparse.Namespace, env: Mapping[str, str]) -> YouTubeConnector:
     return YouTubeConnector(
         args.stream,
         video_id=args.video_id,
+        channel_id=args.channel,
         live_chat_id=args.live_chat_id,
         api_key=env.get("YOUTUBE_API_KEY"),
         oauth_token=env.get("YOUTUBE_OAUTH_TOKEN"),

@@ -1,6 +1,7 @@
 """A local YouTube Data API v3 speaking the wire format of `liveChatMessages.list`,
-`liveChatMessages.streamList` and `videos.list?part=liveStreamingDetails`, and Google's OAuth 2.0
-token endpoint, with failures a test can script.
+`liveChatMessages.streamList`, `videos.list?part=liveStreamingDetails`,
+`search.list?eventType=live` and `liveBroadcasts.list?broadcastStatus=active&mine=true` (the
+channel's live now), and Google's OAuth 2.0 token endpoint, with failures a test can script.
 
 Page tokens are the index of the next message, so a client resuming with a saved token gets
 exactly the messages after it, as the real API promises.
@@ -207,6 +208,7 @@ def api_error(
 @dataclass
 class FakeYouTube:
     video_id: str = "vid123"
+    channel_id: str = "UCshopkiman"
     live_chat_id: str = "chat-abc"
     page_size: int = 3
     polling_interval_ms: int = 5
@@ -235,6 +237,8 @@ class FakeYouTube:
         app.router.add_post("/liveChat/messages", self.insert)
         app.router.add_get("/liveChat/messages/stream", self.stream_list)
         app.router.add_get("/videos", self.videos)
+        app.router.add_get("/search", self.search)
+        app.router.add_get("/liveBroadcasts", self.live_broadcasts)
         app.router.add_post("/token", self.token)
         return app
 
@@ -401,6 +405,42 @@ class FakeYouTube:
         if self.ended_at is not None:
             body["offlineAt"] = rfc3339(self.ended_at)
         return body
+
+    async def search(self, request: web.Request) -> web.StreamResponse:
+        """search.list?channelId&eventType=live&type=video: the channel's live video, if any."""
+        if (denied := self._authorised(request)) is not None:
+            return denied
+        q = request.query
+        live = q.get("eventType") == "live" and q.get("type") == "video"
+        found = live and q.get("channelId") == self.channel_id and self.ended_at is None
+        items = [
+            {
+                "kind": "youtube#searchResult",
+                "id": {"kind": "youtube#video", "videoId": self.video_id},
+            }
+        ]
+        return web.json_response(
+            {"kind": "youtube#searchListResponse", "items": items if found else []}
+        )
+
+    async def live_broadcasts(self, request: web.Request) -> web.StreamResponse:
+        """liveBroadcasts.list?broadcastStatus=active&mine=true (OAuth only)."""
+        self.units += 1
+        if "Authorization" not in request.headers:
+            return api_error(401, "authError", "Login Required.", "global")
+        if (denied := self._authorised(request)) is not None:
+            return denied
+        q = request.query
+        active = q.get("broadcastStatus") == "active" and q.get("mine") == "true"
+        item = {
+            "kind": "youtube#liveBroadcast",
+            "id": self.video_id,
+            "snippet": {"liveChatId": self.live_chat_id},
+        }
+        found = active and self.ended_at is None
+        return web.json_response(
+            {"kind": "youtube#liveBroadcastListResponse", "items": [item] if found else []}
+        )
 
     async def videos(self, request: web.Request) -> web.StreamResponse:
         self.video_requests += 1
