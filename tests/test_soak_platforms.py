@@ -86,8 +86,8 @@ class Soak:
             r.comment_id for r in self.records if isinstance(r, Comment) and r.deleted == deleted
         ]
 
-    def sample(self, name: str, stream: str = STREAM) -> float:
-        labels = {"platform": self.platform, "stream": stream}
+    def sample(self, name: str, stream: str = STREAM, **more: str) -> float:
+        labels = {"platform": self.platform, "stream": stream, **more}
         return sum(
             s.value
             for metric in self.metrics.registry.collect()
@@ -222,6 +222,7 @@ async def test_shopee_three_hours(tmp_path: Path) -> None:
         comments=posted,
         polls=len(fake.requests),
         token_refreshes=fake.refreshes,
+        gaps=int(soak.sample("chotdon_ingest_errors_total", str(fake.session_id), kind="gap")),
         duplicates_dropped=int(
             soak.sample("chotdon_ingest_duplicates_total", str(fake.session_id))
         ),
