@@ -1,17 +1,20 @@
 """Faults of the services under the distributed mode while comments keep coming: redis-server, or
 the Kafka broker, killed with SIGKILL and restarted. Redis is a view of Kafka: it must end holding
 exactly what the embedded mode computes on the same input (every order, the revenue and order
-count the host's page shows), and the worker's and the sink's logs must not flood while a service
-is away."""
+count), the host's page must show the same, and the logs of the worker, the sink and the feed
+must not flood while a service is away."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,7 @@ from sinks.feed.redis_feed import build_view
 from sinks.feed.view import StreamView
 from sinks.redis_store import RedisStore
 from tests.kafka_helpers import (
+    BOOTSTRAP,
     ROOT,
     ChildProcess,
     SinkProcess,
@@ -163,7 +167,30 @@ def the_broker(kafka_broker: str) -> Service:
 class Run:
     worker: ChildProcess
     sink: ChildProcess
+    feed: ChildProcess
     noise: dict[str, list[str]]  # per process, the lines it logged from the fault until the end
+
+
+def feed_process(prefix: str, redis_url: str, port: int, log_path: Path) -> ChildProcess:
+    """`chotdon feed`: the host's page, served from Redis."""
+    args = ["--bootstrap", BOOTSTRAP, "--redis", redis_url, "--topic-prefix", prefix]
+    address = ["--host", "127.0.0.1", "--port", str(port)]
+    return ChildProcess([sys.executable, "-m", "sinks.feed.redis_feed", *args, *address], log_path)
+
+
+def page_shows(port: int, catalogs: list[Catalog]) -> dict[str, tuple[int, int, int]]:
+    """Per stream, what the (public) page shows: orders, revenue and how many orders it lists."""
+    shown = {}
+    for catalog in catalogs:
+        url = f"http://127.0.0.1:{port}/api/streams/{catalog.stream}/snapshot"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                page = json.load(response)
+        except OSError:  # not serving yet, or not this stream yet
+            return {}
+        summary = page["summary"]
+        shown[catalog.stream] = (summary["orders"], summary["revenue"], len(page["orders"]))
+    return shown
 
 
 def run_with_fault(
@@ -175,7 +202,13 @@ def run_with_fault(
     make_topics(prefix, PARTITIONS)
     worker = WorkerProcess(prefix, PARTITIONS, f"{prefix}-worker", tmp_path / "worker.log")
     sink = SinkProcess(prefix, redis_url, tmp_path / "sink.log")
-    children = [worker.start(), sink.start()]
+    port = free_port()
+    feed = feed_process(prefix, redis_url, port, tmp_path / "feed.log")
+    children = [worker.start(), sink.start(), feed.start()]
+    page = {
+        stream: (orders, revenue, sum(s == stream for s, _ in expected.orders))
+        for stream, (orders, revenue) in expected.figures.items()
+    }
 
     def holds() -> tuple[Any, Figures]:
         for child in children:
@@ -211,12 +244,19 @@ def run_with_fault(
                 f"{exc}: Redis has {len(orders)} orders, {figures}; "
                 f"expected {expected.figures}\n{logs}"
             ) from None
+        # the host's page, which followed Redis through the fault, shows the same
+        try:
+            wait_until(lambda: page_shows(port, expected.catalogs) == page, 30, "the page")
+        except AssertionError as exc:
+            shown = page_shows(port, expected.catalogs)
+            log = feed.log()[-3000:]
+            raise AssertionError(f"{exc}: shows {shown}, not {page}\n{log}") from None
         noise = {c.log_path.stem: c.log().splitlines()[before[c.log_path.stem] :] for c in children}
     finally:
         for child in children:
             child.stop()
         delete_topics(prefix)
-    return Run(worker, sink, noise)
+    return Run(worker, sink, feed, noise)
 
 
 def assert_quiet(run: Run) -> None:

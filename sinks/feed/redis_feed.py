@@ -31,6 +31,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from chotdon import topics
 from chotdon.catalog import Catalog, load_catalog
 from chotdon.config import add_flags
+from chotdon.log_limits import limit_client_logs
 from chotdon.prometheus import FeedMetrics
 from chotdon.records import Comment, HostAction, SetCurrent, ViewerCount, decode, encode
 from sinks.redis_store import RedisStore, StoredStream
@@ -288,6 +289,8 @@ def cmd_feed(args: argparse.Namespace) -> int:
     )
     if args.token:
         options.token = args.token
+
+    limit_client_logs()  # the host's actions go to Kafka
 
     async def main() -> None:
         stop = asyncio.Event()
