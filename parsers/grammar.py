@@ -66,18 +66,22 @@ class Word:
     raw: str  # as typed (normalised), before teencode
     tok: Token
     clause: int
-
-    @property
-    def accented(self) -> bool:
-        return self.norm != self.plain
+    accented: bool = False  # norm != plain: typed with diacritics, it must match exactly
 
     def is_(self, word: str) -> bool:
         if self.norm == word:
             return True
-        return self.norm == self.plain and self.plain == _fold_word(word)
+        return not self.accented and self.plain == _fold_word(word)
 
     def in_(self, words: frozenset[str]) -> bool:
-        return self.norm in words or (self.norm == self.plain and self.plain in _plain_of(words))
+        """The one way a comment's word matches a word list: exactly, or by its folded form
+        when it was typed without diacritics."""
+        if self.norm in words:
+            return True
+        if self.accented:
+            return False
+        folded = _PLAIN_CACHE.get(words)
+        return self.plain in (_plain_of(words) if folded is None else folded)
 
 
 _fold_word = lru_cache(maxsize=4096)(fold)
@@ -98,9 +102,12 @@ def canonical_words(tokens: list[Token]) -> list[Word]:
         glued_to_number = tok.glued and prev is not None and prev.kind == "num"
         if tok.kind == "word" and not glued_to_number:
             for w in canon(tok.norm):
-                words.append(Word(w, fold(w), tok.norm, tok, tok.clause))
+                plain = fold(w)
+                words.append(Word(w, plain, tok.norm, tok, tok.clause, w != plain))
         else:
-            words.append(Word(tok.norm, tok.plain, tok.norm, tok, tok.clause))
+            words.append(
+                Word(tok.norm, tok.plain, tok.norm, tok, tok.clause, tok.norm != tok.plain)
+            )
         prev = tok
     return words
 
@@ -584,7 +591,11 @@ class Grammar:
         """The longest variant value of the catalog at j ("hồng đất" before "hồng")."""
         if j >= len(words) or words[j].tok.kind not in ("word", "num"):
             return None
-        for value in self.index.values.get(words[j].plain, ()) or self._values_as_typed(words[j]):
+        w = words[j]
+        values = self.index.values.get(w.plain) or (
+            self._values_as_typed(w) if w.raw != w.norm else None
+        )
+        for value in values or ():
             k = len(value.words)
             if j + k > len(words):
                 continue
@@ -622,7 +633,7 @@ class Grammar:
 
     def _values_as_typed(self, w: Word) -> list[ValuePhrase]:
         """A catalog value beats a teencode reading of the same typing ("hong": hồng, not không)."""
-        return self.index.values.get(fold(w.raw), []) if w.raw != w.norm else []
+        return self.index.values.get(fold(w.raw), [])
 
     def _only_values(self, words: list[Word], j: int) -> bool:
         """The clause of j holds only variant values, counts and particles ("XL trắng x2")."""

@@ -211,11 +211,14 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
         c.question = 2
         matches.append(("question:phrase", at, at + 1))
         return
-    items = {k for x in _elements_in(reading, c) for k in (x.start, x.end - 1)}
+    items: set[int] | None = None
     for i in range(s + 1, e - 1):
+        if not words[i].in_(OPTION_WORDS):
+            continue
+        if items is None:
+            items = {k for x in _elements_in(reading, c) for k in (x.start, x.end - 1)}
         if (
-            words[i].in_(OPTION_WORDS)
-            and not words[i + 1].in_(NOT_OPTION_AFTER | STRONG_ORDER_VERBS | WEAK_ORDER_VERBS)
+            not words[i + 1].in_(NOT_OPTION_AFTER | STRONG_ORDER_VERBS | WEAK_ORDER_VERBS)
             and not words[i - 1].in_(NOT_OPTION_BEFORE)
             and (
                 {i - 1, i + 1} & items or any(x.in_(OPTION_QUESTION_TAIL) for x in words[i + 2 : e])
