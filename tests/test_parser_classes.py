@@ -1,0 +1,72 @@
+"""The failure classes of unseen catalogs (issue 10), one sentence of each kind per case, on the
+catalogs in tests/data/catalogs: numbers that describe the product, weights and volumes that are
+variants, variants said alone or across axes, questions and options, contact changes, units."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chotdon.catalog import load_catalog
+from parsers import Parser
+
+from .scoring import CATALOGS
+
+PARSERS = {p.stem: Parser(load_catalog(p)) for p in CATALOGS.glob("*.json")}
+Line = tuple[str, Any, Any]
+
+CASES: list[tuple[str, str | None, str, str, list[Line]]] = [
+    # 1. numbers that describe the product are no quantities, and never summed
+    ("nuoc-cham-phu-quoc", "L6", "lốc 6 chai sữa lấy 2 lốc", "order", [("LOC-SUA", 2, None)]),
+    ("nuoc-cham-phu-quoc", "R9", "rượu 29 độ cho e 2 chai", "order", [("RUOU-NEP", 2, None)]),
+    ("nong-san-moc-chau", "C7", "chè búp 1 tôm 2 lá", "other", []),
+    ("my-pham-nha-xinh", "M5", "hộp 10 miếng lấy 2 hộp", "order", [("MAT-NA", 2, None)]),
+    ("giay-dep-minh", "V02", "áo L trắng x3", "order", [("SO-MI", 3, "L / trắng")]),
+    ("giay-dep-minh", "B12", "mình dùng iPhone 15 xem live", "other", []),
+    # 2. a weight or volume is the variant of what it stands beside, not a kg product's line
+    ("dac-san-tay-bac", "M1", "3 lọ 250g", "order", [("MAT-ONG", 3, None)]),
+    ("dac-san-tay-bac", "G2", "túi 2kg x1", "order", [("GAO-ST25", 1, "2kg")]),
+    ("nuoc-cham-phu-quoc", "S3", "S3 330ml x4", "order", [("SUA-HAT", 4, "330ml")]),
+    (
+        "dac-san-tay-bac",
+        None,
+        "chốt 2 hũ mật ong 1kg và 1kg thịt trâu",
+        "order",
+        [("MAT-ONG", 2, "1kg"), ("THIT-TRAU", 1, None)],
+    ),
+    ("dac-san-tay-bac", "TT", "chốt 500g", "order", [("THIT-TRAU", 0.5, None)]),
+    ("nong-san-moc-chau", "G5", "lấy 1 con gà loại 2 cân", "order", [("GA-RI", 1, None)]),
+    # 3. variants: alone for the product on screen, over two axes, before the product, changed
+    ("giay-dep-minh", "V02", "XL trắng", "order", [("SO-MI", 1, "XL / trắng")]),
+    ("giay-dep-minh", "V02", "cam 2", "order", [("SO-MI", 2, "cam")]),
+    ("giay-dep-minh", "V02", "size M áo sơ mi 2 cái", "order", [("SO-MI", 2, "M")]),
+    ("giay-dep-minh", "B12", "giày 39 đổi thành 40 nha", "change", [("SANDAL", None, "40")]),
+    ("my-pham-nha-xinh", "K7", "khan tam hong 1 cai", "order", [("KHAN-TAM", 1, "hồng")]),
+    # 4. everyday words that are also product words
+    ("nong-san-moc-chau", "G5", "chưa thấy gà", "other", []),
+    ("nong-san-moc-chau", "G5", "ga ơi", "other", []),
+    ("nong-san-moc-chau", "G5", "chot 2 ga", "order", [("GA-RI", 2, None)]),
+    # 5. questions and options; a polite order is an order
+    ("dac-san-tay-bac", "M1", "mật ong 500g hay 1kg ạ", "question", []),
+    ("giay-dep-minh", "B12", "có lấy size 40 không", "question", []),
+    ("giay-dep-minh", "B12", "nếu còn size 38 thì e lấy 1 đôi", "question", []),
+    ("nuoc-cham-phu-quoc", "N1", "chốt 3 chai được không shop", "order", [("NUOC-MAM", 3, None)]),
+    # 6. a contact change is no order change
+    ("dac-san-tay-bac", "M1", "cập nhật số điện thoại 0912 345 678", "contact", []),
+    # 7. the seller's units
+    ("giay-dep-minh", "T4", "vớ 3 cặp nha", "order", [("TAT-CAP", 3, None)]),
+    ("giay-dep-minh", "H9", "chốt 1 set quà", "order", [("HOP-QUA", 1, None)]),
+    ("nong-san-moc-chau", "M2", "man hau thung 3kg x2", "order", [("MAN-HAU", 2, "3kg")]),
+]
+
+
+@pytest.mark.parametrize(("catalog", "current", "text", "intent", "lines"), CASES)
+def test_failure_class(
+    catalog: str, current: str | None, text: str, intent: str, lines: list[Line]
+) -> None:
+    got = PARSERS[catalog].parse(text, current)
+    assert got.intent == intent
+    assert sorted((i.sku, i.qty, i.variant or "") for i in got.items) == sorted(
+        (sku, qty, variant or "") for sku, qty, variant in lines
+    )
