@@ -1,0 +1,375 @@
+"""The distributed mode on one machine (broker, workers and the Redis sink all local): latency at
+fixed rates, the backlog drain rate, and a raw aiokafka passthrough on the same broker.
+
+    python benchmarks/kafka_pipeline.py [--streams 40] [--seconds 20] [--backlog 30000]
+
+Figures, all from one run:
+
+- latency at 500 and 2,000 comments/s over 40 streams (one worker, one sink): from a comment's
+  Kafka timestamp to its order event's notification from Redis (the page's feed), p50/p95/p99,
+  and the rate actually sent;
+- the backlog drain rate: a backlog of comments already in Kafka, then one worker and the sink
+  started; comments/s until Redis has counted every comment, start-up included. Then the same
+  with two worker processes;
+- raw aiokafka consume-and-produce of the same backlog on the same broker (records/s), and the
+  drain rate as a share of it; the parser's single-core throughput on the same comments.
+
+Goals (issue 12): p99 under 300 ms at 2,000 comments/s; drain rate at least 70% of the parser's
+single-core throughput per worker process; a second worker adds at least 60%. Uses the broker
+of CHOTDON_KAFKA and the Redis of CHOTDON_REDIS (127.0.0.1 only), creates its own topics and
+keys and deletes them at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from redis.asyncio import Redis
+
+from chotdon import topics
+from chotdon.catalog import Catalog, load_catalog
+from chotdon.config import settings
+from chotdon.kafka_admin import bootstrap_servers, create_topics
+from chotdon.records import Comment, SetCurrent, encode
+from ingest.kafka_producer import ROUTES, new_producer
+from ingest.simulator import SimRecord, simulate, stream_catalogs
+from parsers import Parser
+
+PARTITIONS = 8
+START_TS = 1_760_000_000.0
+
+
+def local(address: str) -> None:
+    if "127.0.0.1" not in address and "localhost" not in address:
+        raise SystemExit(f"benchmarks target 127.0.0.1 only, not {address}")
+
+
+def catalogs(streams: int) -> list[Catalog]:
+    return stream_catalogs([load_catalog("kim-an"), load_catalog("phu-xuyen")], streams)
+
+
+def session(streams: int, rate: float, seconds: float, seed: int) -> list[SimRecord]:
+    """Comments (and the host's product switches) at `rate` comments/s over all streams."""
+    out = simulate(
+        catalogs(streams), rate=rate / streams, duration=seconds, seed=seed, start_ts=START_TS
+    )
+    return [r for r in out if isinstance(r, Comment | SetCurrent)]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Processes:
+    """Workers and the sink as `chotdon` commands, their logs in one folder."""
+
+    def __init__(self, bootstrap: str, redis: str, prefix: str, work: Path) -> None:
+        self.bootstrap, self.redis, self.prefix, self.work = bootstrap, redis, prefix, work
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *args: str, name: str) -> None:
+        log = (self.work / f"{name}.log").open("wb")
+        cmd = [sys.executable, "-m", "chotdon", *args, "--bootstrap", self.bootstrap]
+        cmd += ["--topic-prefix", self.prefix]
+        self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
+
+    def worker(self, name: str = "worker") -> None:
+        self.start("worker", "--partitions", str(PARTITIONS), "--loglevel", "warning", name=name)
+
+    def sink(self) -> None:
+        self.start("sink", "redis", "--redis", self.redis, name="sink")
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
+
+    def check(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is not None:
+                raise SystemExit(f"{proc.args[3]} exited ({proc.returncode}); logs in {self.work}")
+
+
+class Notifications:
+    """Order events as the page hears them: the Redis pub/sub notifications, with when."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis, self.pattern = redis, f"{prefix}:*:notify"
+        self.heard: dict[str, float] = {}  # cause comment id -> first notification time (s)
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Notifications:
+        pubsub = self.redis.pubsub()
+        await pubsub.psubscribe(self.pattern)
+        self.task = asyncio.create_task(self._listen(pubsub))
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def _listen(self, pubsub: Any) -> None:
+        try:
+            async for message in pubsub.listen():
+                if message["type"] != "pmessage":
+                    continue
+                now = time.time()
+                record = json.loads(message["data"]).get("record", {})
+                if record.get("type") == "order":  # an OrderEvent
+                    self.heard.setdefault(record["comment_id"], now)
+        finally:
+            await pubsub.aclose()
+
+
+async def publish_catalogs(producer: Any, prefix: str, streams: int) -> None:
+    for catalog in catalogs(streams):
+        value = msgspec.json.encode(catalog)
+        await producer.send_and_wait(
+            topics.CATALOG.name(prefix), value, key=catalog.stream.encode()
+        )
+
+
+async def send_paced(
+    producer: Any, prefix: str, records: list[SimRecord]
+) -> tuple[dict[str, float], float]:
+    """Send each record at its time in the session; (comment id -> Kafka timestamp, rate sent)."""
+    sent: list[tuple[str, Any]] = []
+    t0, started = records[0].ts, time.monotonic()
+    for record in records:
+        delay = (record.ts - t0) - (time.monotonic() - started)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        future = await producer.send(
+            ROUTES[type(record)].name(prefix), encode(record), key=record.stream.encode()
+        )
+        if isinstance(record, Comment):
+            sent.append((record.comment_id, future))
+    stamps = {cid: (await future).timestamp / 1000 for cid, future in sent}
+    return stamps, len(sent) / (time.monotonic() - started)
+
+
+async def latency(
+    args: argparse.Namespace, redis: Redis, producer: Any, prefix: str, rate: float, seed: int
+) -> None:
+    records = session(args.streams, rate, args.seconds, seed)
+    async with Notifications(redis, prefix) as heard:
+        stamps, sent_rate = await send_paced(producer, prefix, records)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the events of the last comments still coming
+            await asyncio.sleep(1)
+            waited = [cid for cid in heard.heard if cid in stamps]
+            if waited and max(heard.heard[c] for c in waited) < time.time() - 3:
+                break
+    seconds = [heard.heard[cid] - ts for cid, ts in stamps.items() if cid in heard.heard]
+    if not seconds:
+        print(f"{rate:>6,.0f} comments/s: no order event reached Redis")
+        return
+    p50, p95, p99 = (percentile(seconds, q) * 1000 for q in (0.5, 0.95, 0.99))
+    print(
+        f"{rate:>6,.0f} comments/s ({sent_rate:,.0f} sent)  latency p50 {p50:7,.0f} ms"
+        f"  p95 {p95:7,.0f} ms  p99 {p99:7,.0f} ms  ({len(seconds):,} order events)"
+    )
+
+
+async def comments_counted(redis: Redis, prefix: str, streams: int) -> int:
+    total = 0
+    for catalog in catalogs(streams):
+        count = await redis.hget(f"{prefix}:{{{catalog.stream}}}:summary", "comments")
+        total += int(count or 0)
+    return total
+
+
+async def drain(
+    args: argparse.Namespace, redis: Redis, records: list[SimRecord], workers: int, work: Path
+) -> float:
+    """Comments/s of `workers` workers and the sink through a backlog, start-up included."""
+    prefix = f"bench-drain{workers}-{uuid.uuid4().hex[:6]}"
+    await create_topics(args.bootstrap, prefix, PARTITIONS)
+    producer = new_producer(args.bootstrap)
+    await producer.start()
+    try:
+        await publish_catalogs(producer, prefix, args.streams)
+        for record in records:
+            await producer.send(
+                ROUTES[type(record)].name(prefix), encode(record), key=record.stream.encode()
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+    comments = sum(isinstance(r, Comment) for r in records)
+    procs = Processes(args.bootstrap, args.redis, prefix, work)
+    started = time.monotonic()
+    try:
+        for i in range(workers):
+            procs.worker(f"drain{workers}-worker{i}")
+        procs.sink()
+        while await comments_counted(redis, prefix, args.streams) < comments:
+            procs.check()
+            if time.monotonic() - started > 600:
+                raise SystemExit(f"the backlog did not drain in 10 minutes; logs in {work}")
+            await asyncio.sleep(0.2)
+        took = time.monotonic() - started
+    finally:
+        procs.stop()
+        await drop(args.bootstrap, redis, prefix)
+    print(
+        f"backlog of {comments:,} comments, {workers} worker(s) + sink: {took:5.1f} s,"
+        f" {comments / took:>7,.0f} comments/s"
+    )
+    return comments / took
+
+
+async def passthrough(args: argparse.Namespace, records: list[SimRecord]) -> float:
+    """Records/s of a raw aiokafka consumer producing each record on again, same broker."""
+    prefix = f"bench-raw-{uuid.uuid4().hex[:6]}"
+    source, target = f"{prefix}.in", f"{prefix}.out"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(args.bootstrap))
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in (source, target)])
+    finally:
+        await admin.close()
+    producer = new_producer(args.bootstrap)
+    await producer.start()
+    try:
+        for record in records:
+            await producer.send(source, encode(record), key=record.stream.encode())
+        await producer.flush()
+        consumer = AIOKafkaConsumer(
+            source,
+            bootstrap_servers=bootstrap_servers(args.bootstrap),
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            started, moved = time.monotonic(), 0
+            while moved < len(records):
+                batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+                for messages in batches.values():
+                    for m in messages:
+                        await producer.send(target, m.value, key=m.key)
+                    moved += len(messages)
+            await producer.flush()
+            took = time.monotonic() - started
+        finally:
+            await consumer.stop()
+    finally:
+        await producer.stop()
+        await drop(args.bootstrap, None, prefix)
+    print(f"raw aiokafka consume + produce of the backlog: {len(records) / took:>9,.0f} records/s")
+    return len(records) / took
+
+
+def parser_rate(records: list[SimRecord], streams: int) -> float:
+    parsers = {c.stream: Parser(c) for c in catalogs(streams)}
+    current: dict[str, str | None] = {}
+    started, n = time.perf_counter(), 0
+    for record in records:
+        if isinstance(record, SetCurrent):
+            current[record.stream] = record.code
+        elif isinstance(record, Comment):
+            parsers[record.stream].parse(record.text, current.get(record.stream))
+            n += 1
+    rate = n / (time.perf_counter() - started)
+    print(f"parser alone, one core, the same comments:    {rate:>9,.0f} comments/s")
+    return rate
+
+
+async def drop(bootstrap: str, redis: Redis | None, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(bootstrap))
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith((f"{prefix}.", f"{prefix}-"))]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
+    if redis is not None:
+        async for key in redis.scan_iter(f"{prefix}:*", count=1000):
+            await redis.delete(key)
+
+
+async def run(args: argparse.Namespace) -> None:
+    local(args.bootstrap)
+    local(args.redis)
+    work = Path(tempfile.mkdtemp(prefix="chotdon-kafka-bench-"))
+    redis = Redis.from_url(args.redis)
+    print(
+        f"distributed mode, {args.streams} streams, {PARTITIONS} partitions; cpus: {os.cpu_count()}"
+    )
+    prefix = f"bench-live-{uuid.uuid4().hex[:6]}"
+    await create_topics(args.bootstrap, prefix, PARTITIONS)
+    procs = Processes(args.bootstrap, args.redis, prefix, work)
+    producer = new_producer(args.bootstrap)
+    await producer.start()
+    try:
+        await publish_catalogs(producer, prefix, args.streams)
+        procs.worker()
+        procs.sink()
+        warm = session(args.streams, 20, 5, 99)  # until the first order events come
+        async with Notifications(redis, prefix) as heard:
+            await send_paced(producer, prefix, warm)
+            deadline = time.monotonic() + 120
+            while not heard.heard and time.monotonic() < deadline:
+                procs.check()
+                await asyncio.sleep(0.5)
+        for i, rate in enumerate(args.rates):
+            procs.check()
+            await latency(args, redis, producer, prefix, rate, seed=i)
+    finally:
+        await producer.stop()
+        procs.stop()
+        await drop(args.bootstrap, redis, prefix)
+    backlog = session(args.streams, args.backlog / 60, 60, 7)
+    one = await drain(args, redis, backlog, 1, work)
+    two = await drain(args, redis, backlog, 2, work)
+    raw = await passthrough(args, backlog)
+    parsed = parser_rate(backlog, args.streams)
+    print(
+        f"drain / passthrough {one / raw:.0%};  drain / parser {one / parsed:.0%};"
+        f"  two workers / one {two / one:.2f}x   (logs in {work})"
+    )
+    await redis.aclose()
+
+
+def main() -> None:
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # leader moves of new topics, retried
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--bootstrap", default=settings().kafka)
+    p.add_argument("--redis", default=settings().redis)
+    p.add_argument("--streams", type=int, default=40)
+    p.add_argument("--seconds", type=float, default=20, help="at each rate")
+    p.add_argument("--rates", type=float, nargs="+", default=[500, 2000])
+    p.add_argument("--backlog", type=int, default=30_000, help="comments")
+    asyncio.run(run(p.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
