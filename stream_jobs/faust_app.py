@@ -42,9 +42,10 @@ from chotdon.log_limits import limit_client_logs
 from chotdon.prometheus import WorkerMetrics
 
 from .faust_catalogs import CatalogReader
-from .faust_cli import WorkerConfig, main
+from .faust_cli import main
 from .faust_fixes import App
 from .faust_jobs import Job, JobConfig, MetricsJob, ParseJob, ResolveJob
+from .worker_config import WorkerConfig
 
 log = logging.getLogger(__name__)
 

@@ -6,32 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from chotdon.config import add_flags, add_metrics_flag
 
-TABLES = ("current", "books", "metrics")
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerConfig:
-    bootstrap: str
-    prefix: str
-    partitions: int
-    app_id: str
-    replication_factor: int = 1
-    web_port: int = 0  # 0: no web server (several workers on one machine would clash)
-    batch_size: int = 500
-    batch_within: float = 0.05
-    checkpoint_s: float = 1.0
-    catalog_wait_s: float = 10.0
-    session_timeout_s: float = 10.0  # how soon a dead worker's partitions move
-    loglevel: str = "info"
-    metrics: tuple[str, int] | None = None  # where to serve Prometheus /metrics
-
-    @property
-    def changelogs(self) -> list[str]:
-        return [f"{self.app_id}-{table}-changelog" for table in TABLES]
+from .worker_config import WorkerConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
