@@ -19,7 +19,7 @@ rebalance when a checkpoint wrote hundreds of rows), with the partition of the e
 from, and their acknowledgement is awaited before the events are acked. Faust itself lost
 records around restarts and rebalances: `faust_fixes` patches that.
 
-    python -m stream_jobs.faust_app worker --topic-prefix chotdon --partitions 8
+    chotdon worker --topic-prefix chotdon --partitions 8
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from chotdon.log_limits import limit_client_logs
 from chotdon.prometheus import WorkerMetrics
 
 from .faust_catalogs import CatalogReader
-from .faust_cli import main
 from .faust_fixes import App
 from .faust_jobs import Job, JobConfig, MetricsJob, ParseJob, ResolveJob
 from .worker_config import WorkerConfig
@@ -173,7 +172,3 @@ def run_worker(config: WorkerConfig) -> int:
     limit_client_logs()
     faust.Worker(app, loglevel=config.loglevel, quiet=True).execute_from_commandline()
     return 0  # not reached: execute_from_commandline exits
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 
 from chotdon.config import add_flags, add_metrics_flag
 
@@ -73,11 +72,3 @@ def cmd_worker(args: argparse.Namespace) -> int:
             metrics=args.metrics,
         )
     )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m stream_jobs.faust_app worker ...`: the same as `chotdon worker ...`."""
-    p = argparse.ArgumentParser(prog="python -m stream_jobs.faust_app")
-    sub = p.add_subparsers(dest="command", required=True)
-    add_arguments(sub.add_parser("worker", help="run a stream-jobs worker"))
-    return cmd_worker(p.parse_args(argv))

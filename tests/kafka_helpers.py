@@ -239,7 +239,7 @@ class ChildProcess:
 
 
 class WorkerProcess(ChildProcess):
-    """`python -m stream_jobs.faust_app worker` (what `chotdon worker` runs)."""
+    """`chotdon worker` (python -m chotdon worker)."""
 
     def __init__(
         self, prefix: str, partitions: int, app_id: str, log_path: Path, *extra: str
@@ -247,7 +247,7 @@ class WorkerProcess(ChildProcess):
         args = [
             sys.executable,
             "-m",
-            "stream_jobs.faust_app",
+            "chotdon",
             "worker",
             "--bootstrap",
             BOOTSTRAP,

@@ -58,11 +58,11 @@ Book = dict[str, tuple[list[Any], int, str]]  # order id -> lines, total, status
 
 @contextmanager
 def worker(kafka: str, prefix: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`chotdon worker` as its own process (python -m stream_jobs.faust_app worker)."""
+    """`chotdon worker` as its own process (python -m chotdon worker)."""
     command = [
         sys.executable,
         "-m",
-        "stream_jobs.faust_app",
+        "chotdon",
         "worker",
         "--bootstrap",
         kafka,
