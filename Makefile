@@ -62,6 +62,7 @@ test: setup-test lint services
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/parser_throughput.py
 	$(BIN)/python benchmarks/replay_speed.py
+	$(BIN)/python benchmarks/cli_startup.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
