@@ -12,8 +12,14 @@ import os
 import socket
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from chotdon.config import settings
+
+# Speed is measured by benchmarks, not asserted in tests: no per-example deadline, which only
+# fails property tests on a busy machine.
+hypothesis_settings.register_profile("chotdon", deadline=None)
+hypothesis_settings.load_profile("chotdon")
 
 
 def require_service(name: str, answers: bool, how_to_start: str) -> None:
