@@ -14,7 +14,7 @@ from __future__ import annotations
 import msgspec
 
 from chotdon.catalog import Catalog
-from chotdon.records import Intent, OrderEvent
+from chotdon.records import Intent, OrderEvent, decode
 
 from . import rules
 from .actions import Action, ActionError
@@ -62,6 +62,8 @@ def _run(book: StreamBook, entry: Entry, catalog: Catalog) -> Step | None:
     """Apply and log an input not yet seen; None if it is a repeat or changes nothing."""
     cid = entry_id(entry)
     if cid and book.log.seen(cid):
+        if not isinstance(entry, Intent):
+            _same_action(book, cid, entry)
         return None
     step = Step(book, catalog)
     if isinstance(entry, Intent):
@@ -75,6 +77,16 @@ def _run(book: StreamBook, entry: Entry, catalog: Catalog) -> Step | None:
     promote(step)
     book.log.append(entry)
     return step
+
+
+def _same_action(book: StreamBook, action_id: str, action: Action) -> None:
+    """A repeat of an action applies nothing; its id on a different action is refused (a page
+    that re-uses ids would otherwise get ok-and-nothing). The time stamp may differ."""
+    logged = decode(book.log.rows[book.log.ids[action_id]])
+    if not isinstance(logged, type(action)) or logged != msgspec.structs.replace(
+        action, ts=getattr(logged, "ts", action.ts)
+    ):
+        raise ActionError(f"action_id {action_id!r} was already used for a different action")
 
 
 def _undo(book: StreamBook, cid: str, ts: float, catalog: Catalog) -> list[OrderEvent]:
