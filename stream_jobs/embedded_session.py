@@ -88,7 +88,7 @@ async def run_session(options: SessionOptions, source: Source, log: Log = _log) 
     stop_on_sigterm()
     try:
         if options.serve:
-            app = create_app(hub, options.token, metrics.registry)
+            app = create_app(hub, options.token, metrics.registry, hosts=[options.host])
             site_runner = web.AppRunner(app)
             await site_runner.setup()
             site = web.TCPSite(site_runner, options.host, options.port)

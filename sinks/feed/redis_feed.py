@@ -249,7 +249,8 @@ async def run_feed(options: FeedOptions, stop: asyncio.Event) -> None:
         await feed.start()
         metrics = FeedMetrics()
         feed.hub.observe(metrics)
-        site_runner = web.AppRunner(create_app(feed.hub, options.token, metrics.registry))
+        app = create_app(feed.hub, options.token, metrics.registry, hosts=[options.host])
+        site_runner = web.AppRunner(app)
         await site_runner.setup()
         await web.TCPSite(site_runner, options.host, options.port).start()
         port = site_runner.addresses[0][1]

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import math
 import secrets
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +37,16 @@ STATIC = Path(__file__).parent / "static"
 PING_S = 15.0  # an SSE comment this often keeps proxies from closing an idle stream
 RETRY_MS = 2000  # how soon EventSource reconnects after losing the stream
 MAX_PAGES = 200  # open event streams: beyond this a page is refused rather than slow everyone
+HOST_PAGES = 20  # of them kept for the host's pages: viewers cannot lock the host out
+PAGES_PER_ADDRESS = 10  # a viewer address's event streams at most (a household, a shop's NAT)
+GONE_CHECK_S = 1.0  # how soon a page that went away gives its slot back
 
 HUB = web.AppKey("hub", FeedHub)
 TOKEN = web.AppKey("token", str)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 PAGES = web.AppKey("pages", set[Subscription])
+ADDRESSES = web.AppKey("addresses", Counter[str])  # viewers' open event streams by address
+HOSTS = web.AppKey("hosts", frozenset[str])
 
 PAGE_HEADERS = {
     # everything is served from here (no CDN), and the URL may hold the token: never leak it
@@ -62,11 +69,17 @@ class Invalid(Exception):
         self.status, self.code, self.vi, self.en = status, code, vi, en
 
 
-def create_app(hub: FeedHub, token: str, registry: CollectorRegistry) -> web.Application:
-    """The feed's web app. An empty `token` signs nobody in: the feed is read-only for all."""
-    app = web.Application(middlewares=[_headers, _errors])  # errors get the headers too
+def create_app(
+    hub: FeedHub, token: str, registry: CollectorRegistry, hosts: Iterable[str] = ()
+) -> web.Application:
+    """The feed's web app. An empty `token` signs nobody in: the feed is read-only for all.
+    Requests must name the server by an IP address, localhost or one of `hosts` (the names it
+    is served under): a page of another site resolving its name here cannot read the feed."""
+    app = web.Application(middlewares=[_host, _headers, _errors])  # errors get the headers too
     app[HUB], app[TOKEN], app[REGISTRY] = hub, token, registry
     app[PAGES] = set()
+    app[ADDRESSES] = Counter()
+    app[HOSTS] = frozenset(h.lower() for h in hosts) | {"localhost"}
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC)
     app.router.add_get("/api/me", _me)
@@ -108,6 +121,30 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         where = f"{request.method} {request.path}"[:200]
         print(mask_phones_in(f"feed: {where}: {exc!r}"[:500]), file=sys.stderr, flush=True)
         return _json({"error": "internal", "vi": "Lỗi máy chủ.", "en": "Server error."}, 500)
+
+
+@web.middleware
+async def _host(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """DNS rebinding: a name this server does not go by is refused before anything is read."""
+    name = _host_name(request.host)
+    if name not in request.app[HOSTS] and not _is_ip(name):
+        return web.Response(status=421, text="Misdirected Request: unknown Host\n")
+    return await handler(request)
+
+
+def _host_name(host: str) -> str:
+    """'Example.com:8080' -> 'example.com'; '[::1]:8080' -> '::1'."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 @web.middleware
@@ -214,11 +251,16 @@ async def _events(request: web.Request) -> web.StreamResponse:
     after that every update holds a whole state, so only the latest of each is sent."""
     view = _view(request)
     masked = not authorised(request)
-    pages = request.app[PAGES]
-    if len(pages) >= MAX_PAGES:
+    pages, addresses = request.app[PAGES], request.app[ADDRESSES]
+    address = "" if not masked else (request.remote or "?")
+    if len(pages) >= MAX_PAGES or (
+        masked and (len(pages) >= MAX_PAGES - HOST_PAGES or addresses[address] >= PAGES_PER_ADDRESS)
+    ):
         raise Invalid(503, "busy", "Quá nhiều trang đang mở.", "Too many pages are open.")
     subscription = request.app[HUB].subscribe(view.stream)
     pages.add(subscription)
+    if address:
+        addresses[address] += 1
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -232,14 +274,21 @@ async def _events(request: web.Request) -> web.StreamResponse:
         await response.write(
             f"retry: {RETRY_MS}\n\n".encode() + _event("snapshot", view.snapshot(masked))
         )
+        quiet = 0.0
         while True:
             try:
-                batch = await asyncio.wait_for(subscription.batch(), PING_S)
+                batch = await asyncio.wait_for(subscription.batch(), GONE_CHECK_S)
             except TimeoutError:
-                await response.write(b": ping\n\n")
+                if request.transport is None or request.transport.is_closing():
+                    break  # the page went away: its slot is free now, not at the next ping
+                quiet += GONE_CHECK_S
+                if quiet >= PING_S:
+                    await response.write(b": ping\n\n")
+                    quiet = 0.0
                 continue
             if not batch:  # closed: the server is stopping
                 break
+            quiet = 0.0
             await response.write(
                 b"".join(_event(u.kind, view.update_json(u, masked)) for _, u in batch)
             )
@@ -248,6 +297,10 @@ async def _events(request: web.Request) -> web.StreamResponse:
     finally:
         subscription.close()
         pages.discard(subscription)
+        if address:
+            addresses[address] -= 1
+            if not addresses[address]:
+                del addresses[address]
     return response
 
 

@@ -7,6 +7,7 @@ The embedded runner feeds it in process; the distributed mode rebuilds it from R
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,6 +31,8 @@ from chotdon.records import (
 OrderStatus = Literal["confirmed", "waitlisted", "needs_review", "cancelled"]
 UpdateKind = Literal["order", "summary", "stock", "reviews"]
 RECENT_TEXTS = 5000  # comment texts kept to show beside review items
+REVIEW_TEXT_CHARS = 300  # of a comment shown beside its review item (the whole text is stored)
+REVIEWS_SENT = 200  # review items a page gets at most, oldest first: the host settles those
 
 
 class VariantRow(msgspec.Struct):
@@ -131,6 +134,13 @@ def status_of(lines: list[OrderLine]) -> OrderStatus:
     return "confirmed"
 
 
+def shortened(text: str) -> str:
+    """A comment's text as the page shows it: at most REVIEW_TEXT_CHARS characters."""
+    if len(text) <= REVIEW_TEXT_CHARS:
+        return text
+    return text[: REVIEW_TEXT_CHARS - 1] + "…"
+
+
 def masked_order(row: OrderRow) -> OrderRow:
     """An order as a viewer (or the host's page without the token) may see it: no platform user
     id, phones masked in the phone field and wherever a customer typed one (the name too)."""
@@ -226,7 +236,7 @@ class StreamView:
         return msgspec.to_builtins(masked_order(row) if masked else row)
 
     def _reviews_json(self, masked: bool) -> Any:
-        rows = sorted(self.reviews.values(), key=lambda r: r.ts)
+        rows = heapq.nsmallest(REVIEWS_SENT, self.reviews.values(), key=lambda r: r.ts)
         if masked:
             rows = [masked_review(r) for r in rows]
         return msgspec.to_builtins(rows)
@@ -272,7 +282,7 @@ class StreamView:
             self._recent[-1][1] += 1
         else:
             self._recent.append([second, 1])
-        self._texts[comment.comment_id] = comment.text
+        self._texts[comment.comment_id] = shortened(comment.text)
         if len(self._texts) > RECENT_TEXTS:
             self._texts.pop(next(iter(self._texts)))
         return [Update("summary", self.summary())]
