@@ -20,7 +20,7 @@ from chotdon.prometheus import PipelineMetrics
 from chotdon.records import SetCurrent, ViewerCount
 from ingest.sources import Source
 from sinks.feed.hub import FeedHub
-from sinks.feed.server import create_app
+from sinks.feed.server import create_app, guard
 from sinks.feed.view import StreamView
 from sinks.sqlite_store import SQLiteStore
 
@@ -91,6 +91,7 @@ async def run_session(options: SessionOptions, source: Source, log: Log = _log) 
             app = create_app(hub, options.token, metrics.registry, hosts=[options.host])
             site_runner = web.AppRunner(app)
             await site_runner.setup()
+            guard(site_runner)
             site = web.TCPSite(site_runner, options.host, options.port)
             try:
                 await site.start()

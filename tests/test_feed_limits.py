@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from chotdon.catalog import load_catalog
@@ -131,3 +132,37 @@ def test_review_texts_and_the_queue_sent_are_bounded() -> None:
     assert len(sent) == REVIEWS_SENT
     assert sent[0]["review_id"] == "c0#0"  # the oldest first: the host settles those
     assert all(len(r["text"]) <= REVIEW_TEXT_CHARS for r in sent)
+
+
+async def test_half_open_requests_are_bounded_and_timed_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(server, "MAX_CONNECTIONS", 6)
+    monkeypatch.setattr(server, "HEADERS_S", 0.5)
+    hub = FeedHub({STREAM: StreamView.for_catalog(load_catalog("kim-an"))}, Recorder())
+    runner = web.AppRunner(create_app(hub, TOKEN, PipelineMetrics().registry))
+    await runner.setup()
+    server.guard(runner)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        held = []
+        for _ in range(10):  # slow-loris: a request line, never the end of the headers
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /api/streams HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            held.append((reader, writer))
+        await asyncio.sleep(0.1)
+        closed = [r.at_eof() or (await asyncio.wait_for(r.read(), 0.2)) == b"" for r, _ in held[6:]]
+        assert all(closed)  # beyond the cap: closed at once
+        started = time.monotonic()
+        for reader, _ in held[:6]:  # the others: closed once HEADERS_S has passed
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+        assert time.monotonic() - started < 3
+        url = f"http://127.0.0.1:{port}/api/streams"  # and the server still answers
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            assert response.status == 200
+        for _, writer in held:
+            writer.close()
+    finally:
+        await runner.cleanup()

@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import ipaddress
 import math
+import resource
 import secrets
 import sys
 import time
@@ -23,6 +24,7 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from chotdon.catalog import COUNT_UNITS
@@ -40,6 +42,8 @@ MAX_PAGES = 200  # open event streams: beyond this a page is refused rather than
 HOST_PAGES = 20  # of them kept for the host's pages: viewers cannot lock the host out
 PAGES_PER_ADDRESS = 10  # a viewer address's event streams at most (a household, a shop's NAT)
 GONE_CHECK_S = 1.0  # how soon a page that went away gives its slot back
+MAX_CONNECTIONS = 512  # open connections at most (half of a low file limit, whichever is less)
+HEADERS_S = 10.0  # a connection that has not sent a whole request by then is closed
 
 HUB = web.AppKey("hub", FeedHub)
 TOKEN = web.AppKey("token", str)
@@ -96,6 +100,30 @@ def create_app(
     app.router.add_get("/metrics", _metrics)
     app.on_shutdown.append(_close_pages)
     return app
+
+
+def guard(runner: web.AppRunner) -> None:
+    """Bound what connections can hold (call after `runner.setup()`): beyond MAX_CONNECTIONS
+    (or half the process's file limit) a new one is closed at once, and one that has not sent
+    its first request's headers within HEADERS_S is closed (slow-header clients hold nothing)."""
+    server = runner.server
+    assert server is not None, "guard() needs a runner that is set up"
+    limit = min(MAX_CONNECTIONS, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2)
+    made = server.connection_made
+
+    def connection_made(handler: RequestHandler, transport: asyncio.Transport) -> None:
+        made(handler, transport)
+        if len(server.connections) > limit:
+            transport.abort()
+            return
+        asyncio.get_running_loop().call_later(HEADERS_S, _no_request_yet, handler, transport)
+
+    setattr(server, "connection_made", connection_made)  # noqa: B010 (an instance's method)
+
+
+def _no_request_yet(handler: RequestHandler, transport: asyncio.Transport) -> None:
+    if handler._request_count == 0 and not transport.is_closing():
+        transport.abort()
 
 
 # -- plumbing ---------------------------------------------------------------------------------
