@@ -15,11 +15,11 @@ from aiohttp.test_utils import TestServer
 
 from chotdon.catalog import load_catalog
 from chotdon.prometheus import PipelineMetrics
-from chotdon.records import Comment, OrderEvent, OrderLine
+from chotdon.records import Comment, OrderEvent, OrderLine, ViewerCount
 from sinks.feed import server
 from sinks.feed.hub import FeedHub
 from sinks.feed.server import create_app
-from sinks.feed.view import REVIEW_TEXT_CHARS, REVIEWS_SENT, StreamView
+from sinks.feed.view import REVIEW_TEXT_CHARS, REVIEWS_SENT, VIEWER_ORDERS, StreamView
 from tests.test_feed_server import AUTH, STREAM, TOKEN, Recorder
 
 EVENTS = f"/api/streams/{STREAM}/events"
@@ -166,3 +166,42 @@ async def test_half_open_requests_are_bounded_and_timed_out(
             writer.close()
     finally:
         await runner.cleanup()
+
+
+async def test_a_crowd_of_viewers_costs_one_snapshot_of_the_newest_orders(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    view = StreamView.for_catalog(load_catalog("kim-an"), STREAM)
+    line = OrderLine(sku="OI-HOP", variant=None, qty=1, unit_price=80_000)
+    for i in range(VIEWER_ORDERS * 3):
+        event = OrderEvent(
+            kind="confirmed", stream=STREAM, order_id=f"o{i}", customer=f"file:u{i}",
+            customer_name=f"Khách {i}", lines=[line], total=80_000, phone=None,
+            comment_id=f"c{i}", ts=float(i), seq=i + 1,
+        )  # fmt: skip
+        view.apply(event)
+    builds = 0
+    snapshot = view.snapshot
+
+    def counted(masked: bool) -> dict[str, Any]:
+        nonlocal builds
+        builds += 1
+        return snapshot(masked)
+
+    monkeypatch.setattr(view, "snapshot", counted)
+    hub = FeedHub({STREAM: view}, Recorder())
+    app = create_app(hub, TOKEN, PipelineMetrics().registry)
+    async with TestServer(app) as feed, aiohttp.ClientSession() as http:
+        url = feed.make_url(f"/api/streams/{STREAM}/snapshot")
+        bodies = await asyncio.gather(*(http.get(url) for _ in range(50)))
+        first = await bodies[0].json()
+        assert builds == 1
+        assert len(first["orders"]) == VIEWER_ORDERS
+        assert first["orders"][0]["order_id"] == f"o{VIEWER_ORDERS * 3 - 1}"  # newest first
+        host = await (await http.get(url, headers=AUTH)).json()
+        assert len(host["orders"]) == VIEWER_ORDERS * 3 and builds == 2
+        hub.apply(STREAM, ViewerCount(stream=STREAM, viewers=9, ts=1.0))  # a change: rebuilt
+        assert (await (await http.get(url)).json())["summary"]["viewers"] == 9
+        assert builds == 3
+        for response in bodies:
+            response.release()

@@ -51,6 +51,8 @@ REGISTRY = web.AppKey("registry", CollectorRegistry)
 PAGES = web.AppKey("pages", set[Subscription])
 ADDRESSES = web.AppKey("addresses", Counter[str])  # viewers' open event streams by address
 HOSTS = web.AppKey("hosts", frozenset[str])
+# what was built for a view, by (stream, what, masked): (the view's version, the bytes)
+BUILT = web.AppKey("built", dict[tuple[str, str, bool], tuple[int, bytes]])
 
 PAGE_HEADERS = {
     # everything is served from here (no CDN), and the URL may hold the token: never leak it
@@ -83,6 +85,7 @@ def create_app(
     app[HUB], app[TOKEN], app[REGISTRY] = hub, token, registry
     app[PAGES] = set()
     app[ADDRESSES] = Counter()
+    app[BUILT] = {}
     app[HOSTS] = frozenset(h.lower() for h in hosts) | {"localhost"}
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC)
@@ -244,14 +247,29 @@ async def _ops(request: web.Request) -> web.Response:
     return _json([view.health(now) for view in request.app[HUB].views.values()])
 
 
+def _built(request: web.Request, view: StreamView, what: str, masked: bool) -> bytes:
+    """A snapshot or CSV built once per change of the view, however many pages ask for it: a
+    crowd of viewers connecting at once costs one build, not one each."""
+    built, key = request.app[BUILT], (view.stream, what, masked)
+    cached = built.get(key)
+    if cached is not None and cached[0] == view.version:
+        return cached[1]
+    snapshot = what == "snapshot"
+    data = msgspec.json.encode(view.snapshot(masked)) if snapshot else orders_csv(view, masked)
+    built[key] = (view.version, data)
+    return data
+
+
 async def _snapshot(request: web.Request) -> web.Response:
-    return _json(_view(request).snapshot(masked=not authorised(request)))
+    view = _view(request)
+    data = _built(request, view, "snapshot", not authorised(request))
+    return web.Response(body=data, content_type="application/json")
 
 
 async def _csv(request: web.Request) -> web.Response:
     view = _view(request)
     return web.Response(
-        body=orders_csv(view, masked=not authorised(request)),
+        body=_built(request, view, "csv", not authorised(request)),
         headers={
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": f'attachment; filename="don-hang-{_safe(view.stream)}.csv"',
@@ -299,8 +317,9 @@ async def _events(request: web.Request) -> web.StreamResponse:
     )
     try:
         await response.prepare(request)
+        snapshot = _built(request, view, "snapshot", masked)
         await response.write(
-            f"retry: {RETRY_MS}\n\n".encode() + _event("snapshot", view.snapshot(masked))
+            f"retry: {RETRY_MS}\n\nevent: snapshot\ndata: ".encode() + snapshot + b"\n\n"
         )
         quiet = 0.0
         while True:

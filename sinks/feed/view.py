@@ -32,6 +32,7 @@ OrderStatus = Literal["confirmed", "waitlisted", "needs_review", "cancelled"]
 UpdateKind = Literal["order", "summary", "stock", "reviews"]
 RECENT_TEXTS = 5000  # comment texts kept to show beside review items
 REVIEW_TEXT_CHARS = 300  # of a comment shown beside its review item (the whole text is stored)
+VIEWER_ORDERS = 500  # newest orders a read-only page gets on load (the host's page: all)
 REVIEWS_SENT = 200  # review items a page gets at most, oldest first: the host settles those
 
 
@@ -171,6 +172,7 @@ class StreamView:
     viewers_peak: int = 0
     comments: int = 0
     last_seq: int = 0
+    version: int = 0  # +1 each change
     last_ts: float = 0.0  # latest event time seen: host actions are stamped on the stream's clock
     # [second, comments] of the last minute: per-second buckets keep a busy stream's memory small
     _recent: deque[list[int]] = field(default_factory=deque)
@@ -223,8 +225,13 @@ class StreamView:
         return {**self.summary(), "reviews": len(self.reviews), "last_seen_s": seen}
 
     def snapshot(self, masked: bool) -> dict[str, Any]:
-        """Everything the page needs on load; phones masked unless the host is signed in."""
-        orders = sorted(self.orders.values(), key=lambda o: o.seq, reverse=True)
+        """Everything the page needs on load; phones masked unless the host is signed in, and
+        for a read-only page only the newest VIEWER_ORDERS orders (what a viewer scrolls)."""
+        newest = lambda o: o.seq  # noqa: E731
+        if masked:
+            orders = heapq.nlargest(VIEWER_ORDERS, self.orders.values(), key=newest)
+        else:
+            orders = sorted(self.orders.values(), key=newest, reverse=True)
         return {
             "summary": self.summary(),
             "products": msgspec.to_builtins(list(self.products.values())),
@@ -244,6 +251,14 @@ class StreamView:
     # -- applying records ------------------------------------------------------------------
 
     def apply(self, record: AnyRecord) -> list[Update]:
+        """Apply a record; the updates for open pages. `version` counts the changes, so what is
+        built from the view (a snapshot, a CSV) can be reused until it moves."""
+        updates = self._apply(record)
+        if updates:
+            self.version += 1
+        return updates
+
+    def _apply(self, record: AnyRecord) -> list[Update]:
         ts = getattr(record, "ts", 0.0)
         if isinstance(ts, float | int) and ts > self.last_ts:
             self.last_ts = float(ts)
