@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,9 @@ COMMAND_LINES = [
 ]
 
 
-def chotdon(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def chotdon(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "chotdon", *args],
         input=stdin,
@@ -26,6 +29,7 @@ def chotdon(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         timeout=60,
         check=False,
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -4,7 +4,6 @@ line whatever comes in; a bad flag or environment value is one line and exit sta
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 
 from chotdon.config import SettingError, settings
-from tests.test_cli import ROOT
+from tests.test_cli import ROOT, chotdon
 
 
 def strict_json(line: str) -> Any:
@@ -50,19 +49,6 @@ def test_parse_writes_one_valid_json_line_per_line_whatever_comes_in() -> None:
     assert all("error" in row for row in out[:7])
     assert out[7]["id"] == "ok" and out[7]["intent"] == "order"
     assert "Traceback" not in run.stderr.decode()
-
-
-def chotdon(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "chotdon", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-        env={**os.environ, **(env or {})},
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def one_line_exit_2(run: subprocess.CompletedProcess[str], says: str) -> None:
