@@ -205,3 +205,31 @@ async def test_a_crowd_of_viewers_costs_one_snapshot_of_the_newest_orders(
         assert builds == 3
         for response in bodies:
             response.release()
+
+
+def test_the_review_queue_changes_by_deltas() -> None:
+    view = StreamView.for_catalog(load_catalog("kim-an"), STREAM)
+
+    def review_event(seq: int, order: str, review_ids: list[str]) -> OrderEvent:
+        lines = [
+            OrderLine(sku="", variant=None, qty=0, unit_price=0, status="review", review_id=r,
+                      missing="product")
+            for r in review_ids
+        ]  # fmt: skip
+        return OrderEvent(
+            kind="needs_review", stream=STREAM, order_id=order, customer=f"file:{order}",
+            customer_name="Lan 0912 345 999", lines=lines, total=0, phone=None,
+            comment_id=f"c{seq}", ts=float(seq), seq=seq,
+        )  # fmt: skip
+
+    view.apply(review_event(1, "o1", ["c1#0"]))
+    updates = view.apply(review_event(2, "o2", ["c2#0"]))
+    sent = [
+        (u.kind, u.key, view.update_json(u, masked=True)) for u in updates if "review" in u.kind
+    ]
+    assert [(kind, key) for kind, key, _ in sent] == [("review", "c2#0")]  # not the whole queue
+    assert sent[0][2]["customer_name"] == "Lan 0912***999"
+    settled = view.apply(review_event(3, "o1", []))
+    assert [(u.kind, u.data) for u in settled if "review" in u.kind] == [
+        ("review", {"review_id": "c1#0", "gone": True})
+    ]

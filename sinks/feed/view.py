@@ -29,7 +29,7 @@ from chotdon.records import (
 )
 
 OrderStatus = Literal["confirmed", "waitlisted", "needs_review", "cancelled"]
-UpdateKind = Literal["order", "summary", "stock", "reviews"]
+UpdateKind = Literal["order", "summary", "stock", "reviews", "review"]
 RECENT_TEXTS = 5000  # comment texts kept to show beside review items
 REVIEW_TEXT_CHARS = 300  # of a comment shown beside its review item (the whole text is stored)
 VIEWER_ORDERS = 500  # newest orders a read-only page gets on load (the host's page: all)
@@ -117,8 +117,9 @@ class ReviewRow(msgspec.Struct):
 @dataclass(slots=True)
 class Update:
     """A change to push to open pages. Each carries the whole new state of what it names (one
-    order, the summary, the stock, the review queue), so a page that missed earlier updates of
-    the same `kind` and `key` loses nothing by getting only the latest."""
+    order, the summary, the stock, one review item — or the whole queue after a reload), so a
+    page that missed earlier updates of the same `kind` and `key` loses nothing by getting only
+    the latest."""
 
     kind: UpdateKind
     data: Any  # JSON-ready
@@ -319,8 +320,8 @@ class StreamView:
         )
         self.figures.apply(event)
         self.orders[event.order_id] = row
-        reviews_before = set(self.reviews)
-        for rid in [r for r, rev in self.reviews.items() if rev.order_id == event.order_id]:
+        before = {r: rev for r, rev in self.reviews.items() if rev.order_id == event.order_id}
+        for rid in before:
             del self.reviews[rid]
         for line in event.lines:
             if line.status == "review" and line.review_id:
@@ -337,8 +338,12 @@ class StreamView:
                     ts=event.ts,
                 )
         updates = [Update("order", row, row.order_id), Update("summary", self.summary())]
-        if set(self.reviews) != reviews_before:
-            updates.append(Update("reviews", None))
+        # the review queue changes by deltas: an item added or changed, or gone
+        for rid in before.keys() - self.reviews.keys():
+            updates.append(Update("review", {"review_id": rid, "gone": True}, rid))
+        for rid, review in self.reviews.items():
+            if review.order_id == event.order_id and before.get(rid) != review:
+                updates.append(Update("review", review, rid))
         return updates
 
     def update_json(self, update: Update, masked: bool) -> Any:
@@ -347,4 +352,6 @@ class StreamView:
             return self._order_json(update.data, masked)
         if update.kind == "reviews":
             return self._reviews_json(masked)
+        if update.kind == "review" and isinstance(update.data, ReviewRow):
+            return msgspec.to_builtins(masked_review(update.data) if masked else update.data)
         return update.data

@@ -488,6 +488,15 @@ function connect() {
     renderStock();
   });
   on("reviews", (reviews) => { state.reviews = reviews; renderReviews(); });
+  on("review", (review) => {
+    // one item added, changed or gone: the queue is not re-sent whole on every change
+    state.reviews = state.reviews.filter((r) => r.review_id !== review.review_id);
+    if (!review.gone) {
+      state.reviews.push(review);
+      state.reviews.sort((a, b) => a.ts - b.ts);
+    }
+    renderReviews();
+  });
   source.onerror = () => {
     if (state.source !== source) return;
     setConnection("down", "Mất kết nối, đang thử lại…");
