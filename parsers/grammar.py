@@ -102,7 +102,7 @@ def canonical_words(tokens: list[Token]) -> list[Word]:
         glued_to_number = tok.glued and prev is not None and prev.kind == "num"
         if tok.kind == "word" and not glued_to_number:
             for w in canon(tok.norm):
-                plain = fold(w)
+                plain = _fold_word(w)
                 words.append(Word(w, plain, tok.norm, tok, tok.clause, w != plain))
         else:
             words.append(

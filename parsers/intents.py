@@ -93,7 +93,12 @@ class PhraseSet:
 
     def find(self, words: list[Word], start: int, end: int) -> int:
         """Index of the first occurrence in [start, end), or -1."""
-        return next((i for i in range(start, end) if self.at(words, i, end)), -1)
+        by_norm, by_plain = self.by_norm, self.by_plain
+        for i in range(start, end):
+            w = words[i]  # most words start no phrase: skip them without a call
+            if (w.norm in by_norm or w.plain in by_plain) and self.at(words, i, end):
+                return i
+        return -1
 
 
 _PAST = PhraseSet(PAST_PHRASES)

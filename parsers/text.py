@@ -19,14 +19,17 @@ from chotdon.phones import find_phones
 MAX_CHARS = 1000  # longer comments are cut: bounds the work per comment whatever the input
 
 
-def _fold_table() -> dict[int, str]:
-    table: dict[int, str] = {ord("đ"): "d", ord("Đ"): "D"}
+def _fold_table() -> str:
+    """The folded letter of every code point below U+1F00, at its index: str.translate reads a
+    string table faster than a dict, and leaves code points past its end as they are."""
+    table = [chr(cp) for cp in range(0x1F00)]
+    table[ord("đ")], table[ord("Đ")] = "d", "D"
     for cp in range(0xC0, 0x1F00):
         ch = chr(cp)
         base = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
         if len(base) == 1 and base.isascii() and base.isalpha() and base != ch:
             table[cp] = base
-    return table
+    return "".join(table)
 
 
 _FOLD = _fold_table()
@@ -49,11 +52,22 @@ _INVISIBLE_RE = regex.compile(r"[\p{Cf}\p{Cc}\p{Cs}\p{Co}]+")
 
 
 def normalise(text: str) -> str:
+    return _normalise(text)[0]
+
+
+def _normalise(text: str) -> tuple[str, str]:
+    """The canonical text and its folded form (`Text.norm`, `Text.plain`)."""
     text = unicodedata.normalize("NFC", text[:MAX_CHARS]).lower()
-    text = _INVISIBLE_RE.sub(" ", text)
+    if not text.isprintable():  # a printable text holds no invisible character
+        text = _INVISIBLE_RE.sub(" ", text)
     text = _MARKS_RE.sub("", text)  # combining marks NFC could not attach to a letter
-    text = place_tones(text)
-    return _collapse_elongations(text) if _ELONGATED_RE.search(fold(text)) else text
+    plain = fold(text)  # moving a tone mark changes no folded letter
+    if "oa" in plain or "oe" in plain or "uy" in plain:
+        text = place_tones(text)
+    if _ELONGATED_RE.search(plain):
+        text = _collapse_elongations(text)
+        plain = fold(text)
+    return text, plain
 
 
 def place_tones(text: str) -> str:
@@ -93,6 +107,7 @@ _MEASURE_RE = regex.compile(
     r"(?<![\p{L}\d])\d+(?:m\d+|\s?%|h\d+|ph|p)(?![\p{L}\d])"
     r"|(?<![\d])\d{1,2}/\d{1,2}(?:/\d{2,4})?(?![\d])"  # dates
 )
+_DIGIT_RE = regex.compile(r"\d")
 _TOKEN_RE = regex.compile(r"\d+(?:[.,]\d+)?|\p{L}+|[+@?×*&]")
 CLAUSE_BREAK_RE = regex.compile(r"[,.;!?\n|…:()\[\]{}]|\s-\s|/")
 
@@ -126,37 +141,44 @@ def _blank(text: str, start: int, end: int) -> str:
 
 
 def tokenise(raw: str) -> Text:
-    norm = normalise(raw)
-    out = Text(norm=norm, plain=fold(norm))
+    norm, plain = _normalise(raw)
+    out = Text(norm=norm, plain=plain)
     work = norm
     specials: list[Token] = []
-    for phone, start, end in find_phones(work):
+    digits = _DIGIT_RE.search(norm) is not None  # phones, prices and measures all hold one
+    for phone, start, end in find_phones(norm) if digits else ():
         out.phones.append((phone, start, end))
-        specials.append(Token(work[start:end], phone, start, end, "phone"))
-    for m in out.phones:
-        work = _blank(work, m[1], m[2])
-    for pattern, kind in ((_MONEY_RE, "money"), (_MEASURE_RE, "measure")):
+        specials.append(Token(norm[start:end], phone, start, end, "phone"))
+        work = _blank(work, start, end)
+    # `plain` is folded letter for letter: a span's folded form is its slice of it
+    for pattern, kind in ((_MONEY_RE, "money"), (_MEASURE_RE, "measure")) if digits else ():
 
         def special(m: regex.Match[str], kind: str = kind) -> str:
-            specials.append(Token(m.group(), fold(m.group()), m.start(), m.end(), kind))
+            start, end = m.span()
+            specials.append(Token(m.group(), plain[start:end], start, end, kind))
             return " " * len(m.group())  # blanked: its digits are never read again
 
         work = pattern.sub(special, work)
     tokens = specials
     for m in _TOKEN_RE.finditer(work):
         s = m.group()
+        start, end = m.span()
         if s[0].isdigit():
-            tokens.append(Token(s, s, m.start(), m.end(), "num", value=float(s.replace(",", "."))))
+            tokens.append(Token(s, s, start, end, "num", value=float(s.replace(",", "."))))
         elif s[0].isalpha():
-            tokens.append(Token(s, fold(s), m.start(), m.end(), "word"))
+            tokens.append(Token(s, plain[start:end], start, end, "word"))
         else:
-            tokens.append(Token(s, s, m.start(), m.end(), "sym"))
-    tokens.sort(key=lambda t: t.start)
+            tokens.append(Token(s, s, start, end, "sym"))
+    if specials:
+        tokens.sort(key=lambda t: t.start)
     clause, last_end, after_question_mark = 0, 0, False
     for tok in tokens:
         gap = norm[last_end : tok.start]
         is_question_mark = tok.kind == "sym" and tok.norm == "?"
-        if (after_question_mark and not is_question_mark) or CLAUSE_BREAK_RE.search(gap):
+        # a gap of spaces (most of them) breaks no clause: no need to search it
+        if (after_question_mark and not is_question_mark) or (
+            gap.strip(" ") and CLAUSE_BREAK_RE.search(gap)
+        ):
             clause += 1
         after_question_mark = is_question_mark
         tok.glued = tok.start == last_end and last_end > 0
