@@ -59,7 +59,10 @@ class Metrics:
         """Serve /metrics on (host, port) from a thread (None: do not serve)."""
         if listen is not None:
             host, port = listen
-            start_http_server(port, addr=host, registry=self.registry)
+            try:
+                start_http_server(port, addr=host, registry=self.registry)
+            except OSError as exc:  # taken, or not an address of this machine
+                raise SystemExit(f"chotdon: cannot serve /metrics on {host}:{port}: {exc}") from exc
 
 
 class LatencyMetrics(Metrics):

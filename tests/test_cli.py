@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,14 @@ def test_every_command_loads_and_explains_itself(words: list[str]) -> None:
     run = chotdon(*words, "--help")
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith(f"usage: chotdon {' '.join(words)}")
+
+
+def test_a_metrics_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = chotdon("sink", "redis", "--metrics", f"127.0.0.1:{port}")
+    assert run.returncode == 1
+    assert f"cannot serve /metrics on 127.0.0.1:{port}" in run.stderr
+    assert "Traceback" not in run.stderr
