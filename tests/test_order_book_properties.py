@@ -217,6 +217,10 @@ def assert_consistent(book: StreamBook, events: list[OrderEvent]) -> None:
             assert lines == []
 
 
+# No deadline on the properties below: a shared, loaded machine can take 250 ms over one example
+# the book applies in 10 ms; speed is measured by benchmarks/variant_stock.py, not by a test.
+
+
 def order_book_view(book: StreamBook) -> tuple[object, ...]:
     """What the book says about orders and stock (not its event counter or tombstones)."""
     logged = [
@@ -227,13 +231,14 @@ def order_book_view(book: StreamBook) -> tuple[object, ...]:
     return (book.orders, book.remaining, book.reserved, book.waitlist, book.reviews, logged)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(sessions())
 def test_stock_totals_waitlist_and_events_stay_consistent(ops: list[Intent | Action]) -> None:
     book, _ = run(ops, check=True)
     assert stored(book) == book
 
 
+@settings(deadline=None)
 @given(comments())
 def test_replaying_a_stream_again_changes_nothing(ops: list[Intent]) -> None:
     book, _ = run(ops)
@@ -242,6 +247,7 @@ def test_replaying_a_stream_again_changes_nothing(ops: list[Intent]) -> None:
     assert events == [] and book == once
 
 
+@settings(deadline=None)
 @given(comments(), st.data())
 def test_duplicates_interleaved_give_the_same_book_and_events(
     ops: list[Intent], data: st.DataObject
@@ -255,7 +261,7 @@ def test_duplicates_interleaved_give_the_same_book_and_events(
     assert run(noisy, check=True) == run(ops)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(comments(deletions=False), st.data())
 def test_deleting_a_comment_equals_never_having_seen_it(
     ops: list[Intent], data: st.DataObject
