@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,9 +75,12 @@ def private_file(path: str) -> None:
     SQLite gives its -wal and -shm files the database file's mode."""
     if path == ":memory:" or path.startswith("file:"):
         return
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    if os.stat(path).st_mode & 0o077:
-        os.chmod(path, 0o600)  # a file made before: tighten it
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:  # a file made before (maybe read-only, maybe not ours): tighten ours
+        info = os.stat(path)
+        if info.st_mode & 0o077 and info.st_uid == os.getuid():
+            os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
 
 
 @dataclass
