@@ -50,6 +50,7 @@ from .lexicon import (
     UNIT_WORDS,
     VARIANT_MARKERS,
     VOCATIVE_PARTICLE,
+    WEAR_VERBS,
 )
 from .text import Token, fold
 from .vocab import canon
@@ -583,6 +584,8 @@ class Grammar:
             return 0  # "2 cây": a number tied to a unit is a count, whatever the variants
         if not explicit and not self._variant_context(r, j):
             return 0
+        if not explicit and self._after_unit_word(r, j) and words[j - 1].accented:
+            i = j - 1  # "đôi 37": the unit word is part of what is named
         r.elements.append(Variant(value.options, i, end, explicit))
         r.consumed.update(range(i, end))
         return end
@@ -616,7 +619,7 @@ class Grammar:
         """A bare value ("41", "đen", "L") is a variant right after a product, a quantity, another
         variant, or a change word ("từ M sang L")."""
         if j > 0 and (
-            r.words[j - 1].in_(CHANGE_FROM_TO)
+            r.words[j - 1].in_(CHANGE_FROM_TO | WEAR_VERBS)
             or (_unit_at(r.words, j - 1) is not None and r.words[j - 1].accented)
         ):
             return True  # "đổi từ M sang L", "lấy đôi 43"

@@ -297,6 +297,7 @@ OPTION_QUESTION_TAIL = frozenset({"vậy", "thế", "ạ", "nhỉ", "hả", "à"
 CONDITIONAL = "nếu"  # "nếu còn thì e lấy": an order on the stock being there asks whether it is
 THEN = "thì"  # "có thì e lấy": the same condition without "nếu"
 KIND_MARKERS = frozenset({"loại"})  # "gà loại 2 cân": a weight that says which kind, not how many
+WEAR_VERBS = frozenset({"đi", "mang", "mặc"})  # "e đi 41", "mặc M": the size one wears
 FINAL_PARTICLES = frozenset({"đi"})  # a request only at the end ("mua đi"); "đi êm" is walking
 AVAILABILITY = frozenset({"còn", "có"})
 SEPARATORS = frozenset({"và", "với", "+", "&", "cùng", "thêm"})

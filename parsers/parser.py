@@ -177,7 +177,21 @@ def _order_items(
     drafts = _drafts(reading, chosen)
     if not drafts:
         return [Item(current.sku, 1, None)] if current is not None else []
+    said = _values_said_before(reading, clauses, chosen[0])
+    if said and not drafts[0].variants:
+        drafts[0].variants = said  # "ck e đi 41, chốt 1 đôi nhé": the size said before
     return _resolve(reading, drafts, catalog, current, 1)
+
+
+def _values_said_before(reading: Reading, clauses: list[Clause], first: Clause) -> list[Variant]:
+    """The values of the clause just before an order when that clause says only values."""
+    before = clauses[first.index - 1] if first.index > 0 else None
+    if before is None or before.dead_verbs or before.question or before.live_verbs:
+        return []
+    said = _elements_of(reading, [before])
+    if said and all(isinstance(e, Variant) for e in said):
+        return [e for e in said if isinstance(e, Variant)]
+    return []
 
 
 def _change_items(
@@ -198,8 +212,20 @@ def _change_items(
         e for e in after if isinstance(e, Variant)
     ]
     qty = qtys[0] if target >= 0 and qtys else qtys[-1] if qtys else None
-    draft = Draft(ref, qty, variants[:1] if target >= 0 else variants[-1:])
+    draft = Draft(ref, qty, _adjacent(variants, first=target >= 0))
     return resolve([draft], catalog, [current] if current else [], None)
+
+
+def _adjacent(variants: list[Variant], first: bool) -> list[Variant]:
+    """The first (or last) run of values said together: "sang L đen" is one size and colour."""
+    ordered = variants if first else variants[::-1]
+    run = ordered[:1]
+    for v in ordered[1:]:
+        prev = run[-1]
+        if (v.start != prev.end) if first else (v.end != prev.start):
+            break
+        run.append(v)
+    return run if first else run[::-1]
 
 
 def _explain(t: Text, reading: Reading, cues: Cues) -> list[Match]:
