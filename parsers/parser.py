@@ -220,11 +220,14 @@ def _adjacent(variants: list[Variant], first: bool) -> list[Variant]:
     """The first (or last) run of values said together: "sang L đen" is one size and colour."""
     ordered = variants if first else variants[::-1]
     run = ordered[:1]
+    axes = {(o.product.sku, o.axis) for v in run for o in v.options}
     for v in ordered[1:]:
         prev = run[-1]
-        if (v.start != prev.end) if first else (v.end != prev.start):
-            break
+        more = {(o.product.sku, o.axis) for o in v.options}
+        if ((v.start != prev.end) if first else (v.end != prev.start)) or more & axes:
+            break  # not said together, or another value of the same axis ("42 -> 43")
         run.append(v)
+        axes |= more
     return run if first else run[::-1]
 
 
