@@ -1,8 +1,9 @@
-"""Two sessions with variants of their own price and stock, run end to end through `chotdon run`:
+"""Sessions with variants of their own price and stock, run end to end through `chotdon run`:
 a fashion shop (size x colour, stock per combination) and a speciality-food shop (weights at
-their own prices). The parser of today does not read a size, colour or weight, so the host
-settles each "Cần duyệt" line with the variant (approve records in the session file), as she
-would on the feed page; the order books and stock are what the order book must make of them."""
+their own prices). In the first two the viewers name no variant ("chốt 2 áo thun"), so the host
+settles each "Cần duyệt" line with one (approve records in the session file), as she would on the
+feed page; in the third the parser reads each weight from the comment itself. The order books
+and stock are what the order book must make of them."""
 
 from __future__ import annotations
 
@@ -34,11 +35,11 @@ def chotdon(*args: str) -> None:
 
 
 def run_session(
-    tmp_path: Path, name: str, stream: str
+    tmp_path: Path, name: str, stream: str, catalog_name: str | None = None
 ) -> tuple[dict[str, tuple[Lines, int]], StockLevels]:
     """Each customer's order (lines, total) and the stock when the session file has been run."""
     db = tmp_path / f"{name}.db"
-    catalog, source = DATA / f"{name}.json", DATA / f"{name}.jsonl"
+    catalog, source = DATA / f"{catalog_name or name}.json", DATA / f"{name}.jsonl"
     chotdon("run", "--catalog", str(catalog), "--source", str(source), "--db", str(db))
     store = SQLiteStore(db)
     try:
@@ -139,3 +140,22 @@ def test_speciality_food_session_prices_each_weight(tmp_path: Path) -> None:
         VariantStock(sku="MAT-ONG", variant="1kg", remaining=1, reserved=3, waiting=0),
         VariantStock(sku="CHE-SHAN", variant="200g", remaining=0, reserved=2, waiting=1),
     ]
+
+
+def test_the_parser_reads_the_weights_and_the_order_book_moves_the_jars(tmp_path: Path) -> None:
+    """Comments alone (the parser reads each weight): a change of weight moves the reservation
+    from the 1 kg jars' own stock to the shared one, and the jars it frees go to the next in
+    line; a change between weights sharing stock only changes the price."""
+    orders, stock = run_session(tmp_path, "dac-san-binh-luan", "tay-bac-dac-san", "dac-san")
+    assert orders == {
+        "Nguyễn Thị Lan": ([("MAT-ONG", "500g", 3, 120_000, "confirmed")], 360_000),
+        "Hoa Phạm": ([("MAT-ONG", "1kg", 2, 220_000, "confirmed")], 440_000),  # promoted
+        "Minh Anh": ([("MAT-ONG", "500g", 1, 120_000, "confirmed")], 120_000),
+        "Trần Tuấn": ([("THIT-TRAU", "250g", 2, 250_000, "confirmed")], 500_000),
+        "Mai Lê": ([("MANG-KHO", None, 0.5, 180_000, "confirmed")], 90_000),
+    }
+    assert stock.remaining["MAT-ONG"] == 16 + 2 and stock.reserved["MAT-ONG"] == 4 + 2
+    assert stock.remaining["THIT-TRAU"] == 13 and stock.waiting == {}
+    assert stock.variants[0] == VariantStock(
+        sku="MAT-ONG", variant="1kg", remaining=2, reserved=2, waiting=0
+    )
