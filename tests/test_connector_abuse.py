@@ -19,9 +19,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from chotdon.records import Comment, encode
+from ingest.connectors.runner import ConnectorRecord, run_connector
+from tests.fakes.facebook_graph import FakeGraph
+from tests.fakes.facebook_graph import comment as fb_comment
 from tests.fakes.tiktok_bridge import FakeBridge, chat, room_user
 from tests.fakes.webhook_client import post, push, sign
 from tests.ports import free_port
+from tests.test_connector_facebook import T0 as FB_T0
+from tests.test_connector_facebook import cid as fb_cid
+from tests.test_connector_facebook import live as fb_live
 from tests.test_embedded import ROOT
 
 SECRET = "bí-mật"
@@ -201,3 +208,30 @@ def test_a_connector_whose_reader_stalls_still_stops_on_sigterm(
     assert code == 1  # records were left unwritten: not a clean stop, checkpoint not advanced
     assert pipeline.ingest.stderr is not None
     assert "output stalled" in pipeline.ingest.stderr.read().decode()
+
+
+async def test_facebook_half_an_emoji_is_replaced_not_fatal() -> None:
+    graph = FakeGraph()
+    await graph.start()
+    try:
+        graph.add(
+            fb_comment(fb_cid(1), "chốt 2 hộp ổi \ud83d", FB_T0), fb_comment(fb_cid(2), "A3", FB_T0)
+        )
+        stop = asyncio.Event()
+        written: list[bytes] = []
+
+        async def emit(record: ConnectorRecord) -> None:
+            line = encode(record)  # as `--to stdout` and Kafka write it
+            if isinstance(record, Comment):
+                written.append(line)
+            if len(written) == 2:
+                stop.set()
+
+        outcome = await asyncio.wait_for(
+            run_connector(fb_live(graph), emit, stop=stop, log=lambda _m: None), 10
+        )
+    finally:
+        await graph.stop()
+    assert outcome.reason == "stopped"
+    texts = [json.loads(line)["text"] for line in written]
+    assert texts == ["chốt 2 hộp ổi \ufffd", "A3"]
