@@ -268,6 +268,15 @@ def _without_surrogates(value: object) -> object:
     return value
 
 
+def record_stream(record: object) -> str | None:
+    """The stream a record belongs to (an intent's is its comment's): what every stage keys and
+    routes it by. None for a record of no stream, or an intent without its comment."""
+    if isinstance(record, Intent):
+        return record.comment.stream if record.comment is not None else None
+    stream = getattr(record, "stream", None)
+    return stream if isinstance(stream, str) else None
+
+
 def decode(data: bytes | str) -> AnyRecord:
     try:
         record: AnyRecord = _decoder.decode(data)

@@ -42,6 +42,7 @@ from chotdon.records import (
     ViewerCount,
     decode,
     encode,
+    record_stream,
 )
 from sinks.feed.view import status_of
 
@@ -280,13 +281,6 @@ class WriteResult:
         return len(self.repeated)
 
 
-def _stream(record: AnyRecord | Catalog) -> str | None:
-    if isinstance(record, Intent):
-        return record.comment.stream if record.comment is not None else None
-    stream = getattr(record, "stream", None)
-    return stream if isinstance(stream, str) else None
-
-
 def _json(value: Any) -> bytes:
     return msgspec.json.encode(value)
 
@@ -331,7 +325,7 @@ class RedisStore:
                     return result
             pipe.multi()  # type: ignore[no-untyped-call]
             for entry in entries:
-                stream = _stream(entry.record)
+                stream = record_stream(entry.record)
                 if stream is None or not await self._queue(pipe, stream, entry):
                     result.ignored += 1
                     continue

@@ -33,22 +33,22 @@ from chotdon.records import (
     AnyRecord,
     Comment,
     HostAction,
-    Intent,
     OrderEvent,
     SetCurrent,
     ViewerCount,
     encode,
+    record_stream,
 )
 from ingest.sources import JsonLinesSource, Source, SourceRecord
-from parsers import Parser, parse_failed
+from parsers import parse_failed
 from sinks.feed.hub import FeedHub
 from sinks.feed.view import StreamView
 from sinks.sqlite_store import Batch, SQLiteStore
 
+from .actions import ActionError
 from .book_rows import has_changes, restore_book, take_changes
-from .order_book import StreamBook, new_book
-from .resolver import apply, apply_action
-from .stages import parse_comment, stock_levels
+from .order_book import new_book
+from .processor import StreamProcessor
 
 BATCH_SIZE = 256  # records per SQLite commit at most
 PROGRESS_EVERY = 2.0  # seconds between progress lines
@@ -59,14 +59,9 @@ DRAIN_SECONDS = 20.0  # on stop, what was read is committed within this, else gi
 Log = Callable[[str], None]
 
 
-@dataclass
-class StreamState:
-    catalog: Catalog
-    parser: Parser
-    book: StreamBook
-    current: str | None = None
-    current_changed: bool = False
-    stock_changed: bool = False
+@dataclass(eq=False)
+class StreamState(StreamProcessor):
+    current_changed: bool = False  # since the last commit
 
 
 @dataclass
@@ -117,7 +112,7 @@ class EmbeddedRunner:
             stored = store.book(catalog.stream)
             book = restore_book(stored[0]) if stored else new_book(catalog)
             current = stored[1] if stored else None
-            self.streams[catalog.stream] = StreamState(catalog, Parser(catalog), book, current)
+            self.streams[catalog.stream] = StreamState(catalog, book, current)
             for event in store.latest_orders(catalog.stream):
                 self.stats.figures.apply(event)
         self._inbox: asyncio.Queue[_Item | object] = asyncio.Queue(queue_size)
@@ -254,16 +249,13 @@ class EmbeddedRunner:
             batch.records.append(record)
         else:
             try:
-                state.book, events = apply_action(state.book, record, state.catalog)
-            except ValueError as exc:
+                events = state.action(record)
+            except ActionError as exc:
                 if item.done:
                     item.done.set_exception(exc)
                 return
             batch.records.append(record)
-            state.stock_changed = True
         batch.records.extend(events)
-        if events:
-            state.stock_changed = True
         if item.done:
             item.done.set_result(events)
 
@@ -277,7 +269,7 @@ class EmbeddedRunner:
         if base is None or len(self.streams) >= MAX_STREAMS:
             return None
         catalog = msgspec.structs.replace(base, stream=stream)
-        state = self.streams[stream] = StreamState(catalog, Parser(catalog), new_book(catalog))
+        state = self.streams[stream] = StreamState(catalog, new_book(catalog))
         batch.catalogs.append(catalog)  # stored with the batch: a restart finds it
         if self.hub is not None:
             self.hub.views[stream] = StreamView.for_catalog(catalog, stream)
@@ -309,7 +301,7 @@ class EmbeddedRunner:
     def _comment(self, state: StreamState, comment: Comment, batch: Batch) -> list[OrderEvent]:
         self.stats.comments += 1
         started = time.perf_counter()
-        intent: Intent = parse_comment(state.parser, comment, state.current)
+        intent = state.parse(comment)
         took = time.perf_counter() - started
         if self.metrics:
             self.metrics.observe_comment(comment.stream)
@@ -317,16 +309,14 @@ class EmbeddedRunner:
                 comment.stream, intent.intent, took, failed=parse_failed(intent)
             )
         batch.records.append(intent)
-        state.book, events = apply(state.book, intent, state.catalog)
-        return events
+        return state.resolve(intent)
 
     async def _flush(self, batch: Batch) -> None:
         batch.dead_letters, self._pending_errors = self._pending_errors, []
         for stream, state in self.streams.items():
-            if state.stock_changed:
-                ts = max((getattr(r, "ts", 0.0) for r in batch.records), default=0.0)
-                batch.records.append(stock_levels(state.book, ts))
-                state.stock_changed = False
+            levels = state.take_stock()
+            if levels is not None:
+                batch.records.append(levels)
             if state.current_changed or has_changes(state.book):
                 batch.books[stream] = (take_changes(state.book), state.current)
                 state.current_changed = False
@@ -348,9 +338,7 @@ class EmbeddedRunner:
     def _published(self, record: AnyRecord) -> None:
         for listener in self.listeners:
             listener(record)
-        stream = getattr(record, "stream", None)
-        if stream is None and isinstance(record, Intent) and record.comment:
-            stream = record.comment.stream
+        stream = record_stream(record)
         if isinstance(record, OrderEvent):
             self.stats.figures.apply(record)
             if self.metrics:

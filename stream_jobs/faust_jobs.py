@@ -49,10 +49,10 @@ from chotdon.records import (
     RecordError,
     Reject,
     SetCurrent,
-    StockLevels,
     ViewerCount,
     decode,
     encode,
+    record_stream,
 )
 from parsers import Parser, parse_failed
 
@@ -61,8 +61,8 @@ from .actions import ActionError
 from .book_rows import restore_book, take_changes
 from .faust_catalogs import CatalogReader
 from .order_book import StreamBook, new_book
-from .resolver import apply, apply_action
-from .stages import parse_comment, stock_levels
+from .processor import StreamProcessor
+from .stages import parse_comment
 
 log = logging.getLogger(__name__)
 
@@ -331,13 +331,6 @@ class Job(Generic[S]):
         raise NotImplementedError
 
 
-def record_stream(record: AnyRecord) -> str | None:
-    if isinstance(record, Intent):
-        return record.comment.stream if record.comment is not None else None
-    stream = getattr(record, "stream", None)
-    return stream if isinstance(stream, str) else None
-
-
 # -- parse ----------------------------------------------------------------------------------------
 
 
@@ -453,7 +446,8 @@ class ResolveJob(Job[StreamBook]):
     ) -> None:
         super().__init__(app, config, table)
         self.catalogs = catalogs
-        self.stock_changed: dict[bytes, tuple[int, float]] = {}  # key -> (partition, ts)
+        self.processors: dict[bytes, StreamProcessor] = {}  # around the live books
+        self.partitions: dict[bytes, int] = {}  # key -> partition: streams in this batch
 
     def rows(self, key: bytes, state: StreamBook) -> list[tuple[bytes, bytes | None]]:
         changes = take_changes(state)
@@ -489,31 +483,40 @@ class ResolveJob(Job[StreamBook]):
             await self.dead_letter(event, "no_catalog", f"no catalog for stream '{stream}'")
             return
         key, partition = event.message.key or b"", event.message.partition
-        book = self.state(key) or new_book(catalog)
+        processor = self.processor(key, catalog)
         try:
             if isinstance(record, Intent):
-                book, events = apply(book, record, catalog)
-                ts = record.comment.ts if record.comment is not None else 0.0
+                events = processor.resolve(record)
             else:
                 assert isinstance(record, Approve | Reject | AdjustStock)
-                book, events = apply_action(book, record, catalog)
-                ts = record.ts
+                events = processor.action(record)
         except ActionError as exc:
             await self.dead_letter(event, "action_refused", f"host action refused: {exc}")
             return
-        self.changed(key, partition, book)
+        self.changed(key, partition, processor.book)
+        self.partitions[key] = partition
         for order_event in events:
             await self.send(topics.ORDERS, key, encode(order_event), partition)
             self.config.metrics.observe_order_event(order_event)
-        if events or not isinstance(record, Intent):
-            _, seen = self.stock_changed.get(key, (partition, ts))
-            self.stock_changed[key] = (partition, max(ts, seen))
+
+    def processor(self, key: bytes, catalog: Catalog) -> StreamProcessor:
+        processor = self.processors.get(key)
+        if processor is None:
+            book = self.state(key) or new_book(catalog)
+            processor = self.processors[key] = StreamProcessor(catalog, book)
+        processor.catalog = catalog  # the latest, should it have been republished
+        return processor
 
     async def end_batch(self) -> None:
-        for key, (partition, ts) in self.stock_changed.items():
-            levels: StockLevels = stock_levels(self.states[key], ts)
-            await self.send(topics.ORDERS, key, encode(levels), partition)
-        self.stock_changed.clear()
+        for key, partition in self.partitions.items():
+            levels = self.processors[key].take_stock()
+            if levels is not None:
+                await self.send(topics.ORDERS, key, encode(levels), partition)
+        self.partitions.clear()
+
+    def forget(self) -> None:
+        super().forget()
+        self.processors.clear()
 
 
 # -- metrics --------------------------------------------------------------------------------------
