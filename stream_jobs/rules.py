@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from chotdon.catalog import Product
+import msgspec
+
+from chotdon.catalog import VARIANT_JOIN, Product
 from chotdon.records import AdjustStock, Approve, Comment, Intent, Item, Reject
 
 from .actions import Action, ActionError
@@ -90,6 +92,9 @@ def _change(step: Step, order: Order, comment: Comment, items: list[Item]) -> No
         if product is not None and not lines and item.qty is not None:
             _order_item(step, order, comment, index, item, "change")
             continue
+        if product is not None and len(lines) == 1 and item.variant is not None:
+            variant = completed(product, lines[0].variant, item.variant)
+            item = msgspec.structs.replace(item, variant=variant)
         missing = _unsettled_change(product, lines, item) if product is not None else "sku"
         if missing is not None:
             _review(step, order, comment, index, "change", missing, item)
@@ -100,6 +105,20 @@ def _change(step: Step, order: Order, comment: Comment, items: list[Item]) -> No
             set_variant(step, order, line, product, item.variant)
         if item.qty is not None:
             set_qty(step, order, line, qty(item.qty))
+
+
+def completed(product: Product, label: str | None, value: str) -> str:
+    """The variant a change means: naming one axis's value ("L", "đen") of a line in
+    "M / trắng" keeps the line's other values ("L / trắng", "M / đen"). Anything else (a whole
+    label, a value of no axis or of several) is taken as named."""
+    if value in product.variants or label is None or len(product.axes) < 2:
+        return value
+    values = label.split(VARIANT_JOIN)
+    named = [i for i, axis in enumerate(product.axes) if value in axis.values]
+    if len(named) != 1 or len(values) != len(product.axes):
+        return value
+    values[named[0]] = value
+    return VARIANT_JOIN.join(values)
 
 
 def _unsettled_change(product: Product, lines: list[Line], item: Item) -> Missing | None:

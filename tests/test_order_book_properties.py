@@ -76,7 +76,7 @@ any_items = st.builds(
     Item,
     st.sampled_from(SKUS),
     st.sampled_from([None, 0, 0.1, 0.2, 1, 2]),
-    st.sampled_from([None, "40", "42", "M / trắng", "L / đen", "M / đen"]),
+    st.sampled_from([None, "40", "42", "M / trắng", "L / đen", "M / đen", "L", "đen"]),
 )
 items = st.one_of(valid_items, valid_items, any_items)  # mostly lines that settle
 kinds: st.SearchStrategy[IntentKind] = st.sampled_from(

@@ -168,3 +168,14 @@ def test_exported_host_actions_read_back_with_their_variant() -> None:
     ]
     assert any(isinstance(a, AdjustStock) and a.variant for a in actions)
     assert [action_from(action_row(a)) for a in actions] == actions
+
+
+def test_a_change_naming_one_axis_keeps_the_lines_other_values(fashion: Session) -> None:
+    fashion.say("lan", "order", shirt("M / trắng", 2))
+    fashion.say("lan", "change", Item("AO-THUN", None, "L"))  # "đổi sang size L"
+    assert fashion.lines("lan") == [("AO-THUN", "L / trắng", 2, "confirmed")]
+    fashion.say("lan", "change", Item("AO-THUN", 1, "đen"))  # "lấy màu đen 1 cái thôi"
+    assert fashion.lines("lan") == [("AO-THUN", "L / đen", 1, "confirmed")]
+    assert fashion.book.remaining["AO-THUN / L / trắng"] == 5
+    (event,) = fashion.say("lan", "change", Item("AO-THUN", None, "xanh"))  # no such colour
+    assert [x.missing for x in event.lines if x.status == "review"] == ["variant"]
