@@ -9,9 +9,12 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
+
 from chotdon.catalog import Catalog, load_catalog
 from chotdon.config import add_flags, settings
 from chotdon.phones import mask_phones_in
+from chotdon.prometheus import ConnectorMetrics
 from ingest.simulator import add_simulator_source_arguments, simulator_source
 from ingest.sources import JsonLinesSource, Source, add_speed_flag
 from sinks.sqlite_store import ConnectorStates
@@ -113,8 +116,10 @@ def _run_live(args: argparse.Namespace, catalogs: list[Catalog], sources: list[s
         print(f"chotdon run: {exc}", file=sys.stderr)
         return 2
     states = ConnectorStates(args.db)
-    live = LiveSources(connectors, states, log=_say)
+    registry = CollectorRegistry()  # the connectors' metrics on the session's /metrics
+    live = LiveSources(connectors, states, log=_say, metrics=ConnectorMetrics(registry))
     options = _session_options(args, catalogs, args.db)
+    options.registry = registry
     try:
         options.confirmer = confirmer_from(args, catalogs, connectors)
     except TemplateError as exc:

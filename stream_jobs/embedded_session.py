@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from chotdon.catalog import Catalog
 from chotdon.prometheus import PipelineMetrics
@@ -40,6 +41,7 @@ class SessionOptions:
     keep_running: bool = False  # serve the feed after the source ends, until interrupted
     queue_size: int = 1024
     confirmer: Confirmer | None = None  # answers buyers on their platform (off by default)
+    registry: CollectorRegistry | None = None  # /metrics of the session (live connectors' too)
 
 
 def restore_views(store: SQLiteStore, runner: EmbeddedRunner) -> dict[str, StreamView]:
@@ -73,7 +75,7 @@ async def run_session(options: SessionOptions, source: Source, log: Log = _log) 
         store = SQLiteStore(options.db)
     except (sqlite3.DatabaseError, OSError) as exc:
         raise SessionError(f"--db {options.db}: {exc}") from None
-    metrics = PipelineMetrics()
+    metrics = PipelineMetrics(options.registry)
     runner = EmbeddedRunner(
         options.catalogs, store, metrics=metrics, queue_size=options.queue_size, log=log
     )

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from stream_jobs.live_sources import LiveSourceError, build_connector
@@ -131,3 +133,38 @@ def test_a_live_source_names_its_stream_and_target() -> None:
             build_connector(wrong, ["kim-an-oi", "phu-xuyen"], {**env, **SHOPEE_ENV})
     with pytest.raises(LiveSourceError, match="SHOPEE_ACCESS_TOKEN"):
         build_connector("shopee:123@kim-an-oi", ["kim-an-oi"], {"SHOPEE_PARTNER_ID": "1"})
+
+
+async def test_the_connectors_metrics_are_on_the_sessions_metrics_page(
+    graph: FakeGraph, tmp_path: Path
+) -> None:
+    graph.add(comment("f1", "chốt 2 hộp ổi", T0, user="1001", name="Lan"))
+    env = {
+        **os.environ,
+        "FACEBOOK_ACCESS_TOKEN": TOKEN,
+        "CHOTDON_FACEBOOK_GRAPH_URL": graph.base_url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chotdon", "run", "--catalog", "kim-an",
+        f"--source=facebook:{graph.video_id}", "--db", str(tmp_path / "s.db"), "--port", "0",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        url = ""
+        while not url.endswith("/metrics"):
+            line = await asyncio.wait_for(process.stdout.readline(), 30)
+            assert line, "the run ended before serving"
+            url = line.decode().split(": ", 1)[-1].strip()
+        wanted = 'chotdon_ingest_comments_total{platform="facebook",stream="kim-an-oi"} 1.0'
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                async with http.get(url) as response:
+                    page = await response.text()
+                if wanted in page:
+                    break
+                await asyncio.sleep(0.1)
+        assert wanted in page and "chotdon_comments_total" in page
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
