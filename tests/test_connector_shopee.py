@@ -353,3 +353,24 @@ def test_polling_must_stay_inside_the_ten_second_window() -> None:
         ShopeeConnector(
             STREAM, partner_id="1", partner_key="k", access_token="t", user_id="2", poll_every=9
         )
+
+
+async def test_a_pause_longer_than_the_window_is_counted_as_a_gap(fake: FakeShopee) -> None:
+    """Shopee keeps 10 s of comments (1 s here): a connector that could not read for longer
+    says how much may be lost instead of pretending nothing was."""
+    fake.comments = comments(2)
+    conn = ShopeeConnector(
+        STREAM, partner_id=str(PARTNER_ID), partner_key=PARTNER_KEY, access_token=ACCESS_TOKEN,
+        user_id=str(USER_ID), api_url=fake.url, poll_every=0.1, window=1.0,
+    )  # fmt: skip
+    batches = conn.batches()
+    errors: list[tuple[str, str]] = []
+    while not (await anext(batches)).wait:  # the first window, read to its end
+        pass
+    await asyncio.sleep(1.6)  # the process was stopped, or the network was down
+    while not (batch := await anext(batches)).wait:
+        errors.extend(batch.errors)
+    errors.extend(batch.errors)
+    await batches.aclose()  # type: ignore[attr-defined]
+    assert [kind for kind, _ in errors] == ["gap"]
+    assert "may be lost" in errors[0][1]
