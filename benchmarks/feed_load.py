@@ -1,14 +1,14 @@
 """The host's feed under viewer load: does order taking stay live?
 
-    python benchmarks/feed_load.py [--viewers 100] [--seconds 20]
+    python benchmarks/feed_load.py [--viewers 100] [--seconds 20] [--burst 0]
 
 Runs `chotdon run` (its own process, reading comments from a named pipe, the feed on
 127.0.0.1), then at once: `--viewers` read-only pages holding event streams (from ten loopback
 addresses, as many households would), a hit-and-run client opening event streams and snapshots
 and dropping them unread as fast as it can, and the host's page with the token. Each half second
-a new comment orders; its order event must reach the host's page, and a host action (a stock
-change) must be answered. Prints the latency figures; everything stays on 127.0.0.1 and ends
-within `--seconds` + 10 s.
+a new comment orders (after `--burst` other buyers' comments, to keep the pipeline busy); its
+order event must reach the host's page, and a host action (a stock change) must be answered.
+Prints the latency figures; everything stays on 127.0.0.1 and ends within `--seconds` + 10 s.
 """
 
 from __future__ import annotations
@@ -96,7 +96,9 @@ async def hit_and_run(base: str, figures: Figures, stop: asyncio.Event) -> None:
         await asyncio.sleep(0.005)
 
 
-async def host(base: str, token: str, fifo: IO[str], figures: Figures, seconds: float) -> None:
+async def host(
+    base: str, token: str, fifo: IO[str], figures: Figures, seconds: float, burst: int
+) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     events = f"http://{base}/api/streams/{STREAM}/events"
     async with aiohttp.ClientSession() as http, http.get(events, headers=headers) as page:
@@ -134,6 +136,11 @@ async def host(base: str, token: str, fifo: IO[str], figures: Figures, seconds: 
                 text=text,
                 ts=time.time(),
             )
+            crowd = [  # other buyers commenting at the same time: the pipeline is busy
+                Comment(stream=STREAM, comment_id=f"busy-{i}-{n}", user_id=f"b{n % 997}",
+                        text="chốt 1 hộp ổi", ts=time.time()) for n in range(burst)
+            ]  # fmt: skip
+            fifo.write("".join(encode(c).decode() + "\n" for c in crowd))
             sent[name] = time.monotonic()
             fifo.write(encode(comment).decode() + "\n")
             fifo.flush()
@@ -162,7 +169,7 @@ async def host(base: str, token: str, fifo: IO[str], figures: Figures, seconds: 
                 figures.orders_missed += 1
 
 
-async def main(viewers: int, seconds: float) -> Figures:
+async def main(viewers: int, seconds: float, burst: int) -> Figures:
     figures = Figures()
     token = secrets.token_urlsafe(12)
     port = free_port()
@@ -190,7 +197,7 @@ async def main(viewers: int, seconds: float) -> Figures:
             ]
             await asyncio.sleep(1)  # the crowd is in
             vandal = asyncio.create_task(hit_and_run(base, figures, stop))
-            await asyncio.wait_for(host(base, token, fifo, figures, seconds), seconds + 10)
+            await asyncio.wait_for(host(base, token, fifo, figures, seconds, burst), seconds + 10)
             stop.set()
             for task in [*crowd, vandal]:
                 task.cancel()
@@ -230,6 +237,12 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--viewers", type=int, default=100)
     p.add_argument("--seconds", type=float, default=20.0, help="of load (at most 20)")
+    p.add_argument(
+        "--burst",
+        type=int,
+        default=0,
+        help="other comments before each measured one (at most 2000)",
+    )
     args = p.parse_args()
-    seconds = min(args.seconds, 20.0)
-    report(asyncio.run(main(min(args.viewers, 200), seconds)), args.viewers, seconds)
+    seconds, burst = min(args.seconds, 20.0), max(0, min(args.burst, 2000))
+    report(asyncio.run(main(min(args.viewers, 200), seconds, burst)), args.viewers, seconds)

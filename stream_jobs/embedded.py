@@ -223,6 +223,7 @@ class EmbeddedRunner:
             if self._inbox.empty() or len(batch.records) >= BATCH_SIZE:
                 await self._flush(batch)
                 batch = Batch(source_name)
+                await asyncio.sleep(0)  # the feed's pages and the host get the loop between batches
         await self._flush(batch)
         await self._outbox.put(_END)
 
