@@ -498,6 +498,29 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+ANSWERED_TTL = 8 * 24 * 3600  # seconds; a comment can be answered for 7 days (Private Reply)
+
+
+class RedisAnswered:
+    """The comments answered on their platforms (`Answered`, see stream_jobs.confirm) in the
+    distributed mode: a set per stream, `<prefix>:{stream}:answered`, kept a week after its last
+    reply, so a restarted `chotdon confirm` (or another replica) never answers one twice."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+
+    async def answered(self, stream: str, comment: str) -> bool:
+        return bool(await self.redis.sismember(self.keys.of(stream, "answered"), comment))
+
+    async def remember(self, stream: str, comment: str) -> None:
+        key = self.keys.of(stream, "answered")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, comment)
+            pipe.expire(key, ANSWERED_TTL)
+            await pipe.execute()
+
+
 @dataclass
 class StoredStream:
     stream: str

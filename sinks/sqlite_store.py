@@ -9,6 +9,7 @@ customers the batch touched and the log entries it added, never the whole book.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -42,6 +43,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS catalogs (stream TEXT PRIMARY KEY, catalog BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS positions (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS connector_states (connector TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS replies (stream TEXT, comment TEXT, PRIMARY KEY (stream, comment));
 CREATE TABLE IF NOT EXISTS book_heads (
     stream TEXT PRIMARY KEY, head BLOB NOT NULL, current TEXT, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS book_customers (
@@ -268,8 +270,9 @@ class SQLiteStore:
 
 
 class ConnectorStates:
-    """Live connectors' checkpoints in the session's file, on a connection of their own (the
-    runner's connection may be inside a batch's transaction on another thread)."""
+    """Live connectors' checkpoints and the comments answered on their platforms (`Answered`,
+    see stream_jobs.confirm) in the session's file, on a connection of their own (the runner's
+    connection may be inside a batch's transaction on another thread)."""
 
     def __init__(self, path: str | Path) -> None:
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -295,6 +298,15 @@ class ConnectorStates:
     def committed(self, source: str) -> int:
         """The position of `source` the runner has committed."""
         return _position(self.db, source)
+
+    async def answered(self, stream: str, comment: str) -> bool:
+        query = "SELECT 1 FROM replies WHERE stream = ? AND comment = ?"
+        row = await asyncio.to_thread(lambda: self.db.execute(query, (stream, comment)).fetchone())
+        return row is not None
+
+    async def remember(self, stream: str, comment: str) -> None:
+        query = "INSERT OR IGNORE INTO replies VALUES (?, ?)"
+        await asyncio.to_thread(self.db.execute, query, (stream, comment))
 
 
 def _position(db: sqlite3.Connection, source: str) -> int:

@@ -7,22 +7,26 @@ pipeline has committed - from the embedded runner (`offer` is a listener of its 
 records) or from the orders topic (`chotdon confirm`, distributed mode) - builds the reply with
 the host's templates (`confirm_messages`, pure), and sends it from its own task through a bounded
 queue, so a slow platform never holds the pipeline: when the queue is full the oldest reply is
-dropped and counted. One reply per comment (a Private Reply allows no more); each platform is
-rate limited (YouTube: each message costs 50 quota units). A refused token or a spent quota
-switches that platform's replies off with one clear message; network errors are retried a few
-times, then the reply is dropped and counted.
+dropped and counted. One reply per comment (a Private Reply allows no more), across restarts:
+the comments answered are kept in an `Answered` store (the session's SQLite in the embedded
+mode, Redis in the distributed one), looked up before a reply goes and written as soon as it
+went, so a restart answers nothing twice (only a crash between the platform's answer and that
+write could). Each platform is rate limited (YouTube: each message costs 50 quota units). A
+refused token or a spent quota switches that platform's replies off with one clear message;
+network errors are retried a few times, then the reply is dropped and counted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
+from redis.exceptions import RedisError
 
 from chotdon.catalog import Catalog
 from chotdon.phones import mask_phones_in
@@ -46,6 +50,7 @@ DEFAULT_RATES = {"facebook": 1.0, "shopee": 0.5, "youtube": 1 / 60}  # replies a
 ATTEMPTS = 3
 QUEUE_SIZE = 1_000
 DRAIN_SECONDS = 5.0  # what the queued replies may still take when the run ends
+STORE_ERRORS = (sqlite3.Error, RedisError, OSError)  # of the `Answered` stores
 
 Log = Callable[[str], None]
 
@@ -76,6 +81,16 @@ class ConfirmStats:
     sent: int = 0
     failed: int = 0
     dropped: int = 0  # the queue was full
+    already: int = 0  # answered before a restart
+
+
+class Answered(Protocol):
+    """Where the comments answered are kept (sinks.sqlite_store.ConnectorStates,
+    sinks.redis_store.RedisAnswered); `comment` is "<platform>:<the platform's comment id>"."""
+
+    async def answered(self, stream: str, comment: str) -> bool: ...
+
+    async def remember(self, stream: str, comment: str) -> None: ...
 
 
 class Confirmer:
@@ -85,6 +100,7 @@ class Confirmer:
         repliers: Sequence[Replier],
         *,
         streams: set[str],
+        answered: Answered | None = None,
         templates: Mapping[str, str] = DEFAULT_TEMPLATES,
         rates: Mapping[str, float] = DEFAULT_RATES,
         queue_size: int = QUEUE_SIZE,
@@ -94,6 +110,7 @@ class Confirmer:
         self.catalogs = {c.stream: c for c in catalogs}
         self.repliers = {(r.platform, r.stream): r for r in repliers}
         self.streams = streams
+        self.answered = answered
         self.templates = templates
         self.limits = {name: RateLimit(rate) for name, rate in rates.items()}
         self.log = log
@@ -130,13 +147,26 @@ class Confirmer:
                 finally:
                     self._queue.task_done()
 
-    async def drain(self, timeout: float) -> None:
-        """Wait (at most `timeout` seconds) for the queued replies to go."""
-        with contextlib.suppress(TimeoutError):
+    async def drain(self, timeout: float) -> bool:
+        """Wait (at most `timeout` seconds) for the queued replies to go; whether they all went
+        (or were given up)."""
+        try:
             await asyncio.wait_for(self._queue.join(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def _send(self, http: aiohttp.ClientSession, reply: Reply) -> None:
         if reply.platform in self.off:
+            return
+        comment = f"{reply.platform}:{reply.comment_id}"
+        try:
+            if self.answered is not None and await self.answered.answered(reply.stream, comment):
+                self.stats.already += 1
+                return
+        except STORE_ERRORS as exc:  # not knowing whether it was answered: no reply
+            self.stats.failed += 1
+            self.log(f"{reply.platform}: reply not sent, answered comments unreadable: {exc}")
             return
         replier = self.repliers[(reply.platform, reply.stream)]
         limit = self.limits.get(reply.platform)
@@ -162,4 +192,9 @@ class Confirmer:
                 await asyncio.sleep(backoff.next_delay(retry_after))
                 continue
             self.stats.sent += 1
+            try:
+                if self.answered is not None:
+                    await self.answered.remember(reply.stream, comment)
+            except STORE_ERRORS as exc:
+                self.log(f"{reply.platform}: reply sent but not recorded as answered: {exc}")
             return

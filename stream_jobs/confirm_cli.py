@@ -5,8 +5,10 @@
 The same confirmer as `chotdon run --confirm` (see `confirm`): the live sources name the
 platforms to answer on and their credentials (from the environment), as in `chotdon run`, but
 nothing is read from them here. It consumes `<prefix>.orders` in its own consumer group and
-commits a batch's offsets once its replies are sent or given up (at least once; one reply per
-comment while it runs). SIGTERM or Ctrl-C: the replies in hand go, then it stops.
+commits its offsets only when every reply read so far was sent or given up (at least once); the
+comments answered are kept in Redis (`--redis`, see sinks.redis_store.RedisAnswered), so a
+restart that reads them again answers each comment once. SIGTERM or Ctrl-C: the replies in hand
+go, then it stops.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import sys
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from chotdon import topics
 from chotdon.catalog import Catalog, load_catalog
@@ -25,8 +29,9 @@ from chotdon.config import add_flags, settings
 from chotdon.phones import mask_phones_in
 from chotdon.records import RecordError, decode
 from ingest.connectors.runner import Connector, install_stop_signals
+from sinks.redis_store import RedisAnswered
 
-from .confirm import DRAIN_SECONDS, Confirmer, repliers_of
+from .confirm import DRAIN_SECONDS, Answered, Confirmer, repliers_of
 from .confirm_messages import TemplateError, templates_from
 from .live_sources import LiveSourceError, build_connector
 
@@ -43,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "youtube:VIDEO_ID, shopee:SESSION_ID (@STREAM with several catalogs); repeat",
     )
     add_confirm_arguments(p, required=True)
-    add_flags(p, "kafka", "topic_prefix")
+    add_flags(p, "kafka", "topic_prefix", "redis")
 
 
 def add_confirm_arguments(
@@ -71,7 +76,10 @@ def add_confirm_arguments(
 
 
 def confirmer_from(
-    args: argparse.Namespace, catalogs: list[Catalog], connectors: list[Connector]
+    args: argparse.Namespace,
+    catalogs: list[Catalog],
+    connectors: list[Connector],
+    answered: Answered,
 ) -> Confirmer | None:
     """The confirmer the --confirm flags ask for (None: off). Raises TemplateError."""
     if not args.confirm:
@@ -87,7 +95,9 @@ def confirmer_from(
         raise TemplateError(f"{path}: {exc}") from exc
     templates = templates_from(text, path or "templates")
     repliers = repliers_of(connectors, public_facebook=args.confirm_public)
-    return Confirmer(catalogs, repliers, streams=chosen, templates=templates, log=_say)
+    return Confirmer(
+        catalogs, repliers, streams=chosen, answered=answered, templates=templates, log=_say
+    )
 
 
 def cmd_confirm(args: argparse.Namespace) -> int:
@@ -96,18 +106,28 @@ def cmd_confirm(args: argparse.Namespace) -> int:
         connectors = [
             build_connector(s, [c.stream for c in catalogs], os.environ) for s in args.source
         ]
-        confirmer = confirmer_from(args, catalogs, connectors)
-    except (LiveSourceError, TemplateError) as exc:
+        redis = Redis.from_url(args.redis)
+        answered = RedisAnswered(redis, args.topic_prefix)
+        confirmer = confirmer_from(args, catalogs, connectors, answered)
+    except (LiveSourceError, TemplateError, ValueError) as exc:
         _say(f"chotdon confirm: {exc}")
         return 2
     assert confirmer is not None  # --confirm is required here
-    asyncio.run(consume(confirmer, args.bootstrap, args.topic_prefix))
+    try:
+        asyncio.run(consume(confirmer, args.bootstrap, args.topic_prefix, redis))
+    except RedisError as exc:
+        _say(f"chotdon confirm: Redis {args.redis}: {exc}")
+        return 1
     s = confirmer.stats
-    _say(f"chotdon confirm: {s.sent} sent, {s.failed} failed, {s.dropped} dropped")
+    _say(
+        f"chotdon confirm: {s.sent} sent, {s.already} answered before, {s.failed} failed, "
+        f"{s.dropped} dropped"
+    )
     return 0
 
 
-async def consume(confirmer: Confirmer, bootstrap: str, prefix: str) -> None:
+async def consume(confirmer: Confirmer, bootstrap: str, prefix: str, redis: Redis) -> None:
+    await redis.ping()  # before reading anything: no reply without knowing what was answered
     stop = asyncio.Event()
     install_stop_signals(stop)
     consumer = AIOKafkaConsumer(
@@ -130,13 +150,14 @@ async def consume(confirmer: Confirmer, bootstrap: str, prefix: str) -> None:
                         confirmer.offer(decode(message.value))
                     except RecordError:
                         continue  # the sink and the worker report bad records; not ours
-            if batch:
-                await confirmer.drain(DRAIN_SECONDS)
+            if batch and await confirmer.drain(DRAIN_SECONDS):
                 await consumer.commit()
+        if await confirmer.drain(DRAIN_SECONDS):
+            await consumer.commit()
     finally:
-        await confirmer.drain(DRAIN_SECONDS)
         sending.cancel()
         await consumer.stop()
+        await redis.aclose()
 
 
 def _say(message: str) -> None:

@@ -121,7 +121,7 @@ def _run_live(args: argparse.Namespace, catalogs: list[Catalog], sources: list[s
     options = _session_options(args, catalogs, args.db)
     options.registry = registry
     try:
-        options.confirmer = confirmer_from(args, catalogs, connectors)
+        options.confirmer = confirmer_from(args, catalogs, connectors, states)
     except TemplateError as exc:
         print(f"chotdon run: {exc}", file=sys.stderr)
         return 2

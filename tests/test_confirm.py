@@ -8,11 +8,12 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from redis.asyncio import Redis
 
 from chotdon import topics
 from chotdon.catalog import load_catalog
@@ -20,7 +21,9 @@ from chotdon.records import OrderEvent, OrderLine, encode
 from ingest.connectors.facebook import FacebookLive
 from ingest.connectors.shopee import ShopeeConnector
 from ingest.connectors.youtube import YouTubeConnector
-from stream_jobs.confirm import Confirmer
+from sinks.redis_store import RedisAnswered
+from sinks.sqlite_store import ConnectorStates
+from stream_jobs.confirm import Answered, Confirmer
 from stream_jobs.confirm_messages import (
     DEFAULT_TEMPLATES,
     RateLimit,
@@ -29,10 +32,15 @@ from stream_jobs.confirm_messages import (
     templates_from,
 )
 from tests.fakes import shopee_api
-from tests.fakes.facebook_graph import TOKEN, FakeGraph, comment
+from tests.fakes.facebook_graph import TOKEN, Failure, FakeGraph, comment
 from tests.fakes.shopee_api import FakeShopee
 from tests.fakes.youtube_api import API_KEY, OAUTH_TOKEN, FakeYouTube
-from tests.kafka_helpers import delete_topics, make_topics, new_prefix
+from tests.redis_helpers import (  # noqa: F401  (fixtures)
+    REDIS_URL,
+    kafka_fixture,
+    prefix_fixture,
+    redis_fixture,
+)
 
 CATALOG = load_catalog("kim-an")
 STREAM = CATALOG.stream
@@ -252,55 +260,91 @@ async def test_chotdon_run_confirms_orders_on_facebook(graph: FakeGraph, tmp_pat
     assert all("0912345678" not in text for _, _, text in graph.replies)
 
 
-async def test_chotdon_confirm_answers_from_the_orders_topic(
-    kafka_broker: str, graph: FakeGraph
+async def answers_across_a_restart(graph: FakeGraph, opened: Callable[[], Answered]) -> None:
+    """Public replies (the fake refuses nothing twice there): c1 answered, then a restart meets
+    c1 again (a later event of the same comment) and c2."""
+    live = FacebookLive(STREAM, graph.video_id, TOKEN, graph_url=graph.base_url)
+    live.private_replies = False
+    first = Confirmer([CATALOG], [live], streams={STREAM}, answered=opened(), log=print)
+    await confirm(first, event(comment_id="facebook:c1"))
+    restarted = Confirmer([CATALOG], [live], streams={STREAM}, answered=opened(), log=print)
+    await confirm(
+        restarted, event("updated", comment_id="facebook:c1"), event(comment_id="facebook:c2")
+    )
+    assert [cid for _, cid, _ in graph.replies] == ["c1", "c2"]
+    assert (restarted.stats.sent, restarted.stats.already) == (1, 1)
+
+
+async def test_a_restarted_session_answers_each_comment_once(
+    graph: FakeGraph, tmp_path: Path
 ) -> None:
-    """Distributed mode: order events on <prefix>.orders become Private Replies; a SIGTERM
-    stops it, and a restart (its offsets committed) answers nothing twice."""
-    prefix = new_prefix("confirm")
-    await asyncio.to_thread(make_topics, prefix, 2)
-    orders = [event(comment_id=f"facebook:c{n}", name=f"Khách {n}") for n in range(3)]
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_broker)
-    await producer.start()
+    states: list[ConnectorStates] = []
+
+    def opened() -> ConnectorStates:  # the session's file, opened again as a restart does
+        states.append(ConnectorStates(tmp_path / "s.db"))
+        return states[-1]
+
     try:
+        await answers_across_a_restart(graph, opened)
+    finally:
+        for s in states:
+            s.close()
+
+
+async def test_a_restarted_confirm_answers_each_comment_once_from_redis(
+    graph: FakeGraph, redis: Redis, prefix: str
+) -> None:
+    await answers_across_a_restart(graph, lambda: RedisAnswered(redis, prefix))
+    assert await redis.ttl(f"{prefix}:{{{STREAM}}}:answered") > 7 * 24 * 3600
+
+
+async def test_chotdon_confirm_answers_from_the_orders_topic(
+    kafka: str, redis: Redis, prefix: str, graph: FakeGraph
+) -> None:
+    """Distributed mode: order events on <prefix>.orders become replies under the comments. The
+    first run is killed while c2's reply hangs (its offsets never committed); the restart reads
+    c0-c2 again and answers only c2. A SIGTERM then stops it cleanly."""
+    orders = [event(comment_id=f"facebook:c{n}", name=f"Khách {n}") for n in range(3)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka)
+    await producer.start()
+    try:  # one batch: the first run reads all of them before it can commit any
         for e in [*orders, event(comment_id="host-xyz")]:
-            await producer.send_and_wait(topics.ORDERS.name(prefix), encode(e), key=STREAM.encode())
+            await producer.send(topics.ORDERS.name(prefix), encode(e), key=STREAM.encode())
+        await producer.flush()
     finally:
         await producer.stop()
+    graph.fail(Failure("stall", path="reply", comment="c2"))
     env = {
         **os.environ,
         "FACEBOOK_ACCESS_TOKEN": TOKEN,
         "CHOTDON_FACEBOOK_GRAPH_URL": graph.base_url,
     }
     args = [
-        "-m",
-        "chotdon",
-        "confirm",
-        "--catalog",
-        "kim-an",
-        f"--source=facebook:{graph.video_id}",
-        "--confirm",
-        "all",
-        "--bootstrap",
-        kafka_broker,
-        "--topic-prefix",
-        prefix,
-    ]
-    for _ in range(2):  # the second run finds its offsets committed
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, *args, env=env, stderr=asyncio.subprocess.PIPE
-        )
-        assert process.stderr is not None
-        line = await asyncio.wait_for(process.stderr.readline(), 30)
-        assert b"reading" in line, line
-        for _ in range(100):
-            if len(graph.replies) >= 3:
-                break
+        "-m", "chotdon", "confirm", "--catalog", "kim-an", f"--source=facebook:{graph.video_id}",
+        "--confirm", "all", "--confirm-public", "--bootstrap", kafka, "--topic-prefix", prefix,
+        "--redis", REDIS_URL,
+    ]  # fmt: skip
+
+    async def replied(wanted: set[str]) -> None:
+        for _ in range(600):  # a minute at most
+            if wanted <= {cid for _, cid, _ in graph.replies} | set(graph.errors_served):
+                return
             await asyncio.sleep(0.1)
-        await asyncio.sleep(2.0)  # time to answer anything more (it must not)
-        process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
-        assert process.returncode == 0, err.decode()
-    assert sorted(cid for _, cid, _ in graph.replies) == ["c0", "c1", "c2"]
+        raise AssertionError(f"no replies to {wanted}: {graph.replies}")
+
+    first = await asyncio.create_subprocess_exec(sys.executable, *args, env=env)
+    try:
+        await replied({"c0", "c1", "stall"})  # c2's reply is on its way, unanswered
+    finally:
+        first.kill()
+        await first.wait()
+    restarted = await asyncio.create_subprocess_exec(
+        sys.executable, *args, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    await replied({"c2"})  # replies go in order: c0 and c1 were met before it
+    restarted.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(restarted.communicate(), 30)
+    assert restarted.returncode == 0, err.decode()
+    assert [cid for _, cid, _ in graph.replies] == ["c0", "c1", "c2"]
     assert graph.replies[0][2].startswith("Cảm ơn Khách 0!")
-    await asyncio.to_thread(delete_topics, prefix)
+    assert "1 sent, 2 answered before" in err.decode()

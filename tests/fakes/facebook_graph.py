@@ -25,11 +25,13 @@
 
 Tests script it: `add` comments, `arrive(poll, ...)` comments that appear when the n-th poll
 starts (a poll starts with a request without `after`), `end_at(poll)`, and `fail(...)` the next
-matching requests with a Graph error, a 502, garbage or a dropped connection.
+matching requests with a Graph error, a 502, garbage, a dropped connection or (a reply only) no
+answer until the fake stops.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -56,18 +58,19 @@ MESSAGES = {
     80001: "There have been too many calls to this Page account. Wait a bit and try again.",
 }
 
-FailureKind = Literal["graph", "502", "drop", "garbage"]
+FailureKind = Literal["graph", "502", "drop", "garbage", "stall"]
 
 
 @dataclass
 class Failure:
     kind: FailureKind
-    path: Literal["comments", "video"] = "comments"
+    path: Literal["comments", "video", "reply"] = "comments"
     code: int = 0
     subcode: int | None = None
     http_status: int = 400
     headers: dict[str, str] = field(default_factory=dict)
     on_page: int | None = None  # only a request for this page of a poll (1 = first)
+    comment: str | None = None  # only a public reply to this comment
 
 
 def comment(
@@ -114,6 +117,7 @@ class FakeGraph:
         self.base_url = ""
         self._page_in_poll = 0
         self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
 
     # -- scripting ------------------------------------------------------------------------
 
@@ -157,6 +161,7 @@ class FakeGraph:
         return self.base_url
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -166,6 +171,8 @@ class FakeGraph:
                 continue
             if failure.on_page is not None and failure.on_page != self._page_in_poll:
                 continue
+            if failure.comment is not None and failure.comment != request.match_info.get("video"):
+                continue
             del self.failures[i]
             self.errors_served.append(
                 failure.kind if failure.kind != "graph" else str(failure.code)
@@ -174,6 +181,9 @@ class FakeGraph:
                 return await _drop(request)
             if failure.kind == "502":
                 return web.Response(status=502, text="<html>502 Bad Gateway</html>")
+            if failure.kind == "stall":
+                await self._stopping.wait()
+                return web.Response(status=503)
             if failure.kind == "garbage":
                 return web.Response(text="<html>not json</html>", content_type="text/html")
             error = {
@@ -240,6 +250,8 @@ class FakeGraph:
     async def _public_reply(self, request: web.Request) -> web.StreamResponse:
         if request.query.get("access_token") != self.token:
             return _graph_error(190, "Error validating access token", 463)
+        if failed := await self._failure(request, "reply"):
+            return failed
         text = request.query.get("message", "")
         if not text:
             return _graph_error(100, "(#100) message is required")
