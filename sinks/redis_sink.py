@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 import time
@@ -181,22 +182,31 @@ class RedisSink:
         return self.stats
 
     async def _track(self, consumer: AIOKafkaConsumer) -> None:
-        """Follow the assignment: a partition newly assigned is held up to where it starts."""
+        """Follow the assignment: a partition newly assigned is held up to where it starts, and
+        Kafka has it from its first retained offset."""
         assigned: set[TopicPartition] = consumer.assignment()
-        for tp in set(self._held) - assigned:
-            del self._held[tp], self._floor[tp]
-        new = assigned - set(self._held)
-        if new:
-            self._floor.update(await consumer.beginning_offsets(list(new)))
+        for gone in set(self._held) - assigned:
+            del self._held[gone]
+        for gone in set(self._floor) - assigned:
+            del self._floor[gone]
+        new = sorted(assigned - set(self._floor))
+        if not new:
+            return
+        try:
+            floors = await consumer.beginning_offsets(new)
             for tp in new:
-                self._held[tp] = await consumer.position(tp)
+                self._held.setdefault(tp, await consumer.position(tp))
+        except KafkaError as exc:  # the assignment moved again, or the broker is away: next time
+            self.log(f"sink redis: chưa đọc được vị trí (positions unknown yet): {exc}")
+            return
+        self._floor.update(floors)
 
     def _spans(self, consumer: AIOKafkaConsumer, batch: Batch) -> dict[tuple[str, int], Span]:
         """Every assigned partition's span: the batch's (from where this sink left it or, for a
         batch re-delivered, its first record), or an empty one to check."""
         assigned: set[TopicPartition] = consumer.assignment()
         spans = {
-            (tp.topic, tp.partition): Span(held, held, self._floor[tp])
+            (tp.topic, tp.partition): Span(held, held, self._floor.get(tp, 0))
             for tp, held in self._held.items()
             if tp in assigned
         }
@@ -218,11 +228,12 @@ class RedisSink:
         self.metrics.rebuilds.inc()
         assigned: set[TopicPartition] = consumer.assignment()  # may have moved meanwhile
         lost = [TopicPartition(t, p) for t, p in sorted(behind) if TopicPartition(t, p) in assigned]
-        floors = await consumer.beginning_offsets(lost)
-        self._floor.update(floors)
+        # if Kafka cannot say now, the floors known so far do: it resets a seek below its own
+        with contextlib.suppress(KafkaError):
+            self._floor.update(await consumer.beginning_offsets(lost))
         for tp in lost:
             held = behind[tp.topic, tp.partition]
-            self._held[tp] = max(held or 0, floors[tp])
+            self._held[tp] = max(held or 0, self._floor.get(tp, 0))
             consumer.seek(tp, self._held[tp])
         for (topic, partition), span in spans.items():
             tp = TopicPartition(topic, partition)

@@ -429,3 +429,27 @@ async def test_a_redis_that_lost_data_or_went_back_is_rebuilt_from_kafka(
     async with SinkRun(kafka, prefix) as again:
         await wait_for_session(redis, keys)
     assert again.sink.stats.rebuilds == 1
+
+
+async def test_sinks_sharing_the_partitions_rebuild_what_each_holds(
+    kafka: str, prefix: str, redis: Redis
+) -> None:
+    """A second sink of the group joins (a rebalance) and Redis then loses everything: each
+    sink rebuilds the partitions it has, and together they bring back the whole session."""
+    keys = Keys(prefix)
+    first, rest = SESSION[:10], SESSION[10:]
+    async with SinkRun(kafka, prefix) as one:
+        sent = await produce(kafka, prefix, first)
+        await one.read(sent)
+        async with SinkRun(kafka, prefix) as two:
+
+            async def shared() -> bool:
+                return bool(one.sink._held) and bool(two.sink._held)
+
+            await eventually(shared)
+            await produce(kafka, prefix, rest)
+            await wait_for_session(redis, keys)
+            await forget(redis, prefix)
+            await wait_for_session(redis, keys)
+    rebuilds = one.sink.stats.rebuilds + two.sink.stats.rebuilds
+    assert rebuilds >= 1 and one.sink.stats.bad == two.sink.stats.bad == 0
