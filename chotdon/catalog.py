@@ -28,6 +28,8 @@ class CatalogError(ValueError):
     """A catalog that cannot be used; the message names the product and the field."""
 
 
+PINNING_PLATFORMS = frozenset({"shopee"})  # whose API says which product is pinned on screen
+MAX_PLATFORM_ID = 20  # digits: Shopee item ids are 64-bit integers
 VARIANT_JOIN = " / "  # an order line's variant: the axes' values joined in the catalog's axis order
 MAX_VARIANTS = 1000  # combinations of a product's axes: a bounded catalog, a bounded parser index
 
@@ -58,6 +60,8 @@ class Product(msgspec.Struct, frozen=True):
     variants: tuple[str, ...] = ()  # every valid variant label (a combination of the axes' values)
     axes: tuple[VariantAxis, ...] = ()
     options: tuple[VariantOption, ...] = ()
+    # the product's own id on a platform that pins products on screen: {"shopee": "<item_id>"}
+    platform_ids: dict[str, str] = msgspec.field(default_factory=dict)
 
     def option(self, variant: str | None) -> VariantOption | None:
         return next((o for o in self.options if o.variant == variant), None) if variant else None
@@ -92,6 +96,12 @@ class Catalog(msgspec.Struct, frozen=True):
 
     def by_sku(self, sku: str) -> Product | None:
         return next((p for p in self.products if p.sku == sku), None)
+
+    def platform_codes(self, platform: str) -> dict[str, str]:
+        """The platform's item id -> the product's code, for the products that name one."""
+        return {
+            p.platform_ids[platform]: p.code for p in self.products if platform in p.platform_ids
+        }
 
 
 def _nfc(value: str) -> str:
@@ -173,6 +183,33 @@ def _product(raw: Any, index: int) -> Product:
             )
         return tuple(found)
 
+    def platform_ids() -> dict[str, str]:
+        value = raw.get("platform_ids", {})
+        if not isinstance(value, dict):
+            raise CatalogError(
+                f'{where}: field \'platform_ids\' must be an object, e.g. {{"shopee": "123456789"}}'
+            )
+        ids: dict[str, str] = {}
+        for platform, item in value.items():
+            if platform not in PINNING_PLATFORMS:
+                raise CatalogError(
+                    f"{where}: platform_ids: unknown platform {platform!r} "
+                    f"(known: {', '.join(sorted(PINNING_PLATFORMS))})"
+                )
+            text_id = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+            if not (
+                isinstance(text_id, str)
+                and text_id.isascii()
+                and text_id.isdigit()
+                and len(text_id) <= MAX_PLATFORM_ID
+            ):
+                raise CatalogError(
+                    f"{where}: platform_ids.{platform} must be the item's id, a number of at most"
+                    f" {MAX_PLATFORM_ID} digits"
+                )
+            ids[platform] = text_id
+        return ids
+
     unit = text("unit").lower()
     if unit not in UNITS:
         raise CatalogError(
@@ -201,6 +238,7 @@ def _product(raw: Any, index: int) -> Product:
         variants=variants,
         axes=product_axes,
         options=options(variants),
+        platform_ids=platform_ids(),
     )
 
 
@@ -215,6 +253,15 @@ def parse_catalog(data: Any) -> Catalog:
     if not isinstance(raw_products, list) or not raw_products:
         raise CatalogError("catalog: field 'products' must be a non-empty list")
     products = tuple(_product(raw, i) for i, raw in enumerate(raw_products))
+    owners: dict[tuple[str, str], int] = {}
+    for i, product in enumerate(products):
+        for owned in product.platform_ids.items():
+            if owned in owners:
+                raise CatalogError(
+                    f"products[{i}] ({product.sku}): duplicate platform_ids.{owned[0]} "
+                    f"'{owned[1]}' (also products[{owners[owned]}])"
+                )
+            owners[owned] = i
     for field in ("sku", "code"):
         seen: dict[str, int] = {}
         for i, product in enumerate(products):

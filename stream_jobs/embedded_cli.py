@@ -22,7 +22,13 @@ from sinks.sqlite_store import ConnectorStates
 from .confirm_cli import add_confirm_arguments, confirmer_from
 from .confirm_messages import TemplateError
 from .embedded_session import SessionOptions, run
-from .live_sources import LiveSourceError, LiveSources, build_connector, is_live
+from .live_sources import (
+    LiveSourceError,
+    LiveSources,
+    build_connector,
+    is_live,
+    show_pinned_products,
+)
 
 RUN_DESCRIPTION = (
     "Read comment, viewer-count and host-action records (JSON Lines, one a line), "
@@ -115,6 +121,7 @@ def _run_live(args: argparse.Namespace, catalogs: list[Catalog], sources: list[s
     except LiveSourceError as exc:
         print(f"chotdon run: {exc}", file=sys.stderr)
         return 2
+    show_pinned_products(connectors, catalogs)
     states = ConnectorStates(args.db)
     registry = CollectorRegistry()  # the connectors' metrics on the session's /metrics
     live = LiveSources(connectors, states, log=_say, metrics=ConnectorMetrics(registry))

@@ -14,6 +14,10 @@ several platforms of one multi-platform live sell from one stock. Each connector
 platform's own builder (flags at their defaults, credentials from the environment) and run by
 the shared run loop; all of them feed one source of the embedded runner.
 
+Shopee's pinned product (get_show_item) becomes the stream's current product for the products
+whose catalog entry names their Shopee item (`platform_ids: {"shopee": "ITEM_ID"}`, see
+`show_pinned_products`).
+
 Each connector's checkpoint lives in the session's SQLite (table connector_states) and is saved
 only as far as the runner has committed the records it covers: a crash replays at most the last
 uncommitted records, which the order book drops by comment id - nothing lost, nothing doubled.
@@ -28,17 +32,19 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
+from chotdon.catalog import Catalog
 from chotdon.prometheus import ConnectorMetrics
-from ingest.connectors.base import Checkpoint
+from ingest.connectors.base import Checkpoint, ConnectorRecord
 from ingest.connectors.cli import platforms
 from ingest.connectors.runner import (
     Connector,
-    ConnectorRecord,
     Log,
     Outcome,
     UsageError,
     run_connector,
 )
+from ingest.connectors.shopee import PLATFORM as SHOPEE
+from ingest.connectors.shopee import ShopeeConnector
 from sinks.sqlite_store import ConnectorStates
 
 SOURCE_NAME = "live"  # the runner's position of the merged live sources
@@ -90,6 +96,15 @@ def build_connector(spec: str, streams: Sequence[str], env: Mapping[str, str]) -
         return spec_.build(args, env)
     except (UsageError, ValueError) as exc:  # a missing credential, a bad id
         raise LiveSourceError(f"{spec}: {exc}") from exc
+
+
+def show_pinned_products(connectors: Sequence[Connector], catalogs: Sequence[Catalog]) -> None:
+    """Each Shopee connector learns its catalog's Shopee item ids, so the product pinned on
+    screen becomes the stream's current one."""
+    by_stream = {c.stream: c for c in catalogs}
+    for connector in connectors:
+        if isinstance(connector, ShopeeConnector) and connector.stream in by_stream:
+            connector.pinned = by_stream[connector.stream].platform_codes(SHOPEE)
 
 
 class CommittedCheckpoint(Checkpoint):

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from chotdon.catalog import CatalogError, load_catalog, parse_catalog
@@ -94,6 +95,14 @@ def test_catalog_file_loads(tmp_path: Path) -> None:
             {"variants": {"a": [str(i) for i in range(40)], "b": [str(i) for i in range(40)]}},
             "field 'variants' makes over 1000 combinations",
         ),
+        ({"platform_ids": ["123"]}, "(OI-HOP): field 'platform_ids' must be an object"),
+        (
+            {"platform_ids": {"lazada": "1"}},
+            "platform_ids: unknown platform 'lazada' (known: shopee)",
+        ),
+        ({"platform_ids": {"shopee": "12a"}}, "platform_ids.shopee must be the item's id"),
+        ({"platform_ids": {"shopee": "1" * 21}}, "a number of at most 20 digits"),
+        ({"platform_ids": {"shopee": True}}, "platform_ids.shopee must be the item's id"),
     ],
 )
 def test_bad_product_names_field_and_product(change: dict[str, Any], message: str) -> None:
@@ -119,6 +128,20 @@ def test_duplicate_code_is_rejected_naming_both() -> None:
         CatalogError,
         match=r"products\[1\] \(OI-KG\): duplicate code 'a1' "
         r"\(also products\[0\]\)",
+    ):
+        parse_catalog(data)
+
+
+def test_a_product_names_its_shopee_item_once() -> None:
+    data = catalog_with(platform_ids={"shopee": 22512345678})
+    data["products"].append(dict(data["products"][0], sku="OI-KG", code="A2", platform_ids={}))
+    catalog = parse_catalog(data)
+    assert catalog.platform_codes("shopee") == {"22512345678": "A1"}
+    assert parse_catalog(json.loads(msgspec.json.encode(catalog))) == catalog  # a catalog record
+    data["products"][1]["platform_ids"] = {"shopee": "22512345678"}
+    with pytest.raises(
+        CatalogError,
+        match=re.escape("products[1] (OI-KG): duplicate platform_ids.shopee '22512345678'"),
     ):
         parse_catalog(data)
 

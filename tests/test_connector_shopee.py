@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from chotdon.prometheus import ConnectorMetrics
-from chotdon.records import Comment, ViewerCount
+from chotdon.records import Comment, SetCurrent, ViewerCount
 from ingest.connectors.base import Backoff, Checkpoint
 from ingest.connectors.runner import ConnectorRecord, Outcome, UsageError, run_connector
 from ingest.connectors.shopee import ShopeeConnector, build
@@ -375,3 +375,50 @@ async def test_a_pause_longer_than_the_window_is_counted_as_a_gap(fake: FakeShop
     await batches.aclose()  # type: ignore[attr-defined]
     assert [kind for kind, _ in errors] == ["gap"]
     assert "may be lost" in errors[0][1]
+
+
+async def test_the_pinned_catalog_product_becomes_the_current_one(fake: FakeShopee) -> None:
+    """Each new pin of a catalog product is one SetCurrent; the same pin read again, an unpinned
+    screen, an item outside the catalog (said once) and a refused read change nothing."""
+    fake.comments = comments(2)
+    conn = connector(fake)
+    conn.pinned = {"22512345678": "A1", "22512345679": "A2"}
+    conn.show_every = 0.0
+    run = Run()
+
+    async def reads(n: int) -> None:
+        target = fake.calls.count("get_show_item") + n
+        while fake.calls.count("get_show_item") < target:
+            await asyncio.sleep(0.001)
+
+    async def host() -> None:
+        for pinned in (22512345678, None, 999, 22512345678):
+            fake.show_item = pinned
+            await reads(3)
+        fake.show_failures.append("offline")
+        await reads(2)
+        fake.show_item = 22512345679
+        await reads(2)
+        fake.status = 2
+
+    task = asyncio.create_task(host())
+    assert (await run(conn)).reason == "ended"
+    await task
+    current = [r for r in run.records if isinstance(r, SetCurrent)]
+    assert [(r.stream, r.code) for r in current] == [(STREAM, "A1"), (STREAM, "A1"), (STREAM, "A2")]
+    assert sum("item 999" in line for line in run.logs) == 1
+    assert run.sample("chotdon_ingest_errors_total", kind="show_item") == 1
+    assert ids(run.comments) == expected(2)
+
+
+async def test_without_catalog_item_ids_the_pinned_product_is_never_read(
+    fake: FakeShopee,
+) -> None:
+    fake.comments = comments(1)
+    fake.show_item = 22512345678
+    run = Run()
+    task = asyncio.create_task(end_after(fake, run, 1))
+    assert (await run(connector(fake))).reason == "ended"
+    await task
+    assert "get_show_item" not in fake.calls
+    assert not any(isinstance(r, SetCurrent) for r in run.records)

@@ -5,6 +5,7 @@ checkpoint in that file; a restart neither loses nor doubles an order."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -15,8 +16,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from chotdon.catalog import read_catalog_document
+from chotdon.records import decode
 from stream_jobs.live_sources import LiveSourceError, build_connector
+from tests.fakes import shopee_api
 from tests.fakes.facebook_graph import TOKEN, FakeGraph, comment
+from tests.fakes.shopee_api import FakeShopee
 from tests.fakes.youtube_api import API_KEY, FakeYouTube, chat_ended, text_message
 
 T0 = 1_795_737_600
@@ -168,3 +173,63 @@ async def test_the_connectors_metrics_are_on_the_sessions_metrics_page(
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 30)
+
+
+async def test_the_product_pinned_on_shopee_is_what_a_bare_order_buys(tmp_path: Path) -> None:
+    """`chotdon run --source shopee:SESSION`: the catalog names two products' Shopee items; a
+    comment naming no product buys the one pinned on screen when it was written."""
+    document = read_catalog_document("kim-an")
+    items = {"A2": "22512345678", "A3": "22512345679"}
+    for product in document["products"]:
+        if product["code"] in items:
+            product["platform_ids"] = {"shopee": items[product["code"]]}
+    catalog = tmp_path / "kim-an.json"
+    catalog.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    fake = FakeShopee()
+    await fake.start()
+    env = {
+        **os.environ,
+        "SHOPEE_PARTNER_ID": str(shopee_api.PARTNER_ID),
+        "SHOPEE_PARTNER_KEY": shopee_api.PARTNER_KEY,
+        "SHOPEE_ACCESS_TOKEN": shopee_api.ACCESS_TOKEN,
+        "SHOPEE_USER_ID": str(shopee_api.USER_ID),
+        "CHOTDON_SHOPEE_API_URL": fake.url,
+    }
+    db = tmp_path / "s.db"
+
+    async def read(api: str, n: int = 1) -> None:
+        target = fake.calls.count(api) + n
+        for _ in range(300):  # 30 s at most
+            if fake.calls.count(api) >= target:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{api} not called: {fake.calls[-5:]}")
+
+    fake.show_item = 22512345679  # the juice (A3) is on screen
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chotdon", "run", "--catalog", str(catalog),
+        f"--source=shopee:{fake.session_id}", "--db", str(db), "--no-serve",
+        env=env, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        await read("get_show_item")
+        fake.post(1, "chốt 2 nha shop", user_id=501, username="Lan")
+        await read("get_latest_comment_list", 2)
+        fake.show_item = 22512345678  # now guavas by the kg (A2)
+        await read("get_show_item")
+        fake.post(2, "lấy 3 nhé", user_id=502, username="Hoa")
+        await read("get_latest_comment_list", 2)
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+        await fake.close()
+    assert process.returncode == 0, err.decode()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT record FROM orders WHERE stream = ?", (STREAM,)).fetchall()
+    bought = sorted(
+        (line.sku, line.qty)
+        for (raw,) in rows
+        for line in decode(raw).lines  # type: ignore[union-attr]
+    )
+    assert bought == [("NUOC-OI", 2), ("OI-KG", 3)]

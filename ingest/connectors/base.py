@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from chotdon.records import Comment, ViewerCount
+from chotdon.records import Comment, SetCurrent, ViewerCount
 
-Emit = Callable[[Comment | ViewerCount], Awaitable[None]]
+ConnectorRecord = Comment | ViewerCount | SetCurrent  # SetCurrent: the product pinned on screen
+Emit = Callable[[ConnectorRecord], Awaitable[None]]
 
 
 class ConnectorError(Exception):

@@ -85,8 +85,15 @@ from multidict import CIMultiDictProxy
 from chotdon.config import parse_listen, settings
 from chotdon.records import Comment, ViewerCount
 
-from .base import AuthError, ConnectorError, RateLimited, SessionEnded, TransientError
-from .runner import Batch, ConnectorRecord, Malformed, Platform, UsageError
+from .base import (
+    AuthError,
+    ConnectorError,
+    ConnectorRecord,
+    RateLimited,
+    SessionEnded,
+    TransientError,
+)
+from .runner import Batch, Malformed, Platform, UsageError
 from .webhook import (
     DEFAULT_MAX_BYTES,
     PushConnector,

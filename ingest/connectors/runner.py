@@ -42,13 +42,14 @@ import msgspec
 
 from chotdon.phones import mask_phones_in
 from chotdon.prometheus import ConnectorMetrics
-from chotdon.records import Comment, RecordError, ViewerCount, checked, encode
+from chotdon.records import Comment, RecordError, checked, encode
 
 from .base import (
     AuthError,
     Backoff,
     Checkpoint,
     ConnectorError,
+    ConnectorRecord,
     Deduper,
     Emit,
     QuotaExceeded,
@@ -57,7 +58,6 @@ from .base import (
     TransientError,
 )
 
-ConnectorRecord = Comment | ViewerCount
 Log = Callable[[str], None]
 Sleep = Callable[[float], Awaitable[None]]
 RECENT_KEY = "_recent_ids"  # the checkpoint entry the runner owns

@@ -13,6 +13,15 @@
   (0 initial, 1 ongoing, 2 ended), both read every `--metrics-every` seconds; status 2 ends the
   session after one last window is read.
 - The streamer's own comments (user_id = SHOPEE_USER_ID, the streamer's account) are skipped.
+- Now selling: `get_show_item` (session_id) answers `{"item": {item_id, shop_id, name,
+  image_url, price_info} | null}`, the product pinned on screen. Given the catalog's
+  `platform_ids.shopee` (item id -> product code, `pinned`), it is read every `show_every`
+  seconds (5), and each newly pinned catalog product becomes the stream's current product (a
+  SetCurrent record). Only a change of pin does: the host's own switch on the feed stands until
+  the next pin. An unpinned screen or an item outside the catalog changes nothing (said once).
+  The answer's shape is from congminh1254/shopee-sdk (src/schemas/livestream.ts,
+  GetShowItemResponse), which wraps the v2.livestream.get_show_item document; assumed as the
+  SDK types it (`item` null when nothing is pinned).
 - Livestream calls are Shopee "User" APIs: every request carries partner_id, timestamp,
   access_token, user_id and sign = hex HMAC-SHA256(partner_key, partner_id + api path +
   timestamp + access_token + user_id).
@@ -27,8 +36,8 @@
   call limit stops; server errors are retried.
 
 Source: Shopee Open Platform API v2 documents (open.shopee.com/documents/v2), livestream module
-(v2.livestream.get_latest_comment_list, get_session_detail, get_session_metric) and the
-authorization pages (v2.public.refresh_access_token; token lifetimes).
+(v2.livestream.get_latest_comment_list, get_session_detail, get_session_metric, get_show_item)
+and the authorization pages (v2.public.refresh_access_token; token lifetimes).
 
 Credentials only from the environment: SHOPEE_PARTNER_ID, SHOPEE_PARTNER_KEY,
 SHOPEE_ACCESS_TOKEN, SHOPEE_USER_ID (the streamer's Shopee user id) and, for renewal,
@@ -50,7 +59,7 @@ from typing import Any
 import aiohttp
 
 from chotdon.config import settings
-from chotdon.records import Comment, ViewerCount
+from chotdon.records import Comment, SetCurrent, ViewerCount
 
 from .base import (
     AuthError,
@@ -74,6 +83,7 @@ POLL_SHARE = 0.8  # polls at most this share of the window apart: consecutive wi
 QUICK_RETRIES = 3  # tries of a failed window page before the run loop's backoff
 QUICK_RETRY_SHARE = 0.05  # of the window, between them
 MAX_PAGES = 50  # per poll: a bound, should `next_offset` never run dry
+SHOW_EVERY = 5.0  # seconds between reads of the pinned product
 ENDED = 2  # get_session_detail status: 0 initial, 1 ongoing, 2 ended
 AUTH_ERRORS = frozenset(
     {
@@ -110,6 +120,8 @@ class ShopeeConnector:
         timeout: float = 8.0,
         window: float = WINDOW,
         session_id: str | None = None,
+        pinned: Mapping[str, str] | None = None,
+        show_every: float = SHOW_EVERY,
     ) -> None:
         self.session_id = session_id or stream
         if not self.session_id.isdigit():
@@ -134,6 +146,10 @@ class ShopeeConnector:
         self._window_read = 0.0  # monotonic time the last whole window was read
         self._malformed_seen = Deduper(1_000)
         self._metrics_due = 0.0
+        self.pinned = dict(pinned or {})  # Shopee item id -> the catalog product's code
+        self.show_every = show_every
+        self._show_due = 0.0
+        self._shown: str | None = None  # the item id pinned at the last read
 
     def restore(self, state: Mapping[str, Any]) -> None:
         self.fresh = not state.get("polled")
@@ -145,6 +161,8 @@ class ShopeeConnector:
                 if time.monotonic() >= self._metrics_due:
                     ended, viewers = await self._session_figures(http)
                     yield Batch(viewers, requests=2)
+                if self.pinned and time.monotonic() >= self._show_due:
+                    yield await self._pinned_product(http)
                 async for batch in self._window(http, wait=0.0 if ended else self.poll_every):
                     yield batch
                 if ended:
@@ -214,6 +232,34 @@ class ShopeeConnector:
         if isinstance(ccu, int) and not isinstance(ccu, bool) and ccu >= 0:
             viewers.append(ViewerCount(self.stream, ccu, time.time(), PLATFORM))
         return detail.get("status") == ENDED, viewers
+
+    async def _pinned_product(self, http: aiohttp.ClientSession) -> Batch:
+        """A newly pinned catalog product as the current one. A refusal other than the
+        credentials' is counted (kind "show_item") and the comments go on."""
+        self._show_due = time.monotonic() + self.show_every
+        try:
+            shown = await self._call(http, "get_show_item", {"session_id": self.session_id})
+        except AuthError:
+            raise
+        except ConnectorError as exc:
+            return Batch(requests=1, errors=[("show_item", f"{exc}; the pinned product unread")])
+        item = shown.get("item")
+        try:
+            item_id = _id(item["item_id"]) if isinstance(item, dict) else None
+        except (KeyError, ValueError) as exc:
+            raw = json.dumps(shown, ensure_ascii=False)
+            return Batch(requests=1, malformed=[Malformed(f"unreadable show item ({exc!r})", raw)])
+        if item_id == self._shown:
+            return Batch(requests=1)
+        self._shown = item_id
+        code = self.pinned.get(item_id) if item_id else None
+        if code is None:
+            notes = [
+                f"Shopee: sản phẩm đang ghim (item {item_id}) không có trong catalog "
+                "(platform_ids.shopee): sản phẩm đang bán giữ nguyên"
+            ]
+            return Batch(requests=1, notes=notes if item_id else [])
+        return Batch([SetCurrent(self.stream, code, time.time())], requests=1)
 
     def _read_page(
         self, page: dict[str, Any], history: bool

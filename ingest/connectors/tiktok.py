@@ -50,7 +50,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from chotdon.records import Comment, ViewerCount
 
-from .runner import Accepted, ConnectorRecord, Malformed, Platform
+from .base import ConnectorRecord
+from .runner import Accepted, Malformed, Platform
 from .webhook import DEFAULT_MAX_BYTES, PushConnector, ShuttingDown, add_listen_arguments
 
 PLATFORM = "tiktok"

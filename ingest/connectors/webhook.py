@@ -35,8 +35,8 @@ from aiohttp import web
 from chotdon.config import parse_listen
 from chotdon.records import Comment, ViewerCount
 
-from .base import SessionEnded
-from .runner import Accepted, Batch, ConnectorRecord, Malformed, Platform, UsageError
+from .base import ConnectorRecord, SessionEnded
+from .runner import Accepted, Batch, Malformed, Platform, UsageError
 
 SIGNATURE_HEADER = "X-Chotdon-Signature"
 SECRETS_ENV = "CHOTDON_WEBHOOK_SECRETS"

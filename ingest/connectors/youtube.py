@@ -56,13 +56,14 @@ from chotdon.records import Comment, ViewerCount
 from .base import (
     AuthError,
     ConnectorError,
+    ConnectorRecord,
     QuotaExceeded,
     RateLimited,
     SessionEnded,
     TransientError,
     state_file,
 )
-from .runner import Batch, ConnectorRecord, Malformed, Platform, UsageError
+from .runner import Batch, Malformed, Platform, UsageError
 from .tokens import Grant, Refresh, RefreshingToken, TokenStore
 
 PLATFORM = "youtube"

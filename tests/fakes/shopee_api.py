@@ -15,6 +15,12 @@ refresh is a public API (sign over partner_id + path + timestamp): it answers a 
 token stops working. An expired access token gets error_auth "Invalid access_token.".
 POST post_comment (v2.livestream.post_comment, JSON session_id and content) posts the
 streamer's comment; `posted` keeps the texts.
+
+GET get_show_item (v2.livestream.get_show_item, session_id): the product pinned on screen,
+`{"item": {item_id, shop_id, name, image_url, price_info: {currency, current_price,
+original_price}}}`, or `{"item": null}` when nothing is pinned (`show_item`, a test sets it). The
+shape is the one congminh1254/shopee-sdk types for this call (src/schemas/livestream.ts,
+GetShowItemResponse/ShowItem); Shopee's own page for it could not be read here.
 """
 
 from __future__ import annotations
@@ -87,6 +93,8 @@ class FakeShopee:
     refresh_tokens: set[str] = field(default_factory=lambda: {REFRESH_TOKEN})
     refreshes: int = 0
     posted: list[str] = field(default_factory=list)
+    show_item: int | None = None  # the item id pinned on screen
+    show_failures: deque[str] = field(default_factory=deque)  # scripted get_show_item failures
     server: TestServer | None = None
     url: str = ""
     _issued: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -135,6 +143,20 @@ class FakeShopee:
                     "end_time": 1_714_563_600 if self.status == 2 else 0,
                 }
             )
+        if api == "get_show_item":
+            if self.show_failures:
+                return await self._fail(request, self.show_failures.popleft())
+            if self.show_item is None:
+                return ok({"item": None})
+            price = {"currency": "VND", "current_price": 80000.0, "original_price": 95000.0}
+            item = {
+                "item_id": self.show_item,
+                "shop_id": 381_234_567,
+                "name": "Ổi Kim An hộp 2kg",
+                "image_url": "https://cf.shopee.vn/file/vn-11134207-7r98o-demo",
+                "price_info": price,
+            }
+            return ok({"item": item})
         if api == "get_session_metric":
             return ok({"ccu": self.ccu, "peak_ccu": self.ccu, "views": 3 * self.ccu, "likes": 9})
         return error(
@@ -242,6 +264,12 @@ class FakeShopee:
                 "The total API call number made by your APP has reached the daily API call "
                 "limit, please try again after 00: 00 (UTC+08:00)",
                 403,
+            )
+        if kind == "offline":  # the app was not granted this API
+            return error(
+                "error_param",
+                "Permission denied. This API is currently offline or the request path is "
+                "incorrect.",
             )
         if kind == "garbage":
             return web.Response(text="<html>504 Gateway Time-out</html>", content_type="text/html")
