@@ -71,6 +71,8 @@ def repliers_of(connectors: Sequence[Connector], *, public_facebook: bool) -> li
     for connector in connectors:
         if isinstance(connector, FacebookLive):
             connector.private_replies = not public_facebook
+        if isinstance(connector, YouTubeConnector):
+            connector.confirming()  # a share of the quota kept for the replies (50 units each)
         if isinstance(connector, FacebookLive | YouTubeConnector | ShopeeConnector):
             repliers.append(connector)
     return repliers

@@ -23,7 +23,7 @@ from ingest.connectors.shopee import ShopeeConnector
 from ingest.connectors.youtube import YouTubeConnector
 from sinks.redis_store import RedisAnswered
 from sinks.sqlite_store import ConnectorStates
-from stream_jobs.confirm import Answered, Confirmer
+from stream_jobs.confirm import Answered, Confirmer, repliers_of
 from stream_jobs.confirm_messages import (
     DEFAULT_TEMPLATES,
     RateLimit,
@@ -187,7 +187,11 @@ async def test_youtube_inserts_a_chat_message_with_oauth_only() -> None:
             STREAM, video_id=fake.video_id, oauth_token=OAUTH_TOKEN, api_url=fake.url
         )
         confirmer = Confirmer(
-            [CATALOG], [connector], streams={STREAM}, log=print, rates={"youtube": 100.0}
+            [CATALOG],
+            repliers_of([connector], public_facebook=False),
+            streams={STREAM},
+            log=print,
+            rates={"youtube": 100.0},
         )
         await confirm(confirmer, event(comment_id="youtube:m1"))
         assert fake.posted == [
@@ -195,10 +199,42 @@ async def test_youtube_inserts_a_chat_message_with_oauth_only() -> None:
         ]
         assert connector.units == fake.units  # 1 (videos) + 50 (insert)
         keyed = YouTubeConnector(STREAM, video_id=fake.video_id, api_key=API_KEY, api_url=fake.url)
+        keyed.confirming()
         logs: list[str] = []
         confirmer = Confirmer([CATALOG], [keyed], streams={STREAM}, log=logs.append)
         await confirm(confirmer, event(comment_id="youtube:m2"))
         assert len(fake.posted) == 1 and "OAuth" in logs[0]
+    finally:
+        await fake.close()
+
+
+async def test_youtube_replies_stop_when_their_share_of_the_quota_is_spent() -> None:
+    """A quarter of a 200-unit quota pays for one reply (50 units); the second is refused with
+    one message and switches YouTube replies off - the reading keeps the rest."""
+    fake = FakeYouTube()
+    await fake.start()
+    try:
+        connector = YouTubeConnector(
+            STREAM, video_id=fake.video_id, oauth_token=OAUTH_TOKEN, api_url=fake.url, quota=200
+        )
+        logs: list[str] = []
+        confirmer = Confirmer(
+            [CATALOG],
+            repliers_of([connector], public_facebook=False),
+            streams={STREAM},
+            log=logs.append,
+            rates={"youtube": 100.0},
+        )
+        assert connector.budget.reading_quota == 150
+        events = [event(comment_id=f"youtube:m{n}", name=f"Khách {n}") for n in range(3)]
+        await confirm(confirmer, *events)
+        assert len(fake.posted) == 1 and fake.posted[0].startswith("Cảm ơn Khách 0!")
+        assert confirmer.off == {"youtube"} and (confirmer.stats.sent, confirmer.stats.failed) == (
+            1,
+            1,
+        )
+        assert len(logs) == 1 and "kept for confirmations (1 replies" in logs[0]
+        assert connector.units == fake.units
     finally:
         await fake.close()
 

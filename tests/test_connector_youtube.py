@@ -369,6 +369,11 @@ def test_the_quota_budget_spaces_calls_so_the_quota_lasts_the_live() -> None:
     assert budget.hours_at(budget.chat_interval) == pytest.approx(4)
     assert budget.hours_at(3.0) == pytest.approx(1.6, abs=0.05)  # the figure
     assert "1.6 h" in budget.plan(streaming=True)
+    confirming = QuotaBudget(quota=10_000, hours=4, viewers_every=30, reply_share=0.25)
+    assert confirming.chat_interval == pytest.approx(5 * 4 * 3600 / (7_500 - 480))
+    assert confirming.hours_at(confirming.chat_interval) == pytest.approx(4)
+    assert confirming.replies == 50
+    assert "25% is kept for at most 50 confirmations" in confirming.plan(streaming=True)
 
 
 async def test_calls_are_paced_by_the_budget_and_the_plan_is_said(fake: FakeYouTube) -> None:

@@ -15,6 +15,11 @@ id in the live's watch?v= address).
   (5 units). Where the stream is not served (404 without `liveChatNotFound`, 405, 501), it polls
   `list` instead, waiting `pollingIntervalMillis`. Either way calls are spaced so the budget
   (`--quota` units, `--hours` of live) lasts; at the start it says how long the quota lasts.
+  Confirmations (`liveChatMessages.insert`, 50 units each) are counted in it: with them on
+  (`chotdon run --confirm`), a quarter of the quota is kept for them and the reading spaced
+  over the rest; once that share is spent, replies stop with one message and the chat is still
+  read. (`chotdon confirm` in the distributed mode answers from its own process: give the
+  reader, `chotdon ingest youtube --quota`, the quota less the confirmations' share.)
 - Each call passes the last `nextPageToken`: the first answer of a fresh start is the chat's
   backlog, marked `history`; a restart resumes from its saved page token instead.
 - `messageDeletedEvent` (a moderator removed a message), `messageRetractedEvent` (its author
@@ -44,7 +49,7 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +77,7 @@ DAILY_QUOTA = 10_000  # units a project gets a day by default
 CHAT_COST = 5  # units a liveChatMessages call costs (a streamList connection counted as one)
 VIDEOS_COST = 1  # videos.list
 INSERT_COST = 50  # liveChatMessages.insert: a confirmation in the chat
+REPLY_SHARE = 0.25  # of the day's quota kept for confirmations when they are on
 MINE = "mine"  # --channel mine: the channel the OAuth token belongs to
 MAX_FRAME_BYTES = 8 << 20  # one streamed response at most (2,000 messages fit)
 AUTHORS_KEPT = 5_000  # authors whose recent comment ids a ban can delete
@@ -141,6 +147,7 @@ class YouTubeConnector:
         self._auth_params = {} if (oauth or oauth_token) else {"key": api_key or ""}
         self.page_token: str | None = None
         self.units = 0  # quota units spent by this connector
+        self.replied = 0  # confirmations sent (their units are in `units` too)
         self._viewers_due = 0.0
         self._chat_due = 0.0  # monotonic time the next chat call may start, for the budget
         self._offline = False  # the broadcast is over: drain the chat, then end
@@ -152,6 +159,10 @@ class YouTubeConnector:
     def quota_left(self) -> float:
         """Share of the day's quota this connector has not spent (others may share it)."""
         return max(0.0, 1.0 - self.units / self.budget.quota)
+
+    def confirming(self, share: float = REPLY_SHARE) -> None:
+        """Confirmations are on: keep `share` of the quota for them, read within the rest."""
+        self.budget = replace(self.budget, reply_share=share)
 
     def restore(self, state: Mapping[str, Any]) -> None:
         self.page_token = state.get("page_token") or None
@@ -409,6 +420,12 @@ class YouTubeConnector:
         names the buyer."""
         if not (self.oauth or self.oauth_token):
             raise AuthError("answering in the YouTube chat needs OAuth (YOUTUBE_REFRESH_TOKEN...)")
+        if self.replied >= self.budget.replies:
+            raise QuotaExceeded(
+                f"the {self.budget.reply_share:.0%} of the YouTube quota kept for confirmations "
+                f"({self.budget.replies} replies, {INSERT_COST} units each) is spent; the chat "
+                "is still read"
+            )
         if self.live_chat_id is None:
             await self._video(http)
         snippet = {
@@ -418,6 +435,7 @@ class YouTubeConnector:
         }
         await self._get(http, "/liveChat/messages", {"part": "snippet"}, body={"snippet": snippet})
         self.units += INSERT_COST
+        self.replied += 1
 
     async def _get(
         self,
@@ -499,33 +517,52 @@ async def json_array_items(
 
 @dataclass(frozen=True)
 class QuotaBudget:
-    """How often chat calls may come so the day's quota lasts the live (pure arithmetic)."""
+    """How often chat calls may come so the day's quota lasts the live (pure arithmetic). With
+    confirmations on, `reply_share` of the quota is kept for them (50 units a reply) and the
+    reading is spaced over the rest."""
 
     quota: int = DAILY_QUOTA
     hours: float = 4.0
     viewers_every: float = 30.0
+    reply_share: float = 0.0
+
+    @property
+    def reading_quota(self) -> float:
+        return self.quota * (1.0 - self.reply_share)
+
+    @property
+    def replies(self) -> int:
+        """Confirmations the kept share pays for."""
+        return int(self.quota * self.reply_share) // INSERT_COST
 
     @property
     def chat_interval(self) -> float:
         """Seconds between chat calls (5 units each) at least."""
         seconds = self.hours * 3600
         viewers = VIDEOS_COST * seconds / self.viewers_every if self.viewers_every > 0 else 0
-        left = self.quota - viewers
+        left = self.reading_quota - viewers
         return CHAT_COST * seconds / left if left > 0 else seconds
 
     def hours_at(self, interval: float) -> float:
-        """How long the quota lasts with chat calls every `interval` seconds."""
+        """How long the quota (less the replies' share) lasts with chat calls every
+        `interval` seconds."""
         per_hour = CHAT_COST * 3600 / interval
         if self.viewers_every > 0:
             per_hour += VIDEOS_COST * 3600 / self.viewers_every
-        return self.quota / per_hour
+        return self.reading_quota / per_hour
 
     def plan(self, streaming: bool) -> str:
         """What the person running it needs to know before the live."""
         polled = self.hours_at(3.0)
         how = "streamList connections" if streaming else "polls"
+        replies = (
+            f"; {self.reply_share:.0%} is kept for at most {self.replies} confirmations "
+            f"({INSERT_COST} units each)"
+            if self.reply_share
+            else ""
+        )
         return (
-            f"YouTube quota {self.quota:,} units/day: {how} at least every "
+            f"YouTube quota {self.quota:,} units/day{replies}: {how} at least every "
             f"{self.chat_interval:.1f}s (5 units each) and the viewers every "
             f"{self.viewers_every:g}s (1 unit) last about {self.hours:g} h; polling every 3 s "
             f"would last {polled:.1f} h. Ask Google for more quota for longer lives."
