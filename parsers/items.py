@@ -52,6 +52,17 @@ def assemble(elements: list[Element], clause_of: dict[int, int]) -> list[Draft]:
                         d.qty = e
                 each = False
                 continue
+            if (
+                pending_q is None
+                and pending_v
+                and isinstance(nxt, Variant)
+                and nxt.start == e.end
+                and _axes([nxt]) & _axes(pending_v)
+            ):
+                # "đôi 40 đen 1 đôi 41 nâu": the count starts the next line, not this one
+                drafts.append(Draft(None, None, pending_v, clause))
+                pending_v, pending_q, boundary = [], e, False
+                continue
             prefix = (
                 isinstance(nxt, Ref)
                 and nxt.start == e.end
@@ -91,6 +102,10 @@ def assemble(elements: list[Element], clause_of: dict[int, int]) -> list[Draft]:
     return drafts
 
 
+def _axes(variants: list[Variant]) -> set[tuple[str, str]]:
+    return {(o.product.sku, o.axis) for v in variants for o in v.options}
+
+
 def compatible(unit: str | None, product: Product) -> bool:
     if unit is None or unit == product.unit:
         return True
@@ -116,14 +131,18 @@ def convert(value: float, unit: str | None, product: Product) -> float:
     return value
 
 
-def _labels_for(product: Product, variants: list[Variant]) -> list[str]:
-    """The product's variant labels the values name: one value per axis joined in the catalog's
-    axis order ("M / trắng"); several values of one axis ("40 và 42") give one label each."""
+def _values_by_axis(product: Product, variants: list[Variant]) -> dict[str, list[str]]:
     by_axis: dict[str, list[str]] = {}
     for v in variants:
         for o in v.options:
             if o.product.sku == product.sku and o.value not in by_axis.get(o.axis, []):
                 by_axis.setdefault(o.axis, []).append(o.value)
+    return by_axis
+
+
+def _labels_for(product: Product, by_axis: dict[str, list[str]]) -> list[str]:
+    """The product's variant labels the values name: one value per axis joined in the catalog's
+    axis order ("M / trắng"); several values of one axis ("40 và 42") give one label each."""
     if not by_axis:
         return []
     several = next((axis for axis, values in by_axis.items() if len(values) > 1), None)
@@ -199,6 +218,7 @@ def resolve(
     states none (1 for an order, None for a change or a cancel)."""
     items: list[Item] = []
     last_named: Product | None = None
+    said: dict[str, dict[str, str]] = {}  # the values said last for each product, by axis
     for d in drafts:
         unit = d.qty.unit if d.qty else None
         if d.ref is not None:
@@ -218,7 +238,14 @@ def resolve(
             pass  # "50kg" next to a shirt is the buyer's weight, not how many shirts
         elif d.qty is not None:
             qty = _number(convert(d.qty.value, unit, product))
-        values = _labels_for(product, d.variants)
+        by_axis = _values_by_axis(product, d.variants)
+        if by_axis and d.ref is None:
+            # "áo trắng 1 M 1 L": the colour said for the first line holds for the next
+            for axis, value in said.get(product.sku, {}).items():
+                by_axis.setdefault(axis, [value])
+        if by_axis:
+            said[product.sku] = {axis: values[-1] for axis, values in by_axis.items()}
+        values = _labels_for(product, by_axis)
         if len(values) > 1:
             # "2 đôi size 40 và 42": one of each when the count matches
             share = 1 if qty in (None, len(values)) else qty

@@ -301,7 +301,9 @@ WEAR_VERBS = frozenset({"đi", "mang", "mặc"})  # "e đi 41", "mặc M": the s
 FINAL_PARTICLES = frozenset({"đi"})  # a request only at the end ("mua đi"); "đi êm" is walking
 AVAILABILITY = frozenset({"còn", "có"})
 SEPARATORS = frozenset({"và", "với", "+", "&", "cùng", "thêm"})
-SIZE_MARKERS = frozenset({"size", "cỡ", "số", "sai"})  # "sai M"; "giao sai" stays a complaint
+SIZE_MARKERS = frozenset(
+    {"size", "cỡ", "số", "sai", "eo"}
+)  # "sai M", "eo 30"; "giao sai": a complaint
 COLOUR_MARKERS = frozenset({"màu"})
 VARIANT_MARKERS = SIZE_MARKERS | COLOUR_MARKERS
 NOT_QUANTITY_AFTER = frozenset(

@@ -43,6 +43,28 @@ CASES: list[tuple[str, str | None, str, str, list[Line]]] = [
     ("giay-dep-minh", "V02", "size M áo sơ mi 2 cái", "order", [("SO-MI", 2, "M")]),
     ("giay-dep-minh", "B12", "giày 39 đổi thành 40 nha", "change", [("SANDAL", None, "40")]),
     ("my-pham-nha-xinh", "K7", "khan tam hong 1 cai", "order", [("KHAN-TAM", 1, "hồng")]),
+    (
+        "giay-dep-minh",
+        "B12",
+        "đôi 40 đen 1 đôi 41 nâu",
+        "order",
+        [("SANDAL", 1, "40 / đen"), ("SANDAL", 1, "41 / nâu")],
+    ),
+    (
+        "giay-dep-minh",
+        "V02",
+        "áo trắng 1 M 1 L",
+        "order",
+        [("SO-MI", 1, "M / trắng"), ("SO-MI", 1, "L / trắng")],
+    ),
+    ("giay-dep-minh", "Q3", "quần eo 30", "order", [("QUAN-TAY", 1, "30")]),
+    (
+        "giay-dep-minh",
+        "V02",
+        "đổi sang size L màu xanh nhé",
+        "change",
+        [("SO-MI", None, "L / xanh")],
+    ),
     # 4. everyday words that are also product words
     ("nong-san-moc-chau", "G5", "chưa thấy gà", "other", []),
     ("nong-san-moc-chau", "G5", "ga ơi", "other", []),
