@@ -41,6 +41,12 @@ def words_of(text: str) -> Words:
     return tuple(out)
 
 
+def typed_words_of(text: str) -> Words:
+    """Words of a variant value as a viewer types them, without teencode: size "M" is "m", not
+    the "mình" that teencode reads in a typed "m"."""
+    return tuple(t.norm for t in tokenise(text).tokens if t.kind in ("word", "num"))
+
+
 @dataclass(frozen=True, slots=True)
 class Phrase:
     words: Words
@@ -123,7 +129,7 @@ class CatalogIndex:
                     if amount is not None:
                         index.amounts.setdefault(amount, []).append(option)
                         continue
-                    ws = words_of(value)
+                    ws = typed_words_of(value)
                     if ws:
                         by_words.setdefault(ws, []).append(option)
         # Distinctive words: in exactly one product's vocabulary, not a unit, not a number.

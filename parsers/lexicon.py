@@ -414,7 +414,8 @@ WEAK_QUESTION_END = frozenset({"vậy", "thế", "à", "hả"})
 CHANGE_FROM_TO = frozenset({"từ", "sang", "thành"})
 # what may stand beside sizes and colours in a comment that is only those ("XL trắng nhé")
 LONE_VALUE_COMPANY = (
-    frozenset({"nhé", "ạ", "shop", "em", "chị", "với", "luôn", "ơi", "lấy", "chốt"})
+    frozenset({"nhé", "ạ", "shop", "với", "luôn", "ơi", "lấy", "chốt"})
+    | SELF  # "mình lấy 38 nhé"
     | SIZE_MARKERS
     | COLOUR_MARKERS
 )
