@@ -337,3 +337,27 @@ class ConnectorMetrics(Metrics):
             labels,
             registry=r,
         )
+        self.token_expiry = Gauge(
+            "chotdon_ingest_token_expiry_seconds",
+            "Seconds until the connector's access token expires (renewed 5 minutes before; "
+            "negative: expired). Only connectors that renew their token (YouTube OAuth, Shopee)",
+            labels,
+            registry=r,
+        )
+        self.token_renewal_failed = Gauge(
+            "chotdon_ingest_token_renewal_failed",
+            "1 when the last renewal of the access token failed (refused, network, 5xx), else 0",
+            labels,
+            registry=r,
+        )
+
+    def track_token(
+        self,
+        platform: str,
+        stream: str,
+        seconds_left: Callable[[], float],
+        failed: Callable[[], bool],
+    ) -> None:
+        """Read a renewed token's state at scrape time (`RefreshingToken.seconds_left`...)."""
+        self.token_expiry.labels(platform, stream).set_function(seconds_left)
+        self.token_renewal_failed.labels(platform, stream).set_function(lambda: float(failed()))

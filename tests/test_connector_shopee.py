@@ -312,11 +312,14 @@ async def test_an_expiring_access_token_is_renewed_and_the_new_refresh_token_kep
     fake.access_tokens[ACCESS_TOKEN] = time.monotonic() + 0.5
     store = TokenStore(tmp_path / "shopee.tokens")
     run = Run()
+    seen: list[tuple[float, float]] = []  # (seconds left, renewal failed) as scraped
 
     async def live() -> None:
         for n in range(30):
             fake.post(n, f"chốt {n}")
             await asyncio.sleep(0.04)
+            left = run.sample("chotdon_ingest_token_expiry_seconds")
+            seen.append((left, run.sample("chotdon_ingest_token_renewal_failed")))
         await end_after(fake, run, 30)
 
     conn = connector(fake)
@@ -328,6 +331,9 @@ async def test_an_expiring_access_token_is_renewed_and_the_new_refresh_token_kep
     assert ids(run.comments) == expected(30)
     assert run.sample("chotdon_ingest_errors_total", kind="auth") == 0
     assert fake.refreshes >= 3 and REFRESH_TOKEN not in fake.refresh_tokens
+    # the metric follows each renewed token: never more than its lifetime, never failed
+    assert all(left <= 0.5 and failed == 0 for left, failed in seen)
+    assert max(left for left, _ in seen) > 0  # a live token seen
     saved = store.load()
     assert saved is not None and saved.refresh_token in fake.refresh_tokens
 

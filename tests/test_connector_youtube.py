@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from tests.fakes.youtube_api import (
     tombstone,
     user_banned,
 )
+from tests.redis_helpers import eventually
 
 T0 = 1_714_560_000.0
 
@@ -86,6 +88,13 @@ class Run:
     @property
     def comments(self) -> list[Comment]:
         return [r for r in self.records if isinstance(r, Comment)]
+
+    def token(self, name: str) -> float:
+        """chotdon_ingest_token_NAME (NaN: absent)."""
+        value = self.metrics.registry.get_sample_value(
+            f"chotdon_ingest_token_{name}", {"platform": "youtube", "stream": "vid123"}
+        )
+        return math.nan if value is None else value
 
     def errors(self, kind: str) -> float:
         value = self.metrics.registry.get_sample_value(
@@ -352,6 +361,33 @@ async def test_an_expiring_oauth_token_is_renewed_and_kept(
     saved = store.load()
     assert saved is not None and saved.access_token == oauth.access_token
     assert (tmp_path / "youtube.tokens").stat().st_mode & 0o077 == 0  # the owner's only
+
+
+async def test_the_token_metrics_show_its_expiry_and_a_failing_renewal(fake: FakeYouTube) -> None:
+    """Tokens live 0.5 s here (an hour at Google). While Google's token endpoint is down the
+    token runs out and the renewal is marked failed; once it answers again, both recover."""
+    fake.token_lifetime = 0.5
+    fake.messages = chat(3)
+    fake.polling_interval_ms = 20
+    refresh = google_refresh(fake.url + "/token", CLIENT_ID, CLIENT_SECRET)
+    oauth = RefreshingToken(None, REFRESH_TOKEN, refresh, margin=0.35)
+    run = Run()
+    task = asyncio.create_task(run(connector(fake, api_key=None, oauth=oauth)))
+
+    def token(expiring: Callable[[float], bool], failed: float) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return expiring(run.token("expiry_seconds")) and run.token("renewal_failed") == failed
+
+        return check
+
+    await eventually(token(lambda left: 0 < left <= 0.5, 0.0), timeout=10)
+    fake.token_down = True
+    await eventually(token(lambda left: left < 0, 1.0), timeout=10)
+    assert run.errors("transient") > 0 and run.errors("auth") == 0  # retried, not stopped
+    fake.token_down = False
+    await eventually(token(lambda left: 0 < left <= 0.5, 0.0), timeout=10)
+    run.stop.set()
+    assert (await task).reason == "stopped"
 
 
 async def test_a_revoked_refresh_token_stops_with_a_clear_message(fake: FakeYouTube) -> None:

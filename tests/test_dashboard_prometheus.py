@@ -1,11 +1,12 @@
 """Every panel of the Grafana dashboard shows data from a real run.
 
 Debian's Prometheus scrapes the processes of a distributed session on 127.0.0.1 (a worker, the
-Redis sink, the feed with a page open, a Facebook connector polling a local Graph API, and an
-embedded runner replaying the demo at 20x for the panels only it feeds), configured with
-deploy/prometheus/prometheus.yml and its rules, only the targets changed. The demo session goes
-through the distributed pipeline, then each panel's PromQL is asked of Prometheus: a panel whose
-query returns nothing (or only NaN) fails the test.
+Redis sink, the feed with a page open, a Facebook connector polling a local Graph API, a YouTube
+connector renewing its OAuth token at a local Google, and an embedded runner replaying the demo
+at 20x for the panels only it feeds), configured with deploy/prometheus/prometheus.yml and its
+rules, only the targets changed. The demo session goes through the distributed pipeline, then
+each panel's PromQL is asked of Prometheus: a panel whose query returns nothing (or only NaN)
+fails the test.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pytest
 import yaml
 
 from chotdon import topics
+from tests.fakes import youtube_api
 from tests.fakes.facebook_graph import TOKEN, Failure, FakeGraph, comment
 from tests.ports import free_port
 from tests.redis_helpers import (  # noqa: F401  (fixtures)
@@ -89,7 +91,7 @@ def chotdon(*args: str) -> list[str]:
     return [sys.executable, "-m", "chotdon", *args]
 
 
-def prometheus_config(targets: dict[str, str], tmp: Path) -> Path:
+def prometheus_config(targets: dict[str, list[str]], tmp: Path) -> Path:
     """The shipped config with the test's targets and a 1 s scrape interval."""
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text("utf-8"))
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
@@ -98,7 +100,7 @@ def prometheus_config(targets: dict[str, str], tmp: Path) -> Path:
     assert set(jobs) == set(targets), "a scrape job the test does not start a process for"
     for name, job in jobs.items():
         job.pop("dns_sd_configs", None)
-        job["static_configs"] = [{"targets": [targets[name]]}]
+        job["static_configs"] = [{"targets": targets[name]}]
     path = tmp / "prometheus.yml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
@@ -116,11 +118,14 @@ def panel_queries() -> list[tuple[str, str]]:
 
 
 async def answers(http: aiohttp.ClientSession, base: str, query: str) -> bool:
-    """The query returns at least one number (not NaN); False while Prometheus starts."""
+    """The query returns at least one number (not NaN); False while Prometheus starts (not
+    listening yet, then 503 until its storage is open)."""
     try:
         async with http.get(f"{base}/api/v1/query", params={"query": query}) as response:
-            body = await response.json()
+            body = None if response.status == 503 else await response.json()
     except aiohttp.ClientConnectionError:
+        body = None
+    if body is None:
         await asyncio.sleep(0.5)
         return False
     assert body["status"] == "success", (query, body)
@@ -146,15 +151,32 @@ async def graph() -> AsyncIterator[FakeGraph]:
         await fake.stop()
 
 
+@pytest.fixture
+async def youtube() -> AsyncIterator[youtube_api.FakeYouTube]:
+    """A live YouTube chat; its OAuth token is renewed at the fake's token endpoint."""
+    fake = youtube_api.FakeYouTube()
+    fake.messages = [youtube_api.text_message("m1", "chốt 1 hộp", time.time())]
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
+
+
 async def test_every_panel_shows_data_from_a_distributed_session(
-    kafka: str, redis: Any, prefix: str, graph: FakeGraph, tmp_path: Path
+    kafka: str,
+    redis: Any,
+    prefix: str,
+    graph: FakeGraph,
+    youtube: youtube_api.FakeYouTube,
+    tmp_path: Path,
 ) -> None:
     prometheus = os.environ.get("PROMETHEUS", "/usr/bin/prometheus")
     if not Path(prometheus).exists():
         pytest.fail("prometheus is not installed: run deploy/setup test (as root)")
     ports = {
         name: free_port()
-        for name in ("worker", "sink", "feed", "embedded", "connector", "prometheus")
+        for name in ("worker", "sink", "feed", "embedded", "connector", "youtube", "prometheus")
     }
     common = ["--bootstrap", KAFKA, "--topic-prefix", prefix]
     procs = Processes(tmp_path)
@@ -203,6 +225,20 @@ async def test_every_panel_shows_data_from_a_distributed_session(
             *("--metrics", f"127.0.0.1:{ports['connector']}"),
             env={"FACEBOOK_ACCESS_TOKEN": TOKEN, "CHOTDON_FACEBOOK_GRAPH_URL": graph.base_url},
         )
+        procs.start(
+            "youtube",
+            *chotdon("ingest", "youtube", "--stream", youtube.video_id, "--to", "stdout"),
+            *("--checkpoint", str(tmp_path / "youtube.json")),
+            *("--metrics", f"127.0.0.1:{ports['youtube']}"),
+            env={
+                "YOUTUBE_CLIENT_ID": youtube_api.CLIENT_ID,
+                "YOUTUBE_CLIENT_SECRET": youtube_api.CLIENT_SECRET,
+                "YOUTUBE_REFRESH_TOKEN": youtube_api.REFRESH_TOKEN,
+                "CHOTDON_YOUTUBE_API_URL": youtube.url,
+                "CHOTDON_GOOGLE_TOKEN_URL": youtube.url + "/token",
+                "CHOTDON_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
+            },
+        )
         base = f"http://127.0.0.1:{ports['prometheus']}"
         deadline = time.monotonic() + DEADLINE_S
         async with aiohttp.ClientSession() as http:
@@ -234,16 +270,16 @@ async def test_every_panel_shows_data_from_a_distributed_session(
         procs.stop()
 
 
-def targets(ports: dict[str, int]) -> dict[str, str]:
-    """Prometheus job -> the test's process serving it."""
+def targets(ports: dict[str, int]) -> dict[str, list[str]]:
+    """Prometheus job -> the test's processes serving it."""
     at = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
     return {
-        "chotdon-feed": at["feed"],
-        "chotdon-worker": at["worker"],
-        "chotdon-sink": at["sink"],
-        "chotdon-embedded": at["embedded"],
-        "chotdon-connectors": at["connector"],
-        "prometheus": at["prometheus"],
+        "chotdon-feed": [at["feed"]],
+        "chotdon-worker": [at["worker"]],
+        "chotdon-sink": [at["sink"]],
+        "chotdon-embedded": [at["embedded"]],
+        "chotdon-connectors": [at["connector"], at["youtube"]],
+        "prometheus": [at["prometheus"]],
     }
 
 

@@ -57,6 +57,7 @@ from .base import (
     SessionEnded,
     TransientError,
 )
+from .tokens import RefreshingToken
 
 Log = Callable[[str], None]
 Sleep = Callable[[float], Awaitable[None]]
@@ -190,6 +191,10 @@ class Runner:
         self._session = self.metrics.state.labels(*labels)
         self._last_comment = self.metrics.last_comment.labels(*labels)
         self._quota_left = self.metrics.quota_left.labels(*labels)
+        # A connector renewing its access token holds it as `token` (YouTube OAuth, Shopee).
+        token = getattr(connector, "token", None)
+        if isinstance(token, RefreshingToken):
+            self.metrics.track_token(*labels, token.seconds_left, lambda: token.renewal_failed)
 
     def log(self, message: str) -> None:
         self._log(mask_phones_in(f"{self.connector.platform} {self.connector.stream}: {message}"))

@@ -3,7 +3,8 @@
 A platform's token expires mid-live (YouTube OAuth access tokens after about an hour, Shopee's
 after 4 hours), so a connector given refresh credentials holds a `RefreshingToken`: `get()`
 returns a token valid for at least `margin` more seconds, renewing it first when needed, and
-`renew()` renews it now (after the platform refused it). The platform's own refresh call is a
+`renew()` renews it now (after the platform refused it); `seconds_left()` and `renewal_failed`
+are what the connector's metrics show of it. The platform's own refresh call is a
 `Refresh` function; this module only keeps time and storage.
 
 Refreshed credentials are written to a `TokenStore`: a JSON file created with mode 0600 and
@@ -15,6 +16,7 @@ the ones in the environment when they are newer (the environment's refresh token
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -92,6 +94,7 @@ class RefreshingToken:
         self.clock = clock
         self.margin = margin
         self.refreshes = 0
+        self.renewal_failed = False  # the last renewal raised (refused, network, 5xx)
         saved = self.store.load()
         if saved is not None and saved.source_refresh_token == refresh_token:
             self.credentials = saved
@@ -102,6 +105,12 @@ class RefreshingToken:
     def access_token(self) -> str:
         return self.credentials.access_token
 
+    def seconds_left(self) -> float:
+        """Seconds until the current access token expires (negative: expired); NaN while its
+        lifetime is unknown (a token from the environment not renewed yet)."""
+        expires_at = self.credentials.expires_at
+        return expires_at - self.clock() if expires_at else math.nan
+
     async def get(self, http: aiohttp.ClientSession) -> str:
         c = self.credentials
         # A token of unknown age (expires_at 0) is renewed once, to learn its lifetime.
@@ -111,9 +120,14 @@ class RefreshingToken:
 
     async def renew(self, http: aiohttp.ClientSession) -> None:
         """Renew now; AuthError when the refresh token itself is refused."""
-        grant = await self.refresh(http, self.credentials.refresh_token)
-        if not grant.access_token:
-            raise AuthError("the token refresh answered without an access token")
+        try:
+            grant = await self.refresh(http, self.credentials.refresh_token)
+            if not grant.access_token:
+                raise AuthError("the token refresh answered without an access token")
+        except Exception:  # refused, network, 5xx; a cancelled renewal did not fail
+            self.renewal_failed = True
+            raise
+        self.renewal_failed = False
         self.credentials = Credentials(
             grant.access_token,
             grant.refresh_token or self.credentials.refresh_token,

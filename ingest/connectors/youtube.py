@@ -156,6 +156,11 @@ class YouTubeConnector:
         self._authors: OrderedDict[str, list[str]] = OrderedDict()  # recent ids per author
 
     @property
+    def token(self) -> RefreshingToken | None:
+        """The OAuth token renewed before it expires (None: a fixed token or an API key)."""
+        return self.oauth
+
+    @property
     def quota_left(self) -> float:
         """Share of the day's quota this connector has not spent (others may share it)."""
         return max(0.0, 1.0 - self.units / self.budget.quota)

@@ -225,6 +225,7 @@ class FakeYouTube:
     token_lifetime: float = 3599.0
     tokens: dict[str, float] = field(default_factory=dict)  # issued access token -> expiry
     refreshes: int = 0
+    token_down: bool = False  # the token endpoint answers 503 (Google having an outage)
     units: int = 0
     posted: list[str] = field(default_factory=list)
     server: TestServer | None = None
@@ -260,6 +261,9 @@ class FakeYouTube:
 
     async def token(self, request: web.Request) -> web.Response:
         form = await request.post()
+        if self.token_down:
+            body = {"error": "temporarily_unavailable", "error_description": "Try again later."}
+            return web.json_response(body, status=503)
         if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, CLIENT_SECRET):
             return web.json_response({"error": "invalid_client"}, status=401)
         if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != REFRESH_TOKEN:
