@@ -10,7 +10,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import pytest
 
 from chotdon.records import Comment, encode
 from ingest.connectors.runner import ConnectorRecord, run_connector
+from tests.commands import chotdon
 from tests.fakes.facebook_graph import FakeGraph
 from tests.fakes.facebook_graph import comment as fb_comment
 from tests.fakes.tiktok_bridge import FakeBridge, chat, room_user
@@ -34,10 +34,6 @@ from tests.test_embedded import ROOT
 SECRET = "bí-mật"
 STREAM = "kim-an-oi"
 HALF_EMOJI = '"chốt 2 hộp ổi \\ud83d"'  # a JSON escape of a lone high surrogate
-
-
-def chotdon(*args: str) -> list[str]:
-    return [sys.executable, "-m", "chotdon", *args]
 
 
 @dataclass

@@ -17,7 +17,6 @@ import math
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -29,6 +28,7 @@ import pytest
 import yaml
 
 from chotdon import topics
+from tests.commands import chotdon
 from tests.fakes import youtube_api
 from tests.fakes.facebook_graph import TOKEN, Failure, FakeGraph, comment
 from tests.ports import free_port
@@ -85,10 +85,6 @@ class Processes:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
-
-
-def chotdon(*args: str) -> list[str]:
-    return [sys.executable, "-m", "chotdon", *args]
 
 
 def prometheus_config(targets: dict[str, list[str]], tmp: Path) -> Path:
