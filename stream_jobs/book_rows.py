@@ -21,7 +21,7 @@ from chotdon.book_rows import BookRows
 from chotdon.records import AdjustStock, Approve, Intent, Reject, decode
 
 from .order_book import Order, Review, StreamBook, WaitKey, empty_book, entry_id, pool
-from .quantities import Qty
+from .quantities import Qty, qty
 
 
 class BookHead(msgspec.Struct, kw_only=True):
@@ -96,13 +96,14 @@ def restore_book(rows: BookRows) -> StreamBook:
         order = row.order
         book.orders[order.customer] = order
         book.reviews.update((review.review_id, review) for review in row.reviews)
-        waiting += [
-            (x.ticket, pool(book, x.sku, x.variant), (order.customer, x.variant))
-            for x in order.lines
-            if x.waiting
-        ]
+        for x in order.lines:
+            if x.waiting:
+                key = pool(book, x.sku, x.variant)
+                waiting.append((x.ticket, key, (order.customer, x.variant)))
+                book.waiting[key] = qty(book.waiting.get(key, 0) + x.waiting)
     for _ticket, key, wait_key in sorted(waiting):
         book.waitlist.setdefault(key, []).append(wait_key)
+
     for number, data in sorted(rows.log):
         entry = decode(data)
         if not isinstance(entry, Intent | Approve | Reject | AdjustStock):

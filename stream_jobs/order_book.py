@@ -148,6 +148,7 @@ class StreamBook:
     reserved: dict[str, Qty]  # held by confirmed lines
     orders: dict[str, Order] = field(default_factory=dict)  # by customer
     waitlist: dict[str, list[WaitKey]] = field(default_factory=dict)  # by pool, by ticket
+    waiting: dict[str, Qty] = field(default_factory=dict)  # by pool: its lines' waiting parts
     reviews: dict[str, Review] = field(default_factory=dict)  # pending
     log: BookLog = field(default_factory=BookLog)
     deleted: set[str] = field(default_factory=set)  # comment ids the platform reported deleted

@@ -105,6 +105,7 @@ def _undo(book: StreamBook, cid: str, ts: float, catalog: Catalog) -> list[Order
         except ActionError:  # e.g. approving a review item of `cid`
             book.log.drop(number, entry_id(entry))
     book.orders, book.waitlist, book.reviews = fresh.orders, fresh.waitlist, fresh.reviews
+    book.waiting = fresh.waiting
     book.remaining, book.reserved = fresh.remaining, fresh.reserved
     book.tickets, book.opened = fresh.tickets, fresh.opened
     book.changed.update(before, fresh.orders)

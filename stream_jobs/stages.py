@@ -7,7 +7,7 @@ import msgspec
 from chotdon.records import Comment, Intent, StockLevels, VariantStock
 from parsers import PARSER_VERSION, Parser
 
-from .order_book import StreamBook, pool, pool_owner
+from .order_book import StreamBook, pool_owner
 from .quantities import Qty, qty
 
 
@@ -22,12 +22,7 @@ def parse_comment(parser: Parser, comment: Comment, current: str | None) -> Inte
 
 def stock_levels(book: StreamBook, ts: float) -> StockLevels:
     """The book's stock: per product (shared and owned stock together), and per owning variant."""
-    waiting: dict[str, Qty] = {}
-    for order in book.orders.values():
-        for line in order.lines:
-            if line.waiting:
-                key = pool(book, line.sku, line.variant)
-                waiting[key] = qty(waiting.get(key, 0) + line.waiting)
+    waiting = book.waiting
     remaining: dict[str, Qty] = {}
     reserved: dict[str, Qty] = {}
     waited: dict[str, Qty] = {}

@@ -32,7 +32,7 @@ def add(step: Step, order: Order, product: Product, variant: str | None, amount:
         line = Line(sku=product.sku, variant=variant, unit_price=product.price_of(variant))
         order.lines.append(line)
     if line.waiting:
-        line.waiting = qty(line.waiting + amount)
+        _set_waiting(step.book, line, qty(line.waiting + amount))
     else:
         _confirm_or_wait(step.book, order, line, amount)
 
@@ -50,7 +50,7 @@ def set_qty(step: Step, order: Order, line: Line, amount: Qty) -> None:
         _unwait(step.book, order, line)
         line.confirmed = amount
     elif line.waiting:
-        line.waiting = extra
+        _set_waiting(step.book, line, extra)
     else:
         _wait(step.book, order, line, extra)
     if not line.confirmed and not line.waiting:
@@ -106,7 +106,8 @@ def promote(step: Step) -> None:
             if line.waiting <= book.remaining[key]:
                 step.touch(order)
                 _reserve(book, key, line.waiting)
-                line.confirmed, line.waiting, line.ticket = qty(line.confirmed + line.waiting), 0, 0
+                line.confirmed, line.ticket = qty(line.confirmed + line.waiting), 0
+                _set_waiting(book, line, 0)
                 _dequeue(book, key, (customer, variant))
 
 
@@ -136,14 +137,16 @@ def _release(step: Step, key: str, amount: Qty) -> None:
 
 def _wait(book: StreamBook, order: Order, line: Line, amount: Qty) -> None:
     book.tickets += 1
-    line.waiting, line.ticket = amount, book.tickets
+    line.ticket = book.tickets
+    _set_waiting(book, line, amount)
     key = pool(book, line.sku, line.variant)
     book.waitlist.setdefault(key, []).append((order.customer, line.variant))
 
 
 def _unwait(book: StreamBook, order: Order, line: Line) -> None:
     if line.waiting:
-        line.waiting = line.ticket = 0
+        line.ticket = 0
+        _set_waiting(book, line, 0)
         _dequeue(book, pool(book, line.sku, line.variant), (order.customer, line.variant))
 
 
@@ -152,3 +155,14 @@ def _dequeue(book: StreamBook, key: str, entry: WaitKey) -> None:
     queue.remove(entry)
     if not queue:  # no empty queues: a rebuilt book must equal one that never saw the input
         del book.waitlist[key]
+
+
+def _set_waiting(book: StreamBook, line: Line, amount: Qty) -> None:
+    """The one place a line's waiting part changes, keeping the book's total per pool."""
+    key = pool(book, line.sku, line.variant)
+    total = qty(book.waiting.get(key, 0) - line.waiting + amount)
+    if total:
+        book.waiting[key] = total
+    else:
+        book.waiting.pop(key, None)
+    line.waiting = amount

@@ -201,6 +201,12 @@ def assert_consistent(book: StreamBook, events: list[OrderEvent]) -> None:
         assert math.isclose(book.reserved[key], confirmed[key], abs_tol=1e-9)
     queued = [(key, c, v) for key, queue in book.waitlist.items() for c, v in queue]
     assert sorted(queued, key=str) == sorted(waiting, key=str) and all(book.waitlist.values())
+    per_pool: defaultdict[str, float] = defaultdict(float)
+    for order in book.orders.values():
+        for line in order.lines:
+            per_pool[pool(book, line.sku, line.variant)] += line.waiting
+    assert book.waiting.keys() == {k for k, v in per_pool.items() if v}  # no zero totals
+    assert all(math.isclose(book.waiting[k], per_pool[k]) for k in book.waiting)
     assert sorted(reviews) == sorted((rid, r.customer) for rid, r in book.reviews.items())
 
     assert [e.seq for e in events] == list(range(1, len(events) + 1))

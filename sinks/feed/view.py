@@ -180,6 +180,7 @@ class StreamView:
     _texts: dict[str, str] = field(default_factory=dict)  # comment id -> text, bounded
     # kept as orders change: the summary goes out on every comment and must not scan every order
     figures: Figures = field(default_factory=Figures)
+    _review_ids: dict[str, list[str]] = field(default_factory=dict)  # order id -> its reviews
 
     @classmethod
     def for_catalog(cls, catalog: Catalog, stream: str | None = None) -> StreamView:
@@ -320,12 +321,11 @@ class StreamView:
         )
         self.figures.apply(event)
         self.orders[event.order_id] = row
-        before = {r: rev for r, rev in self.reviews.items() if rev.order_id == event.order_id}
-        for rid in before:
-            del self.reviews[rid]
+        before = {r: self.reviews.pop(r) for r in self._review_ids.pop(event.order_id, ())}
         for line in event.lines:
             if line.status == "review" and line.review_id:
                 comment_id = line.review_id.split("#", 1)[0]
+                self._review_ids.setdefault(event.order_id, []).append(line.review_id)
                 self.reviews[line.review_id] = ReviewRow(
                     review_id=line.review_id,
                     order_id=event.order_id,
@@ -341,9 +341,9 @@ class StreamView:
         # the review queue changes by deltas: an item added or changed, or gone
         for rid in before.keys() - self.reviews.keys():
             updates.append(Update("review", {"review_id": rid, "gone": True}, rid))
-        for rid, review in self.reviews.items():
-            if review.order_id == event.order_id and before.get(rid) != review:
-                updates.append(Update("review", review, rid))
+        for rid in self._review_ids.get(event.order_id, ()):
+            if before.get(rid) != self.reviews[rid]:
+                updates.append(Update("review", self.reviews[rid], rid))
         return updates
 
     def update_json(self, update: Update, masked: bool) -> Any:
