@@ -397,6 +397,7 @@ async def test_a_revoked_refresh_token_stops_with_a_clear_message(fake: FakeYouT
     run = Run()
     outcome = await run(connector(fake, api_key=None, oauth=oauth))
     assert outcome.reason == "auth" and "YOUTUBE_REFRESH_TOKEN" in outcome.message
+    assert run.token("renewal_failed") == 1 and math.isnan(run.token("expiry_seconds"))
 
 
 def test_the_quota_budget_spaces_calls_so_the_quota_lasts_the_live() -> None:

@@ -72,6 +72,8 @@ def test_the_rule_tests_cover_the_alerts_a_live_sale_needs() -> None:
         "ChotdonOrderLatencyHigh",
         "ChotdonDeadLettersRising",
         "ChotdonConnectorQuotaLow",
+        "ChotdonConnectorTokenRenewalFailing",
+        "ChotdonConnectorTokenExpiring",
         "ChotdonRedisUnreachable",
         "ChotdonKafkaUnreachable",
     }
