@@ -222,7 +222,8 @@ async def drain(
         await producer.flush()
     finally:
         await producer.stop()
-    comments = sum(isinstance(r, Comment) for r in records)
+    # Redis counts each comment id once: a deletion report is not another comment
+    comments = len({r.comment_id for r in records if isinstance(r, Comment)})
     procs = Processes(args.bootstrap, args.redis, prefix, work)
     started = time.monotonic()
     try:
@@ -366,7 +367,7 @@ def main() -> None:
     p.add_argument("--redis", default=settings().redis)
     p.add_argument("--streams", type=int, default=40)
     p.add_argument("--seconds", type=float, default=20, help="at each rate")
-    p.add_argument("--rates", type=float, nargs="+", default=[500, 2000])
+    p.add_argument("--rates", type=float, nargs="*", default=[500, 2000], help="none: skip")
     p.add_argument("--backlog", type=int, default=30_000, help="comments")
     asyncio.run(run(p.parse_args()))
 
