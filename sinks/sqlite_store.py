@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import stat
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,6 @@ from chotdon.records import (
     Intent,
     MetricsSnapshot,
     OrderEvent,
-    Record,
     Reject,
     SetCurrent,
     ViewerCount,
@@ -102,6 +102,51 @@ class Batch:
         )
 
 
+PUT_INTENT = "INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?, ?)"
+ADD_COMMENT = "INSERT OR IGNORE INTO comments VALUES (?, ?, ?, ?)"
+PUT_COMMENT = "INSERT OR REPLACE INTO comments VALUES (?, ?, ?, ?)"
+PUT_EVENT = "INSERT OR REPLACE INTO order_events VALUES (?, ?, ?, ?, ?, ?)"
+PUT_ORDER = (
+    "INSERT INTO orders VALUES (?, ?, ?, ?) ON CONFLICT (stream, order_id) DO UPDATE"
+    " SET seq = excluded.seq, record = excluded.record WHERE excluded.seq > seq"
+)
+PUT_METRICS = "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?)"
+ADD_VIEWERS = "INSERT INTO viewers VALUES (?, ?, ?)"
+ADD_ACTION = "INSERT INTO actions VALUES (?, ?, ?)"
+
+
+def _record_rows(records: Iterable[AnyRecord]) -> dict[str, list[tuple[object, ...]]]:
+    """The rows of a batch's records, per statement, each record encoded once. Grouping keeps
+    each statement's rows in the batch's order and gives what writing the records one by one
+    would: only `comments` has two statements, and a comment stored as itself (replace) wins
+    over the copy its intent adds (ignore) in either order."""
+    rows: defaultdict[str, list[tuple[object, ...]]] = defaultdict(list)
+    for record in records:
+        if isinstance(record, Intent):
+            c = record.comment
+            if c is not None:
+                rows[PUT_INTENT].append(
+                    (c.stream, c.comment_id, c.ts, record.intent, encode(record))
+                )
+                rows[ADD_COMMENT].append((c.stream, c.comment_id, c.ts, encode(c)))
+        elif isinstance(record, OrderEvent):
+            data = encode(record)
+            event = (record.stream, record.seq, record.order_id, record.kind, record.ts, data)
+            rows[PUT_EVENT].append(event)
+            rows[PUT_ORDER].append((record.stream, record.order_id, record.seq, data))
+        elif isinstance(record, Comment):
+            rows[PUT_COMMENT].append((record.stream, record.comment_id, record.ts, encode(record)))
+        elif isinstance(record, MetricsSnapshot):
+            rows[PUT_METRICS].append(
+                (record.stream, record.window_s, record.window_start, encode(record))
+            )
+        elif isinstance(record, ViewerCount):
+            rows[ADD_VIEWERS].append((record.stream, record.ts, record.viewers))
+        elif isinstance(record, SetCurrent | Approve | Reject | AdjustStock):
+            rows[ADD_ACTION].append((record.stream, record.ts, encode(record)))
+    return rows
+
+
 class SQLiteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -130,19 +175,25 @@ class SQLiteStore:
     # -- writing ------------------------------------------------------------------------------
 
     def write(self, batch: Batch) -> None:
+        """Commit a batch in one transaction: its records' rows grouped per statement (one
+        `executemany` each, in the batch's order), the books' changes, the dead letters and
+        the source position."""
+        rows = _record_rows(batch.records)
         db = self.db
         db.execute("BEGIN")
         try:
             self.put_catalogs(batch.catalogs)
-            for record in batch.records:
-                self._write_record(record)
+            for statement, params in rows.items():
+                db.executemany(statement, params)
             for stream, (changes, current) in batch.books.items():
                 self._write_book(stream, changes, current)
-            for position, reason, raw in batch.dead_letters:
-                db.execute(
-                    "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?)",
-                    (batch.source, position, reason, raw[:2000]),
-                )
+            db.executemany(
+                "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?)",
+                [
+                    (batch.source, pos, reason, raw[:2000])
+                    for pos, reason, raw in batch.dead_letters
+                ],
+            )
             if batch.position:
                 db.execute(
                     "INSERT OR REPLACE INTO positions VALUES (?, ?)", (batch.source, batch.position)
@@ -172,45 +223,6 @@ class SQLiteStore:
             "INSERT OR REPLACE INTO book_log VALUES (?, ?, ?)",
             [(stream, n, entry) for n, entry in changes.log],
         )
-
-    def _write_record(self, record: Record) -> None:
-        db, data = self.db, encode(record)
-        if isinstance(record, Intent) and record.comment is not None:
-            c = record.comment
-            db.execute(
-                "INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?, ?)",
-                (c.stream, c.comment_id, c.ts, record.intent, data),
-            )
-            db.execute(
-                "INSERT OR IGNORE INTO comments VALUES (?, ?, ?, ?)",
-                (c.stream, c.comment_id, c.ts, encode(c)),
-            )
-        elif isinstance(record, Comment):
-            db.execute(
-                "INSERT OR REPLACE INTO comments VALUES (?, ?, ?, ?)",
-                (record.stream, record.comment_id, record.ts, data),
-            )
-        elif isinstance(record, OrderEvent):
-            db.execute(
-                "INSERT OR REPLACE INTO order_events VALUES (?, ?, ?, ?, ?, ?)",
-                (record.stream, record.seq, record.order_id, record.kind, record.ts, data),
-            )
-            db.execute(
-                "INSERT INTO orders VALUES (?, ?, ?, ?) ON CONFLICT (stream, order_id) DO UPDATE"
-                " SET seq = excluded.seq, record = excluded.record WHERE excluded.seq > seq",
-                (record.stream, record.order_id, record.seq, data),
-            )
-        elif isinstance(record, MetricsSnapshot):
-            db.execute(
-                "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?)",
-                (record.stream, record.window_s, record.window_start, data),
-            )
-        elif isinstance(record, ViewerCount):
-            db.execute(
-                "INSERT INTO viewers VALUES (?, ?, ?)", (record.stream, record.ts, record.viewers)
-            )
-        elif isinstance(record, SetCurrent | Approve | Reject | AdjustStock):
-            db.execute("INSERT INTO actions VALUES (?, ?, ?)", (record.stream, record.ts, data))
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -170,8 +170,6 @@ class EmbeddedRunner:
         try:
             async for position, record in source.records(start):
                 await self._inbox.put(_Item(position, record))
-                if self.metrics:
-                    self.metrics.set_queue_depth("inbox", self._inbox.qsize())
             if keep_running:
                 await asyncio.Event().wait()
         except asyncio.CancelledError:
@@ -323,8 +321,9 @@ class EmbeddedRunner:
                 state.current_changed = False
         if batch:
             await self._outbox.put(batch)
-            if self.metrics:
-                self.metrics.set_queue_depth("outbox", self._outbox.qsize())
+        if self.metrics:
+            self.metrics.set_queue_depth("inbox", self._inbox.qsize())
+            self.metrics.set_queue_depth("outbox", self._outbox.qsize())
 
     async def _sink(self) -> None:
         while True:
@@ -333,21 +332,30 @@ class EmbeddedRunner:
                 return
             assert isinstance(batch, Batch)
             await asyncio.to_thread(self.store.write, batch)
-            for record in batch.records:
-                self._published(record)
+            self._published(batch.records)
 
-    def _published(self, record: AnyRecord) -> None:
-        for listener in self.listeners:
-            listener(record)
-        stream = record_stream(record)
-        if isinstance(record, OrderEvent):
-            self.stats.figures.apply(record)
-            if self.metrics:
-                self.metrics.observe_order_event(record)
-        if self.hub is not None and stream is not None:
-            self.hub.apply(stream, record)
-            if self.metrics and isinstance(record, OrderEvent):
-                self.metrics.observe_visible(record)  # on the host's page from now
+    def _published(self, records: list[AnyRecord]) -> None:
+        """A committed batch: told to the listeners, counted, and on the host's page."""
+        events: list[OrderEvent] = []
+        by_stream: dict[str, list[AnyRecord]] = {}
+        for record in records:
+            for listener in self.listeners:
+                listener(record)
+            if isinstance(record, OrderEvent):
+                events.append(record)
+                self.stats.figures.apply(record)
+            stream = record_stream(record)
+            if stream is not None:
+                by_stream.setdefault(stream, []).append(record)
+        if self.hub is not None:
+            for stream, of_stream in by_stream.items():
+                self.hub.apply(stream, *of_stream)
+        if self.metrics:
+            now = time.time()  # on the host's page from now
+            for event in events:
+                self.metrics.observe_order_event(event)
+                if self.hub is not None:
+                    self.metrics.observe_visible(event, now)
 
     async def _progress(self) -> None:
         while True:

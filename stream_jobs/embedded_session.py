@@ -49,8 +49,7 @@ def restore_views(store: SQLiteStore, runner: EmbeddedRunner) -> dict[str, Strea
     views = {}
     for stream, state in runner.streams.items():
         view = StreamView.for_catalog(state.catalog, stream)
-        for event in store.latest_orders(stream):
-            view.apply(event)
+        view.apply(*store.latest_orders(stream))
         view.apply(stock_levels(state.book, 0.0))
         view.apply(SetCurrent(stream=stream, code=state.current, ts=0.0))
         latest, peak = store.last_viewers(stream)

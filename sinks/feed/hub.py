@@ -47,7 +47,7 @@ class Subscription:
         self._pending.clear()
         if self._hub.metrics is not None:
             for _, update in items:
-                self._hub.metrics.feed_events.labels(update.kind).inc()
+                self._hub.metrics.feed_events_of(update.kind).inc()
         return items
 
     def close(self) -> None:
@@ -92,14 +92,17 @@ class FeedHub:
         self.metrics = metrics
         metrics.track_feed_subscribers(lambda: self.subscribers)
 
-    def apply(self, stream: str, record: AnyRecord) -> None:
-        """Apply a durable record to its stream's view and tell every open page."""
+    def apply(self, stream: str, *records: AnyRecord) -> None:
+        """Apply durable records of a stream, in order, to its view and tell every open page
+        (once per change: see `StreamView.apply`)."""
         view = self.views.get(stream)
         if view is None:
             return
-        if self.metrics is not None and isinstance(record, StockLevels):
-            self.metrics.set_stock(record)
-        for update in view.apply(record):
+        if self.metrics is not None:
+            for record in records:
+                if isinstance(record, StockLevels):
+                    self.metrics.set_stock(record)
+        for update in view.apply(*records):
             self.publish(stream, update)
 
     def publish(self, stream: str, update: Update) -> None:

@@ -8,7 +8,7 @@ The embedded runner feeds it in process; the distributed mode rebuilds it from R
 from __future__ import annotations
 
 import heapq
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -126,6 +126,9 @@ class Update:
     key: str = ""  # the order id for an order update
 
 
+SUMMARY_CHANGED = Update("summary", None)  # within `apply`; the summary is built at its end
+
+
 def status_of(lines: list[OrderLine]) -> OrderStatus:
     if not lines:
         return "cancelled"
@@ -177,7 +180,8 @@ class StreamView:
     last_ts: float = 0.0  # latest event time seen: host actions are stamped on the stream's clock
     # [second, comments] of the last minute: per-second buckets keep a busy stream's memory small
     _recent: deque[list[int]] = field(default_factory=deque)
-    _texts: dict[str, str] = field(default_factory=dict)  # comment id -> text, bounded
+    _recent_total: int = 0  # the sum of `_recent`'s counts
+    _texts: OrderedDict[str, str] = field(default_factory=OrderedDict)  # id -> text, bounded
     # kept as orders change: the summary goes out on every comment and must not scan every order
     figures: Figures = field(default_factory=Figures)
     _review_ids: dict[str, list[str]] = field(default_factory=dict)  # order id -> its reviews
@@ -200,11 +204,11 @@ class StreamView:
     @property
     def comments_per_minute(self) -> int:
         self._expire(self.last_ts)
-        return sum(count for _, count in self._recent)
+        return self._recent_total
 
     def _expire(self, now: float) -> None:
         while self._recent and self._recent[0][0] <= now - 60:
-            self._recent.popleft()
+            self._recent_total -= self._recent.popleft()[1]
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -252,13 +256,23 @@ class StreamView:
 
     # -- applying records ------------------------------------------------------------------
 
-    def apply(self, record: AnyRecord) -> list[Update]:
-        """Apply a record; the updates for open pages. `version` counts the changes, so what is
-        built from the view (a snapshot, a CSV) can be reused until it moves."""
-        updates = self._apply(record)
-        if updates:
-            self.version += 1
-        return updates
+    def apply(self, *records: AnyRecord) -> list[Update]:
+        """Apply records in order; the updates for open pages: the latest of each (kind, key)
+        in the order of their last change (each is a whole state, so the earlier ones carry
+        nothing more), the summary built once. `version` moves when the view changes, so what
+        is built from it (a snapshot, a CSV) can be reused until then."""
+        latest: dict[tuple[str, str], Update] = {}
+        for record in records:
+            for update in self._apply(record):
+                key = (update.kind, update.key)
+                latest.pop(key, None)
+                latest[key] = update
+        if not latest:
+            return []
+        self.version += 1
+        if ("summary", "") in latest:
+            latest["summary", ""] = Update("summary", self.summary())
+        return list(latest.values())
 
     def _apply(self, record: AnyRecord) -> list[Update]:
         ts = getattr(record, "ts", 0.0)
@@ -281,14 +295,14 @@ class StreamView:
         if isinstance(record, ViewerCount):
             self.viewers = record.viewers
             self.viewers_peak = max(self.viewers_peak, record.viewers)
-            return [Update("summary", self.summary())]
+            return [SUMMARY_CHANGED]
         if isinstance(record, Intent) and record.comment is not None:
             return self._comment(record.comment)
         if isinstance(record, Comment):
             return self._comment(record)
         if isinstance(record, SetCurrent):
             self.current = record.code
-            return [Update("summary", self.summary())]
+            return [SUMMARY_CHANGED]
         return []
 
     def _comment(self, comment: Comment) -> list[Update]:
@@ -299,10 +313,11 @@ class StreamView:
             self._recent[-1][1] += 1
         else:
             self._recent.append([second, 1])
+        self._recent_total += 1
         self._texts[comment.comment_id] = shortened(comment.text)
         if len(self._texts) > RECENT_TEXTS:
-            self._texts.pop(next(iter(self._texts)))
-        return [Update("summary", self.summary())]
+            self._texts.popitem(last=False)
+        return [SUMMARY_CHANGED]
 
     def _order(self, event: OrderEvent) -> list[Update]:
         if event.seq <= self.last_seq:
@@ -337,7 +352,7 @@ class StreamView:
                     qty=line.qty,
                     ts=event.ts,
                 )
-        updates = [Update("order", row, row.order_id), Update("summary", self.summary())]
+        updates = [Update("order", row, row.order_id), SUMMARY_CHANGED]
         # the review queue changes by deltas: an item added or changed, or gone
         for rid in before.keys() - self.reviews.keys():
             updates.append(Update("review", {"review_id": rid, "gone": True}, rid))
