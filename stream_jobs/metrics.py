@@ -239,7 +239,9 @@ def _comment(state: MetricsState, windows: list[Window], comment: Comment) -> No
 
 
 def _prune_rate(state: MetricsState) -> None:
-    if state.latest_ts is None:
+    """Forget the seconds older than a minute, once there are two minutes of them: bounded, and
+    O(1) a comment on average (`totals` counts only the last minute anyway)."""
+    if state.latest_ts is None or len(state.per_second) <= 2 * (RATE_WINDOW_S + 1):
         return
     since = math.floor(state.latest_ts) - RATE_WINDOW_S
     for second in [s for s in state.per_second if s <= since]:

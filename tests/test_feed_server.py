@@ -406,6 +406,21 @@ async def test_csv_export(client: TestClient[Any, Any], hub: FeedHub) -> None:
     assert host[1][2] == "0912 345 678"  # text, so a spreadsheet keeps the leading 0
 
 
+def test_metrics_looked_up_once_count_every_update() -> None:
+    metrics = PipelineMetrics()
+    for kind in ("order", "other", "order"):
+        metrics.observe_comment(STREAM)
+        metrics.observe_intent(STREAM, kind, 1e-4, failed=kind == "other")
+    metrics.set_queue_depth("inbox", 5)
+    metrics.set_queue_depth("inbox", 2)
+    value = metrics.registry.get_sample_value
+    assert value("chotdon_comments_total", {"stream": STREAM}) == 3
+    assert value("chotdon_intents_total", {"stream": STREAM, "intent": "order"}) == 2
+    assert value("chotdon_parse_errors_total", {"stream": STREAM}) == 1
+    assert value("chotdon_parse_latency_seconds_count") == 3
+    assert value("chotdon_queue_depth", {"queue": "inbox"}) == 2
+
+
 async def test_metrics_exposition(hub: FeedHub) -> None:
     metrics = PipelineMetrics()
     metrics.observe_comment(STREAM)

@@ -304,6 +304,15 @@ def test_comments_per_minute_count_the_last_60_seconds() -> None:
     assert totals(state).comments == 5
 
 
+def test_comments_per_minute_keep_a_bounded_memory_over_a_long_stream() -> None:
+    state = new_state(S, (60,))
+    for i in range(6000):  # 5 a second for 20 minutes
+        state, _ = add(state, comment(i / 5, f"c{i}"))
+        assert len(state.per_second) <= 2 * 61 + 1
+    assert totals(state).comments_per_minute == 60 * 5  # seconds 1140..1199, 5 each
+    assert totals(state).comments == 6000
+
+
 def test_session_totals_for_the_feed() -> None:
     records = [
         viewers(1, 400),

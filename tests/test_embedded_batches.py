@@ -1,0 +1,134 @@
+"""The embedded runner hands its stages whole batches: the SQLite store writes a batch's rows per
+statement, the feed's views coalesce a batch's updates. Either must come out as handling the
+records one by one would."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from chotdon.catalog import load_catalog
+from chotdon.records import AdjustStock, AnyRecord, Comment, OrderEvent, SetCurrent
+from ingest.simulator import simulate
+from sinks.feed.view import StreamView, Update
+from sinks.sqlite_store import Batch, SQLiteStore
+from stream_jobs.order_book import new_book
+from stream_jobs.processor import StreamProcessor
+
+CATALOG = load_catalog("kim-an")
+TABLES = ("comments", "intents", "order_events", "orders", "viewers", "actions", "metrics")
+
+
+def session_records() -> list[AnyRecord]:
+    """Two minutes of a simulated stream as the runner's batches hold them: each comment's intent
+    and order events, the host's switches, viewer counts and stock levels; then deletions of
+    ordering comments (their orders undone), the same comments stored as themselves, and a stock
+    adjustment."""
+    processor = StreamProcessor(CATALOG, new_book(CATALOG))
+    out: list[AnyRecord] = []
+    ordered: list[Comment] = []
+    for record in simulate([CATALOG], rate=6, duration=120, seed=7, start_ts=1_760_000_000.0):
+        if isinstance(record, Comment):
+            intent, events = processor.comment(record)
+            out += [intent, *events]
+            if events:
+                ordered.append(record)
+        else:
+            if isinstance(record, SetCurrent):
+                processor.current = record.code
+            out.append(record)
+        if (levels := processor.take_stock()) is not None:
+            out.append(levels)
+    assert len(ordered) > 20, "the session orders"
+    for c in ordered[::7]:
+        gone = msgspec.structs.replace(c, deleted=True, ts=c.ts + 200)
+        intent, events = processor.comment(gone)
+        out += [intent, *events, c]
+    ts = out[-1].ts if hasattr(out[-1], "ts") else 0.0
+    adjust = AdjustStock(stream=CATALOG.stream, sku="OI-HOP", delta=5, ts=ts, action_id="a1")
+    out += [adjust, *processor.action(adjust)]
+    return out
+
+
+def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    db = sqlite3.connect(path)
+    try:
+        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall()) for t in TABLES}
+    finally:
+        db.close()
+
+
+@pytest.fixture(scope="module")
+def records() -> list[AnyRecord]:
+    return session_records()
+
+
+def test_a_batch_is_stored_as_its_records_one_by_one(
+    tmp_path: Path, records: list[AnyRecord]
+) -> None:
+    events = [r for r in records if isinstance(r, OrderEvent)]
+    assert any(e.kind == "cancelled" for e in events), "the deletions undid orders"
+    assert len({e.order_id for e in events}) < len(events), "orders change within the batch"
+    one_by_one, batched = SQLiteStore(tmp_path / "a.db"), SQLiteStore(tmp_path / "b.db")
+    for record in records:
+        one_by_one.write(Batch("s", records=[record]))
+    batched.write(Batch("s", records=records))
+    one_by_one.close()
+    batched.close()
+    a, b = dump(tmp_path / "a.db"), dump(tmp_path / "b.db")
+    assert all(a[t] for t in ("comments", "intents", "order_events", "orders", "actions"))
+    assert a == b
+
+
+def latest_of_each(updates: list[Update]) -> list[tuple[str, str]]:
+    """What a page keeps of updates sent one by one: the latest of each (kind, key), in the
+    order of their last change."""
+    latest: dict[tuple[str, str], None] = {}
+    for u in updates:
+        latest.pop((u.kind, u.key), None)
+        latest[u.kind, u.key] = None
+    return list(latest)
+
+
+def test_a_view_given_a_batch_sends_each_change_once(records: list[AnyRecord]) -> None:
+    one_by_one = StreamView.for_catalog(CATALOG)
+    sent: list[Update] = []
+    for record in records:
+        sent += one_by_one.apply(record)
+    batched = StreamView.for_catalog(CATALOG)
+    updates = batched.apply(*records)
+
+    assert batched.snapshot(masked=False) == one_by_one.snapshot(masked=False)
+    assert [(u.kind, u.key) for u in updates] == latest_of_each(sent)
+    assert len(updates) < len(sent) / 10
+    assert [u.data for u in updates if u.kind == "summary"] == [one_by_one.summary()]
+    last_sent = {(u.kind, u.key): u.data for u in sent}
+    assert all(u.data == last_sent[u.kind, u.key] for u in updates)
+
+
+def test_a_batch_of_chatter_sends_one_summary_and_moves_the_version_once() -> None:
+    view = StreamView.for_catalog(CATALOG)
+    chatter = [
+        Comment(stream=CATALOG.stream, comment_id=f"c{i}", user_id="u", text="đẹp quá", ts=i)
+        for i in range(100)
+    ]
+    updates = view.apply(*chatter)
+    assert [u.kind for u in updates] == ["summary"]
+    assert updates[0].data["comments"] == 100 and view.version == 1
+    assert view.apply() == [] and view.version == 1
+
+
+def test_comments_per_minute_follow_the_clock_past_many_minutes() -> None:
+    """The running count matches a recount of the last minute at every step, late comments
+    included (they count in the newest second)."""
+    view = StreamView.for_catalog(CATALOG)
+    seconds: list[float] = []
+    for i in range(1500):
+        ts = i * 0.37 if i % 50 else max(0.0, i * 0.37 - 30)  # every 50th is 30 s late
+        view.apply(Comment(stream=CATALOG.stream, comment_id=f"c{i}", user_id="u", text="x", ts=ts))
+        seconds.append(max(int(ts), int(seconds[-1]) if seconds else 0))
+        now = view.last_ts
+        assert view.comments_per_minute == sum(1 for s in seconds if s > now - 60)
