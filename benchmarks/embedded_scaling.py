@@ -9,6 +9,12 @@ fresh SQLite file, in a child process: throughput is comments over the session's
 peak memory the child's maximum resident set. The parser column parses the same comments with
 the product on screen, as the pipeline does, on one core in this process.
 
+The split says where a comment's time goes: the parser's µs per comment, the rest of the
+pipeline's (the session's µs per comment less the parser's: reading, resolving, SQLite, the
+feed, the metrics), both in wall time and in CPU time (all the child's threads; it moves less
+than wall time when other processes share the cores). The parser build (pure Python or
+compiled with mypyc) is printed, as it moves the parser's figure most.
+
 Goals (issue 12): throughput at 200k within 20% of 10k; peak memory at 200k under 400 MB;
 throughput at least 70% of the parser's.
 """
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.machinery
 import json
 import os
 import subprocess
@@ -56,12 +63,24 @@ def session(comments: int, streams: int, seed: int) -> list[SimRecord]:
     return out
 
 
-def parser_rate(records: list[SimRecord], streams: int) -> float:
-    """Comments/s of the parser alone (as the pipeline calls it: `parse`, with its cache)."""
+def parser_build() -> str:
+    """How parsers/ runs here: "pure Python", or "compiled" (mypyc extension modules)."""
+    modules = [m for name, m in sys.modules.items() if name.split(".")[0] == "parsers"]
+    compiled = [
+        m for m in modules if isinstance(m.__loader__, importlib.machinery.ExtensionFileLoader)
+    ]
+    if not compiled:
+        return "pure Python"
+    return f"compiled ({len(compiled)} of {len(modules)} modules are extensions)"
+
+
+def parser_us(records: list[SimRecord], streams: int) -> tuple[int, float, float]:
+    """(comments, wall µs, CPU µs per comment) of the parser alone, as the pipeline calls it
+    (`parse`, with its cache)."""
     parsers = {c.stream: Parser(c) for c in catalogs(streams)}
     current: dict[str, str | None] = {}
     comments = [r for r in records if isinstance(r, Comment | SetCurrent)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     n = 0
     for record in comments:
         if isinstance(record, SetCurrent):
@@ -69,19 +88,21 @@ def parser_rate(records: list[SimRecord], streams: int) -> float:
         else:
             parsers[record.stream].parse(record.text, current.get(record.stream))
             n += 1
-    return n / (time.perf_counter() - started)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return n, wall / n * 1e6, cpu / n * 1e6
 
 
 def child(source: str, db: str, streams: int) -> None:
-    """One session in this process; prints comments and seconds as JSON."""
+    """One session in this process; prints comments, wall and CPU seconds as JSON."""
     options = SessionOptions(catalogs(streams), db, serve=False)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     stats = asyncio.run(run_session(options, JsonLinesSource(source), log=lambda _m: None))
-    print(json.dumps({"comments": stats.comments, "seconds": time.perf_counter() - started}))
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(json.dumps({"comments": stats.comments, "seconds": wall, "cpu": cpu}))
 
 
-def embedded(source: Path, db: Path, streams: int) -> tuple[int, float, float]:
-    """(comments, comments/s, peak MB) of one session in a child process."""
+def embedded(source: Path, db: Path, streams: int) -> tuple[int, float, float, float]:
+    """(comments, wall µs and CPU µs per comment, peak MB) of one session in a child process."""
     cmd = [sys.executable, __file__, "--child", str(source), str(db), "--streams", str(streams)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
     assert proc.stdout is not None
@@ -91,7 +112,8 @@ def embedded(source: Path, db: Path, streams: int) -> tuple[int, float, float]:
     if proc.returncode:
         raise SystemExit(f"the embedded session failed (exit {proc.returncode})")
     result = json.loads(out)
-    return result["comments"], result["comments"] / result["seconds"], usage.ru_maxrss / 1024
+    n = result["comments"]
+    return n, result["seconds"] / n * 1e6, result["cpu"] / n * 1e6, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -106,22 +128,33 @@ def main() -> None:
         return
     work = Path(tempfile.mkdtemp(prefix="chotdon-embedded-bench-"))
     print(f"embedded mode, one session each, {args.streams} streams; cpus: {os.cpu_count()}")
-    print(f"{'comments':>9}  {'embedded':>14}  {'peak memory':>11}  {'parser':>14}  ratio")
+    print(f"parser build: {parser_build()}; load average {os.getloadavg()[0]:.1f} at the start")
+    print(
+        f"{'':9}  {'throughput (comments/s)':^29}  {'peak':>6}  {'wall µs/comment':^15}  ", end=""
+    )
+    print(f"{'CPU µs/comment':^21}")
+    print(f"{'comments':>9}  {'embedded':>8} {'parser':>6} {'ratio':>5} {'vs 1st':>7}  ", end="")
+    print(f"{'memory':>6}  {'parser':>7} {'rest':>7}  {'parser':>7} {'rest':>7} {'ratio':>5}")
     first = 0.0
     for size in (int(s) for s in args.sizes.split(",")):
         records = session(size, args.streams, args.seed)
         source = work / f"session-{size}.jsonl"
         with source.open("wb") as f:
             write_jsonl(records, f)
-        comments, rate, peak_mb = embedded(source, work / f"session-{size}.db", args.streams)
-        parsed = parser_rate(records, args.streams)
+        comments, wall, cpu, peak_mb = embedded(source, work / f"session-{size}.db", args.streams)
+        _, parse_wall, parse_cpu = parser_us(records, args.streams)
+        rate, parsed = 1e6 / wall, 1e6 / parse_wall
         first = first or rate
-        print(
-            f"{comments:>9,}  {rate:>8,.0f} /s     {peak_mb:>8,.0f} MB  {parsed:>8,.0f} /s"
-            f"     {rate / parsed:4.0%}   (throughput {rate / first:.0%} of the first size)"
-        )
+        print(f"{comments:>9,}  {rate:>8,.0f} {parsed:>6,.0f} {rate / parsed:>5.0%}", end="")
+        print(f" {rate / first:>7.0%}  {peak_mb:>3,.0f} MB", end="")
+        print(f"  {parse_wall:>7.1f} {wall - parse_wall:>7.1f}", end="")
+        print(f"  {parse_cpu:>7.1f} {cpu - parse_cpu:>7.1f} {parse_cpu / cpu:>5.0%}")
         source.unlink()
-    print(f"(SQLite files in {work})")
+    print(
+        "ratio: the embedded throughput over the parser's (the parser's share of a comment's "
+        "time); rest: the pipeline's µs per comment\nbeyond the parser's (reading, resolving, "
+        f"SQLite, the feed's views, the metrics)\n(SQLite files in {work})"
+    )
 
 
 if __name__ == "__main__":
