@@ -241,6 +241,35 @@ async def test_events_start_with_a_snapshot_then_push_orders(
     host.close()
 
 
+async def test_each_update_is_encoded_once_for_the_viewers_and_once_for_the_host(
+    client: TestClient[Any, Any], hub: FeedHub
+) -> None:
+    pages = [
+        await client.get(f"/api/streams/{STREAM}/events"),
+        await client.get(f"/api/streams/{STREAM}/events"),
+        await client.get(f"/api/streams/{STREAM}/events?token={TOKEN}"),
+    ]
+    for page in pages:
+        assert (await read_event(page))[0] == "snapshot"
+    watcher = hub.subscribe(STREAM)
+    hub.apply(
+        STREAM,
+        order_event(3, "o-hoa", "Hoa", [line("QUA-OI", 1, 150000)], "0355111222", ts=T0 + 9),
+    )
+    phones = []
+    for page in pages:
+        while (event := await read_event(page))[0] != "order":
+            pass
+        phones.append(event[1]["phone"])
+    assert phones == ["0355***222", "0355***222", "0355111222"]
+    [order] = [u for _, u in await watcher.batch() if u.kind == "order"]
+    assert set(order.sent) == {True, False}  # masked, once for both viewers; and the host's
+    assert b"0355***222" in order.sent[True] and b"0355111222" in order.sent[False]
+    for page in pages:
+        page.close()
+    watcher.close()
+
+
 async def test_a_slow_page_gets_the_latest_state_not_every_step(hub: FeedHub) -> None:
     subscription = hub.subscribe(STREAM)
     for viewers in (10, 20, 30):

@@ -33,7 +33,7 @@ from chotdon.records import MAX_QTY, AdjustStock, Approve, HostAction, Reject, S
 
 from .csv_export import orders_csv
 from .hub import FeedHub, Subscription
-from .view import ProductRow, StreamView
+from .view import ProductRow, StreamView, Update
 
 STATIC = Path(__file__).parent / "static"
 PING_S = 15.0  # an SSE comment this often keeps proxies from closing an idle stream
@@ -291,6 +291,14 @@ def _event(kind: str, data: Any) -> bytes:
     return b"event: " + kind.encode() + b"\ndata: " + msgspec.json.encode(data) + b"\n\n"
 
 
+def _sent(view: StreamView, update: Update, masked: bool) -> bytes:
+    """An update as a page gets it: encoded for the first page, reused for the others."""
+    data = update.sent.get(masked)
+    if data is None:
+        data = update.sent[masked] = _event(update.kind, view.update_json(update, masked))
+    return data
+
+
 async def _events(request: web.Request) -> web.StreamResponse:
     """The stream's updates as server-sent events. The first event is a `snapshot` of the whole
     view, taken after subscribing, so a page (re)connecting never misses an update in between;
@@ -336,9 +344,7 @@ async def _events(request: web.Request) -> web.StreamResponse:
             if not batch:  # closed: the server is stopping
                 break
             quiet = 0.0
-            await response.write(
-                b"".join(_event(u.kind, view.update_json(u, masked)) for _, u in batch)
-            )
+            await response.write(b"".join(_sent(view, u, masked) for _, u in batch))
     except ConnectionError:
         pass  # the page went away
     finally:

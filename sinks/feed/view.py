@@ -124,6 +124,8 @@ class Update:
     kind: UpdateKind
     data: Any  # JSON-ready
     key: str = ""  # the order id for an order update
+    # the event as pages get it, by masked: built once, however many pages are open
+    sent: dict[bool, bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 SUMMARY_CHANGED = Update("summary", None)  # within `apply`; the summary is built at its end
