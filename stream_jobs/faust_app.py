@@ -1,13 +1,12 @@
 """`chotdon worker`: the stream jobs as a faust-streaming app; run several to share the partitions.
 
-Agents (one instance each: concurrency 1, see below) and their tables, all keyed by stream:
+One agent (one instance: concurrency 1, see below) and its table, keyed by stream:
 
-    parse    comments + actions -> intents      table "current": the product switches
-    resolve  intents            -> orders       table "books": each stream's order book
-    metrics  intents + viewers + orders -> metrics   table "metrics": windows + offsets counted
+    stream   comments + actions + viewers -> intents, orders, metrics
+             table "streams": each stream's order book, product switches and metric windows
 
 Catalogs come from the compacted catalog topic, read whole by every worker (`faust_catalogs`).
-What each agent does, and the delivery guarantee, is in `faust_jobs`.
+What the agent does, and the delivery guarantee, is in `faust_jobs`.
 
 Why these Faust settings: agent concurrency above 1 lets Faust commit an offset past an event
 still in flight (faust-streaming/faust#606), so every agent runs one instance and acks its
@@ -43,7 +42,7 @@ from chotdon.prometheus import WorkerMetrics
 
 from .faust_catalogs import CatalogReader
 from .faust_fixes import App
-from .faust_jobs import Job, JobConfig, MetricsJob, ParseJob, ResolveJob
+from .faust_jobs import JobConfig, StreamJob
 from .worker_config import WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -111,16 +110,12 @@ def create_app(config: WorkerConfig, worker_metrics: WorkerMetrics | None = None
         names = [spec.name(config.prefix) for spec in specs]
         return app.topic(*names, key_type=bytes, value_type=bytes)
 
-    parse = ParseJob(app, jobs_config, table("current"), catalogs)
-    resolve = ResolveJob(app, jobs_config, table("books"), catalogs)
-    metrics = MetricsJob(app, jobs_config, table("metrics"))
-    agents = (
-        (parse, source(topics.COMMENTS, topics.ACTIONS)),
-        (resolve, source(topics.INTENTS)),
-        (metrics, source(topics.INTENTS, topics.VIEWERS, topics.ORDERS)),
-    )
-    for job, channel in agents:
-        app.agent(channel, name=job.name, concurrency=1)(_agent_body(job))
+    job = StreamJob(app, jobs_config, table("streams"), catalogs)
+    comments = source(topics.COMMENTS, topics.ACTIONS, topics.VIEWERS)
+
+    @app.agent(comments, name=job.name, concurrency=1)
+    async def stream(events: Any) -> None:
+        await job.run(cast(Stream[bytes], events))
 
     async def read_catalogs() -> None:
         try:
@@ -132,8 +127,7 @@ def create_app(config: WorkerConfig, worker_metrics: WorkerMetrics | None = None
     app.task(read_catalogs)
 
     async def forget_states(_sender: Any, *_args: Any, signal: Any, **_kw: Any) -> None:
-        for job, _channel in agents:
-            job.forget()
+        job.forget()
 
     async def say_assigned(_sender: Any, assigned: set[TP], signal: Any, **_kw: Any) -> None:
         mine = sorted({tp.partition for tp in assigned if tp.topic.startswith(f"{config.prefix}.")})
@@ -144,14 +138,6 @@ def create_app(config: WorkerConfig, worker_metrics: WorkerMetrics | None = None
     app.on_partitions_assigned.connect(say_assigned)  # type: ignore[arg-type]
 
     return app
-
-
-def _agent_body(job: Job[Any]) -> Any:
-    async def body(stream: Any) -> None:
-        await job.run(cast(Stream[bytes], stream))
-
-    body.__name__ = body.__qualname__ = job.name  # what Faust logs the agent as
-    return body
 
 
 def run_worker(config: WorkerConfig) -> int:
@@ -170,5 +156,9 @@ def run_worker(config: WorkerConfig) -> int:
     worker_metrics.serve(config.metrics)
     app = create_app(config, worker_metrics)
     limit_client_logs()
-    faust.Worker(app, loglevel=config.loglevel, quiet=True).execute_from_commandline()
+    worker = faust.Worker(app, loglevel=config.loglevel, quiet=True)
+    # Faust's progress spinner sets the root logger to DEBUG (to spin on every record): every
+    # debug call of the clients would build a log record, one per record sent
+    worker.spinner = None
+    worker.execute_from_commandline()
     return 0  # not reached: execute_from_commandline exits

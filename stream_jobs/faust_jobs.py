@@ -1,23 +1,27 @@
-"""The work of each Faust agent: the same stage code as the embedded mode, around Kafka records.
+"""The worker's agent: the same stream processor as the embedded mode, around Kafka records.
 
-    comments + actions ─▶ parse ─▶ intents (+ the host's order actions) ─▶ resolve ─▶ orders
-    intents + viewers + orders ─▶ metrics ─▶ metrics            (anything unusable ─▶ dead letters)
+    comments + actions + viewers ─▶ stream ─▶ intents (+ the host's order actions applied),
+                                              orders (+ stock levels), metrics
+                                              (anything unusable ─▶ dead letters)
 
 Every topic has the same partition count and is keyed by stream, and every output goes to the
 partition of the input it came from, so one stream lives on one partition number everywhere:
-its records, its table rows (the changelogs are partitioned alike) and its outputs.
+its records, its table rows (the changelog is partitioned alike) and its outputs.
 
-Delivery: at least once, with idempotent steps. A job handles a batch of events, sends what it
-produced and waits for the broker's acks; its state (a table row per stream) is written to the
-table's changelog at a checkpoint (at most every `checkpoint_s`, or when a rebalance starts) and
-only once that write is acknowledged are the batch's input events acked, which is what lets
-Faust commit their offsets. So the outputs are durable before the state, and the state before
-the offsets. After a crash the inputs since the last commit come again, and the recovered state
-may already include some of them; each job recognises those: the order book by comment and
-action id, the parse state by the position of each product switch, the metrics by the offsets
-they counted. The resolver's input is one log per stream (intents and the host's order actions,
-sequenced by the parse job), so a replay gives the same events with the same `seq`: consumers
-drop events whose `seq` they have seen.
+A comment crosses Kafka once: parsed, applied to the book and counted in the metrics in one
+pass; the intents are still published, for analysts and the sink's review queue.
+
+Delivery: at least once, with idempotent steps. The job handles a batch of events, sends what it
+produced (one produce batch per topic partition) and waits for the broker's acks; its state
+(table rows per stream) is written to the table's changelog at a checkpoint (at most every
+`checkpoint_s`, or when a rebalance starts) and only once that write is acknowledged are the
+batch's input events acked, which is what lets Faust commit their offsets. So the outputs are
+durable before the state, and the state before the offsets. After a crash the inputs since the
+last commit come again, and the recovered state may already include some of them; the job
+recognises those: the order book by comment and action id, the product switches by their
+position, the metrics by the offsets they counted. A stream's book, switches and metrics are
+checkpointed together, so a replay gives the same events with the same `seq`: consumers drop
+events whose `seq` they have seen (see `StreamJob` for the host's order actions).
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, cast
 
 import msgspec
 from faust import Stream
@@ -44,8 +48,6 @@ from chotdon.records import (
     Approve,
     Comment,
     DeadLetter,
-    Intent,
-    OrderEvent,
     RecordError,
     Reject,
     SetCurrent,
@@ -54,7 +56,7 @@ from chotdon.records import (
     encode,
     record_stream,
 )
-from parsers import Parser, parse_failed
+from parsers import parse_failed
 
 from . import metrics as windows
 from .actions import ActionError
@@ -62,15 +64,15 @@ from .book_rows import restore_book, take_changes
 from .faust_catalogs import CatalogReader
 from .order_book import StreamBook, new_book
 from .processor import StreamProcessor
-from .stages import parse_comment
 
 log = logging.getLogger(__name__)
 
 RAW_LIMIT = 10_000  # characters of a dead letter's raw record kept
-SWITCHES_KEPT = 16  # product switches a parse state remembers (see ParseState)
-CUSTOMER, LOG = b"\x00c\x00", b"\x00l\x00"  # key suffixes of a book's rows (ResolveJob)
+SWITCHES_KEPT = 16  # product switches a stream's state remembers (see Switches)
+# key suffixes of a stream's rows: customers, log entries, the product switches, the metrics
+CUSTOMER, LOG, SWITCHES, METRICS = b"\x00c\x00", b"\x00l\x00", b"\x00s\x00", b"\x00m\x00"
 
-S = TypeVar("S")
+Outputs = dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,7 @@ class JobConfig:
     prefix: str
     batch_size: int = 500
     batch_within: float = 0.05  # seconds a batch waits to fill
-    checkpoint_s: float = 1.0  # state written at most this often per job (0: every batch)
+    checkpoint_s: float = 1.0  # state written at most this often (0: every batch)
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
 
     def topic(self, spec: topics.TopicSpec) -> str:
@@ -89,24 +91,112 @@ def tag(record: msgspec.Struct) -> str:
     return str(type(record).__struct_config__.tag)
 
 
-class Job(Generic[S]):
-    """One agent's loop: batches in, outputs out, state checkpointed, then inputs acked."""
+class Switches(msgspec.Struct):
+    """The product switches of a stream, newest last, with where each came from.
 
-    name = "job"
+    A replay after a crash can start before switches this state already holds; each comment is
+    parsed with the product current at its own position in the comments topic (a switch from
+    the comments topic counts only if it came before the comment), so a replayed comment gives
+    the same intent as the first time. The host's switches (actions topic) are not ordered
+    with the comments anyway: they apply from when they are handled.
+    """
 
-    def __init__(self, app: AppT, config: JobConfig, table: TableT[bytes, bytes]) -> None:
+    switches: list[tuple[str, int, str | None]] = []  # (topic, offset, product code)
+
+    def current(self, topic: str, offset: int) -> str | None:
+        for source, at, code in reversed(self.switches):
+            if not (source == topic and at > offset):
+                return code
+        return None
+
+    def switch(self, topic: str, offset: int, code: str | None) -> bool:
+        if any(s == topic and at == offset for s, at, _ in self.switches):
+            return False  # a replay
+        self.switches = [*self.switches, (topic, offset, code)][-SWITCHES_KEPT:]
+        return True
+
+
+class MetricsEntry(msgspec.Struct):
+    """A stream's metrics and, per input topic, the offset of the last record counted: a replay
+    after a crash skips what the state already counted (counting is not idempotent)."""
+
+    offsets: dict[str, int]
+    state: msgspec.Raw  # metrics.encode_state
+
+
+@dataclass(eq=False)
+class LiveStream:
+    """A stream's state in the worker: its processor (the order book), its product switches and
+    its metrics, checkpointed together as rows of one table."""
+
+    processor: StreamProcessor
+    switches: Switches
+    metrics: windows.MetricsState
+    counted: dict[str, int]  # topic -> offset of the last record the metrics counted
+    switched: bool = False  # the switches changed since the checkpoint
+    recounted: bool = False  # the metrics changed since the checkpoint
+
+    def counts(self, topic: str, offset: int) -> bool:
+        """Whether the metrics count this record: not if they counted it before a crash."""
+        if offset <= self.counted.get(topic, -1):
+            return False
+        self.counted[topic] = offset
+        self.recounted = True
+        return True
+
+
+class StreamJob:
+    """Comments (with the source's product switches), the host's actions and viewer counts ->
+    intents, order events, each changed stream's stock levels after every batch, and metrics:
+    one pass per record through the stream's `StreamProcessor` and metric windows.
+
+    Intents and the host's order actions the book applied go to the intents topic in the order
+    they were applied (for analysts and the sink's review queue). An action without an id gets
+    one from its position, applied once however often it is replayed. The state of a stream is
+    rows of the table (`book_rows`): the book's head under the stream's key, and under that key
+    plus a suffix a row per customer and per log entry, the product switches and the metrics;
+    a checkpoint writes what changed since the last one.
+
+    A replay after a crash sees the comments and the host's actions since the last commit
+    again, maybe interleaved otherwise than the first time; so that a host's order action is
+    not applied at another place among the comments on replay than the first time, a batch that
+    applied one is checkpointed at once (what is left is the window of that checkpoint's write).
+
+    Metric windows: each window is sent when it closes, and the open windows as they stand at
+    each checkpoint (a consumer keeps the latest snapshot per stream, size and start).
+    """
+
+    name = "stream"
+    _entry = msgspec.json.Encoder()
+    _entry_decoder = msgspec.json.Decoder(MetricsEntry)
+    _switches_decoder = msgspec.json.Decoder(Switches)
+
+    def __init__(
+        self, app: AppT, config: JobConfig, table: TableT[bytes, bytes], catalogs: CatalogReader
+    ) -> None:
         self.app = app
         self.config = config
         self.table = table
-        self.states: dict[bytes, S] = {}  # live state by table key; the table has the last
+        self.catalogs = catalogs
+        self.allowed = {
+            config.topic(spec): spec.records
+            for spec in (topics.COMMENTS, topics.ACTIONS, topics.VIEWERS)
+        }
+        self.topics = {spec.suffix: config.topic(spec) for spec in topics.ALL}
+        self.states: dict[
+            bytes, LiveStream
+        ] = {}  # live state by stream key; the table has the last
         self.dirty: dict[bytes, int] = {}  # key -> partition: state changed since checkpoint
         self.pending: list[EventT[bytes]] = []  # handled, not yet acked
         self.pending_since = 0.0
-        self.sent: list[Awaitable[Any]] = []
+        self.outputs: Outputs = {}  # this batch's records, by topic and partition
+        self.batch_catalogs: dict[str, Catalog | None] = {}  # looked up once per batch
+        self.batch_streams: dict[bytes, int] = {}  # key -> partition: streams in this batch
         self.dead_letters: Counter[str] = Counter()
         self.lock = asyncio.Lock()
         self.last_offsets: dict[TP, int] = {}  # since the last rebalance
         self.state_sizes: dict[bytes, int] = {}  # bytes of each table row last written
+        self.checkpoint_now = False  # at the end of this batch, however recent the last one
         metrics = config.metrics
         self._batch_duration = metrics.batch_duration.labels(self.name)
         self._checkpoint_duration = metrics.checkpoint_duration.labels(self.name)
@@ -128,8 +218,8 @@ class Job(Generic[S]):
                     self._check_contiguous(events)
                     for event in events:
                         await self.handle(event)
-                    await self.end_batch()
-                    await self.wait_sent()
+                    self.end_batch()
+                    await self.flush()
                     self._batch_duration.observe(time.perf_counter() - started)
                     self._observe_read(events)
                     if not self.pending:
@@ -174,7 +264,8 @@ class Job(Generic[S]):
 
     def _due(self) -> bool:
         age = time.monotonic() - self.pending_since
-        return bool(self.pending) and (age >= self.config.checkpoint_s or self.app.rebalancing)
+        due = age >= self.config.checkpoint_s or self.checkpoint_now or self.app.rebalancing
+        return bool(self.pending) and due
 
     async def _checkpoint_when_due(self, stream: Stream[bytes]) -> None:
         """Checkpoint when no batch comes to do it, and at once when a rebalance starts: Faust
@@ -192,12 +283,11 @@ class Job(Generic[S]):
 
     async def checkpoint(self, stream: Stream[bytes]) -> None:
         started = time.perf_counter()
-        await self.before_checkpoint()
-        await self.wait_sent()
+        self.open_windows()
+        await self.flush()
         changelog = self.table.changelog_topic.get_topic_name()
-        producer = self.app.producer
-        written = []
         for key, partition in self.dirty.items():
+            rows = self.outputs.setdefault((changelog, partition), [])
             for row_key, value in self.rows(key, self.states[key]):
                 if value is None:
                     self.table.data.pop(row_key, None)
@@ -205,10 +295,10 @@ class Job(Generic[S]):
                 else:
                     self.table.data[row_key] = value
                     self.state_sizes[row_key] = len(value)
-                sent = await producer.send(changelog, row_key, value, partition, None, None)
-                written.append(sent)
-        await asyncio.gather(*written)
+                rows.append((row_key, value))
+        await self.flush()
         self.dirty.clear()
+        self.checkpoint_now = False
         for event in self.pending:
             await stream.ack(event)
         self.pending.clear()
@@ -226,34 +316,201 @@ class Job(Generic[S]):
 
     # -- state ---------------------------------------------------------------------------------
 
-    def state(self, key: bytes) -> S | None:
-        state = self.states.get(key)
-        if state is None:
-            state = self.load(key)
-            if state is not None:
-                self.states[key] = state
-        return state
+    def live(self, key: bytes, catalog: Catalog) -> LiveStream:
+        """The stream's live state: kept, else restored from the table's rows, else new."""
+        live = self.states.get(key)
+        if live is None:
+            data = self.table.data
+            book = self._book(key) or new_book(catalog)
+            raw = data.get(key + SWITCHES)
+            switches = Switches() if raw is None else self._switches_decoder.decode(raw)
+            raw = data.get(key + METRICS)
+            if raw is None:
+                state, counted = windows.new_state(catalog.stream), {}
+            else:
+                entry = self._entry_decoder.decode(raw)
+                state, counted = windows.decode_state(entry.state), entry.offsets
+            processor = StreamProcessor(catalog, book)
+            live = self.states[key] = LiveStream(processor, switches, state, counted)
+        live.processor.catalog = catalog  # the latest, should it have been republished
+        return live
 
-    def changed(self, key: bytes, partition: int, state: S) -> None:
-        self.states[key] = state
+    def _book(self, key: bytes) -> StreamBook | None:
+        head = self.table.data.get(key)
+        if head is None:
+            return None
+        rows = BookRows(head, {}, [])
+        for row_key, value in list(self.table.data.items()):
+            if row_key.startswith(key + CUSTOMER):
+                rows.customers[row_key[len(key) + len(CUSTOMER) :].decode()] = value
+            elif row_key.startswith(key + LOG):
+                rows.log.append((int(row_key[len(key) + len(LOG) :]), value))
+        return restore_book(rows)
+
+    def rows(self, key: bytes, live: LiveStream) -> list[tuple[bytes, bytes | None]]:
+        """The table rows a checkpoint writes for a changed stream (None: delete the row)."""
+        changes = take_changes(live.processor.book)
+        rows = [
+            (key, changes.head),
+            *((key + CUSTOMER + c.encode(), row) for c, row in changes.customers.items()),
+            *((key + LOG + b"%012d" % n, entry) for n, entry in changes.log),
+            *((key + LOG + b"%012d" % n, None) for n in changes.dropped),
+        ]
+        if live.switched:
+            rows.append((key + SWITCHES, self._entry.encode(live.switches)))
+            live.switched = False
+        if live.recounted:
+            state = msgspec.Raw(windows.encode_state(live.metrics))
+            entry = MetricsEntry(offsets=live.counted, state=state)
+            rows.append((key + METRICS, self._entry.encode(entry)))
+            # (the open windows of it were sent by open_windows, before the rows)
+        return rows
+
+    def changed(self, key: bytes, partition: int) -> None:
         self.dirty[key] = partition
+        self.batch_streams[key] = partition
 
-    # -- output --------------------------------------------------------------------------------
+    # -- the records ---------------------------------------------------------------------------
 
-    async def send(
-        self, spec: topics.TopicSpec, key: bytes | None, value: bytes, partition: int
-    ) -> None:
-        producer = self.app.producer
-        topic = self.config.topic(spec)
-        self.sent.append(await producer.send(topic, key, value, partition, None, None))
-        self.config.metrics.records_out.labels(topic).inc()
+    async def catalog(self, stream: str) -> Catalog | None:
+        if stream not in self.batch_catalogs:
+            self.batch_catalogs[stream] = await self.catalogs.get(stream)
+        return self.batch_catalogs[stream]
 
-    async def wait_sent(self) -> None:
-        """Wait until the broker has every output sent so far (raises the first failure)."""
-        sent, self.sent = self.sent, []
+    async def handle(self, event: EventT[bytes]) -> None:
+        message = event.message
+        record = self.read(event, self.allowed.get(message.topic, ()))
+        if record is None:
+            return
+        assert isinstance(
+            record, Comment | SetCurrent | Approve | Reject | AdjustStock | ViewerCount
+        )
+        catalog = await self.catalog(record.stream)
+        if catalog is None:
+            self.dead_letter(event, "no_catalog", f"no catalog for stream '{record.stream}'")
+            return
+        key, partition, topic = message.key or b"", message.partition, message.topic
+        live = self.live(key, catalog)
+        if isinstance(record, SetCurrent):
+            if live.switches.switch(topic, message.offset, record.code):
+                live.switched = True
+                self.changed(key, partition)
+            return
+        if isinstance(record, ViewerCount):
+            if live.counts(topic, message.offset):
+                self.count(live, record, key, partition)
+                self.changed(key, partition)
+            return
+        processor = live.processor
+        if isinstance(record, Comment):
+            processor.current = live.switches.current(topic, message.offset)
+            started = time.perf_counter()
+            intent = processor.parse(record)
+            took = time.perf_counter() - started
+            metrics = self.config.metrics
+            metrics.observe_comment(record.stream)
+            metrics.observe_intent(record.stream, intent.intent, took, failed=parse_failed(intent))
+            events = processor.resolve(intent)
+            applied: Any = intent
+        else:
+            if not record.action_id:
+                position = f"{topic}/{partition}/{message.offset}"
+                record = msgspec.structs.replace(record, action_id=position)
+            try:
+                events = processor.action(record)
+            except ActionError as exc:
+                self.dead_letter(event, "action_refused", f"host action refused: {exc}")
+                return
+            applied = record
+            self.checkpoint_now = True
+        self.changed(key, partition)
+        self.send(topics.INTENTS, key, encode(applied), partition)
+        for order_event in events:
+            self.send(topics.ORDERS, key, encode(order_event), partition)
+            self.config.metrics.observe_order_event(order_event)
+        if live.counts(topic, message.offset):
+            self.count(live, applied, key, partition)
+            for order_event in events:
+                self.count(live, order_event, key, partition)
+
+    def count(self, live: LiveStream, record: AnyRecord, key: bytes, partition: int) -> None:
+        """Add a record to the stream's metric windows, sending those it closed."""
+        for snapshot in windows.add(live.metrics, record)[1]:
+            self.send(topics.METRICS, key, encode(snapshot), partition)
+
+    def end_batch(self) -> None:
+        """Each stream of the batch: its stock levels, if the batch changed them."""
+        for key, partition in self.batch_streams.items():
+            levels = self.states[key].processor.take_stock()
+            if levels is not None:
+                self.send(topics.ORDERS, key, encode(levels), partition)
+        self.batch_streams.clear()
+        self.batch_catalogs.clear()
+
+    def open_windows(self) -> None:
+        """Before a checkpoint: the open metric windows of the streams counted since the last."""
+        for key, partition in self.dirty.items():
+            live = self.states[key]
+            if live.recounted:
+                # a copy: flushing closes the windows it is given
+                copy = windows.decode_state(windows.encode_state(live.metrics))
+                for snapshot in windows.flush(copy)[1]:
+                    self.send(topics.METRICS, key, encode(snapshot), partition)
+
+    # -- input and output ----------------------------------------------------------------------
+
+    def read(self, event: EventT[bytes], allowed: tuple[str, ...]) -> AnyRecord | None:
+        """The event's record, or None after dead-lettering it: undecodable, of a type that
+        does not belong on its topic, or keyed by another stream than its own."""
+        message = event.message
+        try:
+            record = decode(message.value or b"")
+        except RecordError as exc:
+            self.dead_letter(event, "undecodable", f"undecodable record: {exc}")
+            return None
+        if tag(record) not in allowed:
+            self.dead_letter(
+                event,
+                "wrong_topic",
+                f"a '{tag(record)}' record does not belong on topic {message.topic}",
+            )
+            return None
+        stream = record_stream(record)
+        if stream is not None and message.key != stream.encode():
+            key = (message.key or b"").decode("utf-8", "backslashreplace")
+            self.dead_letter(event, "wrong_key", f"keyed '{key}', not by its stream '{stream}'")
+            return None
+        return record
+
+    def send(self, spec: topics.TopicSpec, key: bytes | None, value: bytes, partition: int) -> None:
+        """Queue a record for this batch's produce (`flush`)."""
+        self.outputs.setdefault((self.topics[spec.suffix], partition), []).append((key, value))
+
+    async def flush(self) -> None:
+        """Send the records queued, one produce batch per topic partition (the client's own
+        batches, not a call per record), and wait until the broker has them all (raises the
+        first failure)."""
+        outputs, self.outputs = self.outputs, {}
+        if not outputs:
+            return
+        # Faust's producer sends one record per call; its aiokafka client takes whole batches
+        client = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+        sent = []
+        out: Counter[str] = Counter()
+        for (topic, partition), records in outputs.items():
+            batch = client.create_batch()
+            for key, value in records:
+                if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                    sent.append(await client.send_batch(batch, topic, partition=partition))
+                    batch = client.create_batch()
+                    batch.append(key=key, value=value, timestamp=None)  # an empty one takes any
+            sent.append(await client.send_batch(batch, topic, partition=partition))
+            out[topic] += len(records)
         await asyncio.gather(*sent)
+        for topic, n in out.items():
+            self.config.metrics.records_out.labels(topic).inc(n)
 
-    async def dead_letter(self, event: EventT[bytes], kind: str, reason: str) -> None:
+    def dead_letter(self, event: EventT[bytes], kind: str, reason: str) -> None:
         """Send the event to the dead letters saying why; `kind`, one of a few fixed words,
         is the metric's label (the reason names streams and details)."""
         message = event.message
@@ -267,7 +524,7 @@ class Job(Generic[S]):
             position=f"{message.partition}/{message.offset}",
             ts=time.time(),
         )
-        await self.send(topics.DEAD_LETTERS, message.key, encode(letter), message.partition)
+        self.send(topics.DEAD_LETTERS, message.key, encode(letter), message.partition)
         self.dead_letters[message.topic] += 1
         self.config.metrics.dead_letters.labels(message.topic, kind).inc()
         log.warning(
@@ -278,320 +535,3 @@ class Job(Generic[S]):
             letter.position,
             reason[:200],
         )
-
-    async def read(self, event: EventT[bytes], allowed: tuple[str, ...]) -> AnyRecord | None:
-        """The event's record, or None after dead-lettering it: undecodable, of a type that
-        does not belong on its topic, or keyed by another stream than its own."""
-        message = event.message
-        try:
-            record = decode(message.value or b"")
-        except RecordError as exc:
-            await self.dead_letter(event, "undecodable", f"undecodable record: {exc}")
-            return None
-        if tag(record) not in allowed:
-            await self.dead_letter(
-                event,
-                "wrong_topic",
-                f"a '{tag(record)}' record does not belong on topic {message.topic}",
-            )
-            return None
-        stream = record_stream(record)
-        if stream is not None and message.key != stream.encode():
-            key = (message.key or b"").decode("utf-8", "backslashreplace")
-            await self.dead_letter(
-                event, "wrong_key", f"keyed '{key}', not by its stream '{stream}'"
-            )
-            return None
-        return record
-
-    # -- what each job does --------------------------------------------------------------------
-
-    async def handle(self, event: EventT[bytes]) -> None:
-        raise NotImplementedError
-
-    async def end_batch(self) -> None:
-        """After the batch's events were handled, before its outputs are awaited."""
-
-    async def before_checkpoint(self) -> None:
-        """Before the dirty states are written."""
-
-    def rows(self, key: bytes, state: S) -> list[tuple[bytes, bytes | None]]:
-        """The table rows a checkpoint writes for a changed state (None: delete the row)."""
-        return [(key, self.encode(state))]
-
-    def load(self, key: bytes) -> S | None:
-        """The state the table holds for `key`, if any."""
-        raw = self.table.data.get(key)
-        return None if raw is None else self.decode(raw)
-
-    def encode(self, state: S) -> bytes:
-        raise NotImplementedError
-
-    def decode(self, raw: bytes) -> S:
-        raise NotImplementedError
-
-
-# -- parse ----------------------------------------------------------------------------------------
-
-
-class ParseState(msgspec.Struct):
-    """The product switches of a stream, newest last, with where each came from.
-
-    A replay after a crash can start before switches this state already holds; each comment is
-    parsed with the product current at its own position in the comments topic (a switch from
-    the comments topic counts only if it came before the comment), so a replayed comment gives
-    the same intent as the first time. The host's switches (actions topic) are not ordered
-    with the comments anyway: they apply from when they are handled.
-    """
-
-    switches: list[tuple[str, int, str | None]] = []  # (topic, offset, product code)
-
-    def current(self, topic: str, offset: int) -> str | None:
-        for source, at, code in reversed(self.switches):
-            if not (source == topic and at > offset):
-                return code
-        return None
-
-    def switch(self, topic: str, offset: int, code: str | None) -> bool:
-        if any(s == topic and at == offset for s, at, _ in self.switches):
-            return False  # a replay
-        self.switches = [*self.switches, (topic, offset, code)][-SWITCHES_KEPT:]
-        return True
-
-
-class ParseJob(Job[ParseState]):
-    """Comments (with the source's product switches) and host actions -> intents.
-
-    Host actions for the order book are forwarded to the intents topic, so that the resolver
-    reads one log per stream and a replay applies everything in the same order. An action
-    without an id gets one from its position, applied once however often it is replayed."""
-
-    name = "parse"
-    _encoder = msgspec.json.Encoder()
-    _decoder = msgspec.json.Decoder(ParseState)
-
-    def __init__(
-        self, app: AppT, config: JobConfig, table: TableT[bytes, bytes], catalogs: CatalogReader
-    ) -> None:
-        super().__init__(app, config, table)
-        self.catalogs = catalogs
-        self.parsers: dict[str, tuple[Catalog, Parser]] = {}
-        self.allowed = {
-            config.topic(topics.COMMENTS): topics.COMMENTS.records,
-            config.topic(topics.ACTIONS): topics.ACTIONS.records,
-        }
-
-    def encode(self, state: ParseState) -> bytes:
-        return self._encoder.encode(state)
-
-    def decode(self, raw: bytes) -> ParseState:
-        return self._decoder.decode(raw)
-
-    async def handle(self, event: EventT[bytes]) -> None:
-        message = event.message
-        record = await self.read(event, self.allowed.get(message.topic, ()))
-        if record is None:
-            return
-        key, partition = message.key or b"", message.partition
-        state = self.state(key) or ParseState()
-        if isinstance(record, Comment):
-            parser = await self.parser(record.stream)
-            if parser is None:
-                await self.dead_letter(
-                    event, "no_catalog", f"no catalog for stream '{record.stream}'"
-                )
-                return
-            current = state.current(message.topic, message.offset)
-            started = time.perf_counter()
-            intent = parse_comment(parser, record, current)
-            metrics = self.config.metrics
-            metrics.observe_comment(record.stream)
-            took = time.perf_counter() - started
-            metrics.observe_intent(record.stream, intent.intent, took, failed=parse_failed(intent))
-            await self.send(topics.INTENTS, key, encode(intent), partition)
-        elif isinstance(record, SetCurrent):
-            if state.switch(message.topic, message.offset, record.code):
-                self.changed(key, partition, state)
-        elif isinstance(record, Approve | Reject | AdjustStock):
-            if not record.action_id:
-                position = f"{message.topic}/{partition}/{message.offset}"
-                record = msgspec.structs.replace(record, action_id=position)
-            await self.send(topics.INTENTS, key, encode(record), partition)
-
-    async def parser(self, stream: str) -> Parser | None:
-        catalog = await self.catalogs.get(stream)
-        if catalog is None:
-            return None
-        cached = self.parsers.get(stream)
-        if cached is None or cached[0] is not catalog:  # new, or the catalog was republished
-            cached = self.parsers[stream] = (catalog, Parser(catalog))
-        return cached[1]
-
-
-# -- resolve --------------------------------------------------------------------------------------
-
-
-class ResolveJob(Job[StreamBook]):
-    """Intents and host actions -> order events, and each changed stream's stock levels after
-    every batch. The book of each stream is rows of the table (`book_rows`): its head under the
-    stream's key, and under that key plus a suffix a row per customer and per log entry, so a
-    checkpoint writes what changed since the last one."""
-
-    name = "resolve"
-    # the intents topic also carries the host's order actions, sequenced there by the parse job
-    accepts = ("intent", "approve", "reject", "stock")
-
-    def __init__(
-        self, app: AppT, config: JobConfig, table: TableT[bytes, bytes], catalogs: CatalogReader
-    ) -> None:
-        super().__init__(app, config, table)
-        self.catalogs = catalogs
-        self.processors: dict[bytes, StreamProcessor] = {}  # around the live books
-        self.partitions: dict[bytes, int] = {}  # key -> partition: streams in this batch
-
-    def rows(self, key: bytes, state: StreamBook) -> list[tuple[bytes, bytes | None]]:
-        changes = take_changes(state)
-        return [
-            (key, changes.head),
-            *((key + CUSTOMER + c.encode(), row) for c, row in changes.customers.items()),
-            *((key + LOG + b"%012d" % n, entry) for n, entry in changes.log),
-            *((key + LOG + b"%012d" % n, None) for n in changes.dropped),
-        ]
-
-    def load(self, key: bytes) -> StreamBook | None:
-        head = self.table.data.get(key)
-        if head is None:
-            return None
-        rows = BookRows(head, {}, [])
-        for row_key, value in list(self.table.data.items()):
-            if row_key.startswith(key + CUSTOMER):
-                rows.customers[row_key[len(key) + len(CUSTOMER) :].decode()] = value
-            elif row_key.startswith(key + LOG):
-                rows.log.append((int(row_key[len(key) + len(LOG) :]), value))
-        return restore_book(rows)
-
-    async def handle(self, event: EventT[bytes]) -> None:
-        record = await self.read(event, self.accepts)
-        if record is None:
-            return
-        stream = record_stream(record)
-        if stream is None:
-            await self.dead_letter(event, "no_comment", "an intent without its comment")
-            return
-        catalog = await self.catalogs.get(stream)
-        if catalog is None:
-            await self.dead_letter(event, "no_catalog", f"no catalog for stream '{stream}'")
-            return
-        key, partition = event.message.key or b"", event.message.partition
-        processor = self.processor(key, catalog)
-        try:
-            if isinstance(record, Intent):
-                events = processor.resolve(record)
-            else:
-                assert isinstance(record, Approve | Reject | AdjustStock)
-                events = processor.action(record)
-        except ActionError as exc:
-            await self.dead_letter(event, "action_refused", f"host action refused: {exc}")
-            return
-        self.changed(key, partition, processor.book)
-        self.partitions[key] = partition
-        for order_event in events:
-            await self.send(topics.ORDERS, key, encode(order_event), partition)
-            self.config.metrics.observe_order_event(order_event)
-
-    def processor(self, key: bytes, catalog: Catalog) -> StreamProcessor:
-        processor = self.processors.get(key)
-        if processor is None:
-            book = self.state(key) or new_book(catalog)
-            processor = self.processors[key] = StreamProcessor(catalog, book)
-        processor.catalog = catalog  # the latest, should it have been republished
-        return processor
-
-    async def end_batch(self) -> None:
-        for key, partition in self.partitions.items():
-            levels = self.processors[key].take_stock()
-            if levels is not None:
-                await self.send(topics.ORDERS, key, encode(levels), partition)
-        self.partitions.clear()
-
-    def forget(self) -> None:
-        super().forget()
-        self.processors.clear()
-
-
-# -- metrics --------------------------------------------------------------------------------------
-
-
-class MetricsEntry(msgspec.Struct):
-    """A stream's metrics and, per input topic, the offset of the last record counted: a replay
-    after a crash skips what the state already counted (counting is not idempotent)."""
-
-    offsets: dict[str, int]
-    state: msgspec.Raw  # metrics.encode_state
-
-
-@dataclass
-class LiveMetrics:
-    state: windows.MetricsState
-    offsets: dict[str, int]
-
-
-class MetricsJob(Job[LiveMetrics]):
-    """Intents (with their comments), viewer counts and order events -> tumbling-window
-    snapshots: each window when it closes, and its open windows as they stand at each
-    checkpoint (a consumer keeps the latest snapshot per stream, size and start)."""
-
-    name = "metrics"
-    _encoder = msgspec.json.Encoder()
-    _decoder = msgspec.json.Decoder(MetricsEntry)
-
-    def __init__(self, app: AppT, config: JobConfig, table: TableT[bytes, bytes]) -> None:
-        super().__init__(app, config, table)
-        # what is wrong on the intents topic is the resolver's to dead-letter
-        self.allowed = {
-            config.topic(topics.VIEWERS): topics.VIEWERS.records,
-            config.topic(topics.ORDERS): topics.ORDERS.records,
-        }
-        self.open_changed: dict[bytes, int] = {}  # key -> partition, since the checkpoint
-
-    def encode(self, state: LiveMetrics) -> bytes:
-        raw = msgspec.Raw(windows.encode_state(state.state))
-        return self._encoder.encode(MetricsEntry(offsets=state.offsets, state=raw))
-
-    def decode(self, raw: bytes) -> LiveMetrics:
-        entry = self._decoder.decode(raw)
-        return LiveMetrics(windows.decode_state(entry.state), entry.offsets)
-
-    async def handle(self, event: EventT[bytes]) -> None:
-        message = event.message
-        record: AnyRecord | None
-        if message.topic in self.allowed:
-            record = await self.read(event, self.allowed[message.topic])
-        else:
-            try:
-                record = decode(message.value or b"")
-            except RecordError:
-                return
-        if not isinstance(record, Intent | ViewerCount | OrderEvent):
-            return
-        stream = record_stream(record)
-        if stream is None or message.key != stream.encode():
-            return
-        key, partition = message.key or b"", message.partition
-        live = self.state(key) or LiveMetrics(windows.new_state(stream), {})
-        if message.offset <= live.offsets.get(message.topic, -1):
-            return  # counted before the crash this replay recovers from
-        live.offsets[message.topic] = message.offset
-        _, closed = windows.add(live.state, record)
-        for snapshot in closed:
-            await self.send(topics.METRICS, key, encode(snapshot), partition)
-        self.changed(key, partition, live)
-        self.open_changed[key] = partition
-
-    async def before_checkpoint(self) -> None:
-        for key, partition in self.open_changed.items():
-            # a copy: flushing closes the windows it is given
-            copy = windows.decode_state(windows.encode_state(self.states[key].state))
-            for snapshot in windows.flush(copy)[1]:
-                await self.send(topics.METRICS, key, encode(snapshot), partition)
-        self.open_changed.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TABLES = ("current", "books", "metrics")
+TABLES = ("streams",)
 
 
 @dataclass(frozen=True, slots=True)
