@@ -9,7 +9,8 @@ Figures, all from one run:
   Kafka timestamp to its order event's notification from Redis (the page's feed), p50/p95/p99,
   and the rate actually sent;
 - the backlog drain rate: a backlog of comments already in Kafka, then one worker and the sink
-  started; comments/s until Redis has counted every comment, start-up included. Then the same
+  started; comments/s until Redis has counted every comment and holds every stream's last order
+  event (its `seq`, as the stream processor alone gives it), start-up included. Then the same
   with two worker processes;
 - raw aiokafka consume-and-produce of the same backlog on the same broker (records/s), and the
   drain rate as a share of it; the parser's single-core throughput on the same comments.
@@ -51,6 +52,8 @@ from chotdon.records import Comment, SetCurrent, encode
 from ingest.kafka_producer import ROUTES, new_producer
 from ingest.simulator import SimRecord, simulate, stream_catalogs
 from parsers import Parser
+from stream_jobs.order_book import new_book
+from stream_jobs.processor import StreamProcessor
 
 PARTITIONS = 8
 START_TS = 1_760_000_000.0
@@ -205,6 +208,27 @@ async def comments_counted(redis: Redis, prefix: str, streams: int) -> int:
     return total
 
 
+def last_seqs(records: list[SimRecord], streams: int) -> dict[str, int]:
+    """Each stream's last order event `seq`, from the stream processor alone."""
+    processors = {c.stream: StreamProcessor(c, new_book(c)) for c in catalogs(streams)}
+    for record in records:
+        processor = processors[record.stream]
+        if isinstance(record, SetCurrent):
+            processor.current = record.code
+        elif isinstance(record, Comment):
+            processor.comment(record)
+    return {stream: p.book.seq for stream, p in processors.items()}
+
+
+async def events_stored(redis: Redis, prefix: str, seqs: dict[str, int]) -> bool:
+    """Whether Redis has each stream's last order event (its feed's last id is `<seq>-0`)."""
+    for stream, seq in seqs.items():
+        last = await redis.xrevrange(f"{prefix}:{{{stream}}}:feed", count=1)
+        if seq and (not last or int(last[0][0].split(b"-")[0]) < seq):
+            return False
+    return True
+
+
 async def drain(
     args: argparse.Namespace, redis: Redis, records: list[SimRecord], workers: int, work: Path
 ) -> float:
@@ -224,13 +248,17 @@ async def drain(
         await producer.stop()
     # Redis counts each comment id once: a deletion report is not another comment
     comments = len({r.comment_id for r in records if isinstance(r, Comment)})
+    seqs = last_seqs(records, args.streams)
     procs = Processes(args.bootstrap, args.redis, prefix, work)
     started = time.monotonic()
     try:
         for i in range(workers):
             procs.worker(f"drain{workers}-worker{i}")
         procs.sink()
-        while await comments_counted(redis, prefix, args.streams) < comments:
+        while not (
+            await comments_counted(redis, prefix, args.streams) >= comments
+            and await events_stored(redis, prefix, seqs)
+        ):
             procs.check()
             if time.monotonic() - started > 600:
                 raise SystemExit(f"the backlog did not drain in 10 minutes; logs in {work}")

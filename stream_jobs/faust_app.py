@@ -48,6 +48,7 @@ from .worker_config import WorkerConfig
 log = logging.getLogger(__name__)
 
 MAX_STATE_BYTES = 32 * 1024 * 1024  # a table row: a book's head, customer or log entry is small
+PRODUCE_BATCH_BYTES = 512 * 1024
 CHANGELOG_CONFIG = {
     "max.message.bytes": str(MAX_STATE_BYTES),
     # compaction only cleans closed segments: roll them often so the versions of a book that
@@ -74,6 +75,11 @@ def create_app(config: WorkerConfig, worker_metrics: WorkerMetrics | None = None
         broker_session_timeout=config.session_timeout_s,
         broker_heartbeat_interval=max(config.session_timeout_s / 4, 0.5),
         producer_max_request_size=MAX_STATE_BYTES,
+        # the job hands the client one batch per topic partition per batch of events (up to
+        # `batch_size` records of a few hundred bytes): room for it whole, under the topics'
+        # 1 MiB message limit; no linger, the batch is as full as it will get
+        producer_max_batch_size=PRODUCE_BATCH_BYTES,
+        producer_linger=0.0,
         producer_acks=-1,
         stream_wait_empty=True,  # a rebalance waits for the events in flight (checkpointed)
         table_standby_replicas=0,
