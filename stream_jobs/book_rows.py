@@ -4,6 +4,9 @@
     customer rows      one per customer: the order and its pending review items
     log rows           one per logged input, appended, numbered (dropped ones are deleted)
 
+The log's journal (how the book stood before each recent input: `encode_state` and the customer
+rows a step saved) is in memory only; `roll_back` puts a journal record back.
+
 `take_changes` gives the head, the rows of the customers touched since the last take (None for
 an order that no longer exists) and the log rows appended or dropped; `restore_book` builds the
 book back from all rows (orders in the order they were opened, as the live book has them, so
@@ -15,12 +18,24 @@ either way).
 
 from __future__ import annotations
 
+import bisect
+
 import msgspec
 
 from chotdon.book_rows import BookRows
 from chotdon.records import AdjustStock, Approve, Intent, Reject, decode
 
-from .order_book import Order, Review, StreamBook, WaitKey, empty_book, entry_id, pool
+from .order_book import (
+    Before,
+    Head,
+    Order,
+    Review,
+    StreamBook,
+    WaitKey,
+    empty_book,
+    entry_id,
+    pool,
+)
 from .quantities import Qty, qty
 
 
@@ -42,6 +57,8 @@ class CustomerRow(msgspec.Struct, kw_only=True):
 _encoder = msgspec.json.Encoder()
 _head = msgspec.json.Decoder(BookHead)
 _customer = msgspec.json.Decoder(CustomerRow)
+_msgpack = msgspec.msgpack.Encoder()
+_state = msgspec.msgpack.Decoder(Head)
 
 
 def encode_head(book: StreamBook) -> bytes:
@@ -81,7 +98,7 @@ def take_changes(book: StreamBook) -> BookRows:
 def all_rows(book: StreamBook) -> BookRows:
     """The whole book as rows (a book restored from them equals it)."""
     customers = {customer: encode_customer(book, customer) for customer in book.orders}
-    return BookRows(encode_head(book), customers, list(book.log.rows.items()))
+    return BookRows(encode_head(book), customers, list(book.log.rows()))
 
 
 def restore_book(rows: BookRows) -> StreamBook:
@@ -90,18 +107,9 @@ def restore_book(rows: BookRows) -> StreamBook:
     book = empty_book(h.stream, h.initial)
     book.remaining, book.reserved, book.seq = h.remaining, h.reserved, h.seq
     book.tickets, book.opened = h.tickets, h.opened
-    customers = [_customer.decode(data) for data in rows.customers.values() if data is not None]
-    waiting: list[tuple[int, str, WaitKey]] = []
-    for row in sorted(customers, key=lambda r: r.order.number):
-        order = row.order
-        book.orders[order.customer] = order
-        book.reviews.update((review.review_id, review) for review in row.reviews)
-        for x in order.lines:
-            if x.waiting:
-                key = pool(book, x.sku, x.variant)
-                waiting.append((x.ticket, key, (order.customer, x.variant)))
-                book.waiting[key] = qty(book.waiting.get(key, 0) + x.waiting)
-    for _ticket, key, wait_key in sorted(waiting):
+    waiting = _put_customers(book, [data for data in rows.customers.values() if data is not None])
+    for _ticket, key, wait_key, amount in sorted(waiting, key=lambda w: w[0]):
+        book.waiting[key] = qty(book.waiting.get(key, 0) + amount)
         book.waitlist.setdefault(key, []).append(wait_key)
 
     for number, data in sorted(rows.log):
@@ -111,4 +119,65 @@ def restore_book(rows: BookRows) -> StreamBook:
         if isinstance(entry, Intent) and entry.comment is not None and entry.comment.deleted:
             book.deleted.add(entry.comment.comment_id)
         book.log.put(number, data, entry_id(entry))
+    book.log.seal()
     return book
+
+
+def encode_state(book: StreamBook) -> bytes:
+    """What of the head an input may change: stock per pool and the counters (`Before.head`)."""
+    return _msgpack.encode(
+        Head(book.remaining, book.reserved, book.waiting, book.tickets, book.opened)
+    )
+
+
+def roll_back(book: StreamBook, before: Before) -> None:
+    """Put back the stock and counters and the customers' rows of `before` (orders it has None
+    for go), so the book stands as it did then for everything `before` covers."""
+    for customer in before.customers:
+        _remove_customer(book, customer)
+    rows = [data for data in before.customers.values() if data is not None]
+    for _ticket, key, wait_key, _amount in _put_customers(book, rows):
+        queue = book.waitlist.setdefault(key, [])
+        bisect.insort(queue, wait_key, key=lambda w: _ticket_of(book, key, w))
+    h = _state.decode(before.head)
+    book.remaining, book.reserved, book.waiting = h.remaining, h.reserved, h.waiting
+    book.tickets, book.opened = h.tickets, h.opened
+
+
+def _put_customers(book: StreamBook, rows: list[bytes]) -> list[tuple[int, str, WaitKey, Qty]]:
+    """Put customers' rows in the book, in the order their orders were opened; their waiting
+    lines as (ticket, pool, waitlist key, amount) for the caller to queue."""
+    waiting: list[tuple[int, str, WaitKey, Qty]] = []
+    for row in sorted((_customer.decode(data) for data in rows), key=lambda r: r.order.number):
+        order = row.order
+        book.orders[order.customer] = order
+        book.reviews.update((review.review_id, review) for review in row.reviews)
+        for x in order.lines:
+            if x.waiting:
+                key = pool(book, x.sku, x.variant)
+                waiting.append((x.ticket, key, (order.customer, x.variant), x.waiting))
+    return waiting
+
+
+def _remove_customer(book: StreamBook, customer: str) -> None:
+    order = book.orders.pop(customer, None)
+    if order is None:
+        return
+    for rid in order.reviews:
+        del book.reviews[rid]
+    for x in order.lines:
+        if x.waiting:
+            key = pool(book, x.sku, x.variant)
+            queue = book.waitlist[key]
+            queue.remove((customer, x.variant))
+            if not queue:
+                del book.waitlist[key]
+
+
+def _ticket_of(book: StreamBook, key: str, wait_key: WaitKey) -> int:
+    customer, variant = wait_key
+    return next(
+        x.ticket
+        for x in book.orders[customer].lines
+        if x.variant == variant and x.waiting and pool(book, x.sku, x.variant) == key
+    )

@@ -1,17 +1,20 @@
 """The order book of one stream: the state the resolver reads and updates.
 
 Orders, lines and review items are msgspec Structs; the book keeps them per customer and the
-log of the inputs that changed it (`BookLog`): deleting a comment rebuilds the book from that
-log without it (see `resolver`). How a book is stored, a row per customer so that what a
-checkpoint writes is what changed, is in `book_rows`.
+log of the inputs that changed it (`BookLog`): deleting a comment rolls the book back to before
+it and replays what came after (see `resolver`). How a book is stored, a row per customer so
+that what a checkpoint writes is what changed, is in `book_rows`.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Literal, NamedTuple, TypeAlias
 
 import msgspec
 
@@ -69,6 +72,38 @@ class Order(msgspec.Struct, kw_only=True):
     reviews: list[str] = []  # ids of this customer's pending review items, oldest first
 
 
+WINDOW = 2000
+"""Logged inputs an undo rolls back over without replaying the session: at ~20 order comments a
+second in a busy stream, the last 100 s at least (the window holds `WINDOW` to 2 x `WINDOW`)."""
+
+
+class Before(NamedTuple):
+    """How the book stood before a logged input, as far as that input changed it: what rolling
+    the book back over the input restores."""
+
+    head: bytes  # stock per pool (remaining, reserved, waiting) and the counters (see `Head`)
+    customers: dict[str, bytes | None]  # rows of the customers it touched (None: no order yet)
+
+
+class Head(msgspec.Struct, array_like=True):
+    remaining: dict[str, Qty]
+    reserved: dict[str, Qty]
+    waiting: dict[str, Qty]
+    tickets: int
+    opened: int
+
+
+class Block(NamedTuple):
+    """Older logged inputs, compressed together: (number, entry) pairs in number order."""
+
+    first: int
+    last: int
+    data: bytes
+
+
+_pairs = msgspec.msgpack.Decoder(list[tuple[int, bytes]])
+
+
 class BookLog:
     """The inputs that changed a book, in the order applied, each encoded once as a record, with
     the index of their ids (what makes applying a comment or action twice change nothing).
@@ -76,55 +111,131 @@ class BookLog:
     Entries are numbered; the numbers appended or dropped since `take` are what a checkpoint
     writes. A deleted comment is logged as its deletion report (an Intent whose comment is
     `deleted`), so the deleted ids come back with the log after a restart.
+
+    The last `WINDOW` to 2 x `WINDOW` entries (from `base` on) are kept as they are, each
+    applied live with how the book stood before it (`journal`): an undo rolls back over them
+    and replays only what came after the deleted comment. Older entries are compressed in
+    blocks of `WINDOW`, read again only to undo a comment older than the window (rare: the
+    book is then rebuilt from the start) or to check a repeated action id. What grows with the
+    session is the id index (a comment id and a number per logged input, ~130 bytes) and the
+    compressed blocks (~60 bytes per input); see the README's figures.
     """
 
-    __slots__ = ("added", "dropped", "ids", "next", "rows")
+    __slots__ = ("added", "base", "blocks", "dropped", "ids", "journal", "next", "recent", "window")
 
-    def __init__(self) -> None:
-        self.rows: dict[int, bytes] = {}  # number -> encoded entry, in number order
+    def __init__(self, window: int = WINDOW) -> None:
         self.ids: dict[str, int] = {}  # comment or action id -> number
+        self.recent: dict[int, bytes] = {}  # number -> encoded entry, from `base` on, in order
+        self.journal: dict[int, Before] = {}  # for each entry from `base` on, but deletions
+        self.blocks: list[Block] = []  # the entries before `base`
+        self.base = 0  # the first number an undo can roll back to
         self.next = 0
-        self.added: list[int] = []
+        self.window = window
+        self.added: dict[int, bytes] = {}
         self.dropped: list[int] = []
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, BookLog) and list(self.rows.values()) == list(other.rows.values())
+        return isinstance(other, BookLog) and list(self.rows()) == list(other.rows())
 
     def __repr__(self) -> str:
-        return f"BookLog({len(self.rows)} entries)"
+        return f"BookLog({len(self.ids)} ids, {len(self.recent)} recent, {len(self.blocks)} blocks)"
 
     def seen(self, entry_id: str) -> bool:
         return entry_id in self.ids
 
-    def append(self, entry: Entry) -> None:
-        self.put(self.next, encode(entry), entry_id(entry))
-        self.added.append(self.next - 1)
+    def append(self, entry: Entry, before: Before | None) -> None:
+        """Log an input applied live (`before`: how the book stood, None for a deletion)."""
+        data = encode(entry)
+        self.added[self.next] = data
+        if before is not None:
+            self.journal[self.next] = before
+        self.put(self.next, data, entry_id(entry))
+        if len(self.recent) >= 2 * self.window:
+            self._compress(self.window)
 
     def put(self, number: int, data: bytes, eid: str) -> None:
-        """Restore an entry (numbers ascending)."""
-        self.rows[number] = data
+        """Restore an entry (numbers ascending; `seal` once all are in)."""
+        self.recent[number] = data
         if eid:
             self.ids[eid] = number
         self.next = number + 1
 
+    def seal(self) -> None:
+        """After a restore: the entries put have no journal, an undo of one rebuilds the book."""
+        self._compress(len(self.recent))
+        self.base = self.next
+
     def drop(self, number: int, eid: str) -> None:
-        del self.rows[number]
+        if self.recent.pop(number, None) is None:
+            self._drop_old(number)
+        self.journal.pop(number, None)
+        self.added.pop(number, None)
         if eid:
             del self.ids[eid]
         self.dropped.append(number)
 
-    def entries(self) -> Iterator[tuple[int, Entry]]:
-        """The entries by number, in order (a copy: dropping while iterating is allowed)."""
-        for number, data in list(self.rows.items()):
+    def get(self, number: int) -> bytes:
+        if number in self.recent:
+            return self.recent[number]
+        return dict(_unpack(self._block(number)))[number]
+
+    def rows(self, start: int = 0) -> Iterator[tuple[int, bytes]]:
+        """The encoded entries numbered from `start` on, in order (a copy: dropping while
+        iterating is allowed)."""
+        if start < self.base:
+            for block in list(self.blocks):
+                if block.last >= start:
+                    yield from (
+                        (n, d) for n, d in _pairs.decode(zlib.decompress(block.data)) if n >= start
+                    )
+        yield from [(n, d) for n, d in self.recent.items() if n >= start]
+
+    def entries(self, start: int = 0) -> Iterator[tuple[int, Entry]]:
+        """The entries numbered from `start` on, in order (dropping while iterating is allowed)."""
+        for number, data in self.rows(start):
             entry = decode(data)
             assert isinstance(entry, Intent | Approve | Reject | AdjustStock)
             yield number, entry
 
     def take(self) -> tuple[list[tuple[int, bytes]], list[int]]:
         """The entries appended and the numbers dropped since the last take."""
-        added = [(n, self.rows[n]) for n in self.added if n in self.rows]
-        dropped, self.added, self.dropped = self.dropped, [], []
+        added, dropped = list(self.added.items()), self.dropped
+        self.added, self.dropped = {}, []
         return added, dropped
+
+    def _compress(self, count: int) -> None:
+        """Move the oldest `count` recent entries (and their journal) into blocks."""
+        moving = list(itertools.islice(self.recent.items(), count))
+        for start in range(0, len(moving), self.window):
+            chunk = moving[start : start + self.window]
+            self.blocks.append(Block(chunk[0][0], chunk[-1][0], _block_data(chunk)))
+        for number, _ in moving:
+            del self.recent[number]
+            self.journal.pop(number, None)
+        self.base = next(iter(self.recent), self.next)
+
+    def _block(self, number: int) -> Block:
+        i = bisect.bisect_right(self.blocks, number, key=lambda b: b.first) - 1
+        if i < 0 or self.blocks[i].last < number:
+            raise KeyError(number)
+        return self.blocks[i]
+
+    def _drop_old(self, number: int) -> None:
+        block = self._block(number)
+        i = self.blocks.index(block)
+        left = [(n, d) for n, d in _unpack(block) if n != number]
+        if left:
+            self.blocks[i] = Block(left[0][0], left[-1][0], _block_data(left))
+        else:
+            del self.blocks[i]
+
+
+def _unpack(block: Block) -> list[tuple[int, bytes]]:
+    return _pairs.decode(zlib.decompress(block.data))
+
+
+def _block_data(pairs: list[tuple[int, bytes]]) -> bytes:
+    return zlib.compress(msgspec.msgpack.encode(pairs))
 
 
 def entry_id(entry: Entry) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from chotdon.catalog import Catalog, Product
 from chotdon.records import OrderEvent
 
+from .book_rows import encode_customer
 from .events import Snapshot, events_since, snapshot
 from .order_book import Order, StreamBook, order_id
 
@@ -14,11 +15,13 @@ from .order_book import Order, StreamBook, order_id
 @dataclass(slots=True)
 class Step:
     """One input being applied: how each order it touches stood before (one event per changed
-    order) and which skus got stock back (their waitlists are promoted once, at the end)."""
+    order, and its row for rolling the book back: `saved`, None for an order it opened) and
+    which skus got stock back (their waitlists are promoted once, at the end)."""
 
     book: StreamBook
     catalog: Catalog
     before: dict[str, Snapshot] = field(default_factory=dict)
+    saved: dict[str, bytes | None] = field(default_factory=dict)
     freed: set[str] = field(default_factory=set)
 
     def product(self, sku: str | None) -> Product | None:
@@ -30,6 +33,7 @@ class Step:
         """The customer's order, opened if new, recorded as it stood before this input."""
         order = self.book.orders.get(customer)
         if order is None:
+            self.saved.setdefault(customer, None)
             self.book.opened += 1
             order = Order(
                 order_id=order_id(self.book.stream, customer),
@@ -46,6 +50,7 @@ class Step:
         """Call before changing an order this input did not open through `order`."""
         if order.customer not in self.before:
             self.before[order.customer] = snapshot(self.book, order)
+            self.saved.setdefault(order.customer, encode_customer(self.book, order.customer))
 
     def events(self, cause: str, ts: float) -> list[OrderEvent]:
         self.book.changed.update(self.before)
