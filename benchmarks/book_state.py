@@ -10,21 +10,24 @@ Two passes over the same session:
 - undo: at each size, the platform reports deleted the order comment 200 order comments back
   (a recent deletion) and the first order comment of the session (the oldest); the time of each
   undo, on the live book (the session then goes on without those comments).
-- memory: under tracemalloc, what the books hold at each size, by the source line that
-  allocated it (the top lines of the core, with the structure each fills), and in all.
+- memory: at each size, the log's structures (the id index, the entries kept as they are, the
+  journal of how the book stood before each, the compressed blocks of older entries: flat
+  containers of bytes, measured with sys.getsizeof), and under tracemalloc all that the
+  project's code allocated and still holds (the books, the parsers' caches), with its top lines.
 """
 
 from __future__ import annotations
 
 import argparse
 import linecache
+import sys
 import time
 import tracemalloc
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from embedded_scaling import catalogs, session
+from embedded_scaling import catalogs, session_records
 
 from chotdon.records import Comment, SetCurrent
 from stream_jobs import take_changes
@@ -35,6 +38,7 @@ BATCH = 500  # records between takes, as a shell's batch
 RECENT = 200  # a recent deletion: this many order comments back
 ROOT = str(Path(__file__).resolve().parent.parent)
 TOP = 10
+MB = 2**20
 FIRST = 10  # early order comments kept, one deleted at each size
 
 
@@ -43,7 +47,7 @@ def run(sizes: list[int], streams: int, seed: int, at_size: Callable[[int, Undo]
     processors = {c.stream: StreamProcessor(c, new_book(c)) for c in catalogs(streams)}
     undo = Undo(processors)
     comments = 0
-    for n, record in enumerate(session(max(sizes), streams, seed), 1):
+    for n, record in enumerate(session_records(max(sizes), streams, seed), 1):
         p = processors[record.stream]
         if isinstance(record, SetCurrent):
             p.current = record.code
@@ -104,25 +108,49 @@ def undo_pass(sizes: list[int], streams: int, seed: int) -> None:
 
 
 def memory_pass(sizes: list[int], streams: int, seed: int) -> None:
+    print(
+        f"{'comments':>9}  {'log ids':>8}  {'log kept':>8}  {'journal':>8}  {'log blocks':>10}"
+        f"  {'traced':>8}  (MB, all streams; traced: all the project's code holds)"
+    )
     tracemalloc.start()
     base = tracemalloc.take_snapshot()
+    tops: list[str] = []
 
-    def at_size(comments: int, _undo: Undo) -> None:
+    def at_size(comments: int, undo: Undo) -> None:
+        logs = [p.book.log for p in undo.processors.values()]
+        ids = sum(sys.getsizeof(log.ids) + sum(map(sys.getsizeof, log.ids)) for log in logs)
+        kept = sum(
+            sys.getsizeof(log.recent) + sum(map(sys.getsizeof, log.recent.values())) for log in logs
+        )
+        journal = sum(
+            sys.getsizeof(log.journal)
+            + sum(
+                len(b.head) + sum(len(r or b"") for r in b.customers.values())
+                for b in log.journal.values()
+            )
+            for log in logs
+        )
+        blocks = sum(len(b.data) for log in logs for b in log.blocks)
         snap = tracemalloc.take_snapshot().filter_traces(
             [tracemalloc.Filter(True, f"{ROOT}/*"), tracemalloc.Filter(False, f"{ROOT}/.venv/*")]
         )
         stats = snap.compare_to(base, "lineno")
-        total = sum(s.size_diff for s in stats)
-        print(f"{comments:>9,} comments: {total / 2**20:6.1f} MB allocated by the project, held")
+        traced = sum(s.size_diff for s in stats)
+        print(
+            f"{comments:>9,}  {ids / MB:>8.1f}  {kept / MB:>8.1f}  {journal / MB:>8.1f}"
+            f"  {blocks / MB:>10.1f}  {traced / MB:>8.1f}"
+        )
+        tops.append(f"at {comments:,} comments, the lines that allocated what is held:")
         for s in stats[:TOP]:
             frame = s.traceback[0]
             where = f"{Path(frame.filename).relative_to(ROOT)}:{frame.lineno}"
-            code = linecache.getline(frame.filename, frame.lineno).strip()[:60]
-            mb, per = s.size_diff / 2**20, s.size_diff / comments
-            print(f"    {mb:6.1f} MB {per:5.0f} B/comment  {where:<28} {code}")
+            code = linecache.getline(frame.filename, frame.lineno).strip()[:56]
+            held = f"{s.size_diff / MB:6.1f} MB {s.size_diff / comments:5.0f} B/comment"
+            tops.append(f"  {held}  {where:<30} {code}")
 
     run(sizes, streams, seed, at_size)
     tracemalloc.stop()
+    print("\n".join(tops))
 
 
 def main() -> None:

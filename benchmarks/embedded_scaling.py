@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from chotdon.catalog import Catalog, load_catalog
@@ -49,18 +50,21 @@ def catalogs(streams: int) -> list[Catalog]:
 
 def session(comments: int, streams: int, seed: int) -> list[SimRecord]:
     """The first `comments` comments of a simulated session, with its other records."""
+    return list(session_records(comments, streams, seed))
+
+
+def session_records(comments: int, streams: int, seed: int) -> Iterator[SimRecord]:
+    """`session`, one record at a time."""
     duration = comments / (RATE * streams) * 1.1 + 10  # the simulator's counts vary a little
-    out: list[SimRecord] = []
     seen = 0
     for record in simulate(
         catalogs(streams), rate=RATE, duration=duration, seed=seed, start_ts=START_TS
     ):
         if isinstance(record, Comment):
             if seen == comments:
-                break
+                return
             seen += 1
-        out.append(record)
-    return out
+        yield record
 
 
 def parser_build() -> str:

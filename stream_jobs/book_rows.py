@@ -18,8 +18,6 @@ either way).
 
 from __future__ import annotations
 
-import bisect
-
 import msgspec
 
 from chotdon.book_rows import BookRows
@@ -133,12 +131,21 @@ def encode_state(book: StreamBook) -> bytes:
 def roll_back(book: StreamBook, before: Before) -> None:
     """Put back the stock and counters and the customers' rows of `before` (orders it has None
     for go), so the book stands as it did then for everything `before` covers."""
+    pools = set()
     for customer in before.customers:
-        _remove_customer(book, customer)
+        pools.update(_remove_customer(book, customer))
     rows = [data for data in before.customers.values() if data is not None]
-    for _ticket, key, wait_key, _amount in _put_customers(book, rows):
-        queue = book.waitlist.setdefault(key, [])
-        bisect.insort(queue, wait_key, key=lambda w: _ticket_of(book, key, w))
+    returning = _put_customers(book, rows)
+    pools.update(key for _ticket, key, _wait_key, _amount in returning)
+    for key in pools:  # each queue again in ticket order, with the customers as they were
+        queue = [
+            (_ticket_of(book, key, w), w)
+            for w in book.waitlist.pop(key, ())
+            if w[0] not in before.customers
+        ]
+        queue += [(ticket, w) for ticket, k, w, _amount in returning if k == key]
+        if queue:
+            book.waitlist[key] = [w for _ticket, w in sorted(queue, key=lambda t: t[0])]
     h = _state.decode(before.head)
     book.remaining, book.reserved, book.waiting = h.remaining, h.reserved, h.waiting
     book.tickets, book.opened = h.tickets, h.opened
@@ -159,19 +166,15 @@ def _put_customers(book: StreamBook, rows: list[bytes]) -> list[tuple[int, str, 
     return waiting
 
 
-def _remove_customer(book: StreamBook, customer: str) -> None:
+def _remove_customer(book: StreamBook, customer: str) -> set[str]:
+    """Take a customer's order and review items out of the book; the pools it waits for (the
+    caller takes it out of their queues)."""
     order = book.orders.pop(customer, None)
     if order is None:
-        return
+        return set()
     for rid in order.reviews:
         del book.reviews[rid]
-    for x in order.lines:
-        if x.waiting:
-            key = pool(book, x.sku, x.variant)
-            queue = book.waitlist[key]
-            queue.remove((customer, x.variant))
-            if not queue:
-                del book.waitlist[key]
+    return {pool(book, x.sku, x.variant) for x in order.lines if x.waiting}
 
 
 def _ticket_of(book: StreamBook, key: str, wait_key: WaitKey) -> int:
