@@ -109,8 +109,9 @@ def undo_pass(sizes: list[int], streams: int, seed: int) -> None:
 
 def memory_pass(sizes: list[int], streams: int, seed: int) -> None:
     print(
-        f"{'comments':>9}  {'log ids':>8}  {'log kept':>8}  {'journal':>8}  {'log blocks':>10}"
-        f"  {'traced':>8}  (MB, all streams; traced: all the project's code holds)"
+        f"{'comments':>9}  {'logged':>7}  {'log ids':>8}  {'log kept':>8}  {'journal':>8}"
+        f"  {'log blocks':>10}  {'traced':>8}  (MB, all streams; traced: all the project's code"
+        " holds)"
     )
     tracemalloc.start()
     base = tracemalloc.take_snapshot()
@@ -125,20 +126,28 @@ def memory_pass(sizes: list[int], streams: int, seed: int) -> None:
         journal = sum(
             sys.getsizeof(log.journal)
             + sum(
-                len(b.head) + sum(len(r or b"") for r in b.customers.values())
+                sys.getsizeof(b)
+                + sys.getsizeof(b.head)
+                + sys.getsizeof(b.customers)
+                + sum(map(sys.getsizeof, b.customers.values()))
                 for b in log.journal.values()
             )
             for log in logs
         )
-        blocks = sum(len(b.data) for log in logs for b in log.blocks)
+        blocks = sum(
+            sys.getsizeof(log.blocks)
+            + sum(sys.getsizeof(b) + sys.getsizeof(b.data) for b in log.blocks)
+            for log in logs
+        )
         snap = tracemalloc.take_snapshot().filter_traces(
             [tracemalloc.Filter(True, f"{ROOT}/*"), tracemalloc.Filter(False, f"{ROOT}/.venv/*")]
         )
         stats = snap.compare_to(base, "lineno")
         traced = sum(s.size_diff for s in stats)
+        logged = sum(len(log.ids) for log in logs)
         print(
-            f"{comments:>9,}  {ids / MB:>8.1f}  {kept / MB:>8.1f}  {journal / MB:>8.1f}"
-            f"  {blocks / MB:>10.1f}  {traced / MB:>8.1f}"
+            f"{comments:>9,}  {logged:>7,}  {ids / MB:>8.1f}  {kept / MB:>8.1f}"
+            f"  {journal / MB:>8.1f}  {blocks / MB:>10.1f}  {traced / MB:>8.1f}"
         )
         tops.append(f"at {comments:,} comments, the lines that allocated what is held:")
         for s in stats[:TOP]:
