@@ -18,6 +18,8 @@ either way).
 
 from __future__ import annotations
 
+import bisect
+
 import msgspec
 
 from chotdon.book_rows import BookRows
@@ -131,21 +133,19 @@ def encode_state(book: StreamBook) -> bytes:
 def roll_back(book: StreamBook, before: Before) -> None:
     """Put back the stock and counters and the customers' rows of `before` (orders it has None
     for go), so the book stands as it did then for everything `before` covers."""
-    pools = set()
+    queued: dict[str, list[WaitKey]] = {}  # the pools to re-queue: (customer, variant) to add
     for customer in before.customers:
-        pools.update(_remove_customer(book, customer))
+        for key in _remove_customer(book, customer):
+            queued.setdefault(key, [])
     rows = [data for data in before.customers.values() if data is not None]
-    returning = _put_customers(book, rows)
-    pools.update(key for _ticket, key, _wait_key, _amount in returning)
-    for key in pools:  # each queue again in ticket order, with the customers as they were
-        queue = [
-            (_ticket_of(book, key, w), w)
-            for w in book.waitlist.pop(key, ())
-            if w[0] not in before.customers
-        ]
-        queue += [(ticket, w) for ticket, k, w, _amount in returning if k == key]
+    for _ticket, key, wait_key, _amount in _put_customers(book, rows):
+        queued.setdefault(key, []).append(wait_key)
+    for key, adding in queued.items():  # out of the queue, then back in ticket order as they were
+        queue = [w for w in book.waitlist.pop(key, ()) if w[0] not in before.customers]
+        for wait_key in adding:
+            bisect.insort(queue, wait_key, key=lambda w: _ticket_of(book, key, w))
         if queue:
-            book.waitlist[key] = [w for _ticket, w in sorted(queue, key=lambda t: t[0])]
+            book.waitlist[key] = queue
     h = _state.decode(before.head)
     book.remaining, book.reserved, book.waiting = h.remaining, h.reserved, h.waiting
     book.tickets, book.opened = h.tickets, h.opened
