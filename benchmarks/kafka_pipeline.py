@@ -10,10 +10,13 @@ Figures, all from one run:
   and the rate actually sent;
 - the backlog drain rate: a backlog of comments already in Kafka, then one worker and the sink
   started; comments/s until Redis has counted every comment and holds every stream's last order
-  event (its `seq`, as the stream processor alone gives it), start-up included. Then the same
-  with two worker processes;
+  event (its `seq`, as the stream processor alone gives it), start-up included, and between
+  a quarter and three quarters of the comments counted (mid-drain: no start-up, no rebalance);
+  and the CPU seconds the worker processes used per comment. Then the same with two workers;
 - raw aiokafka consume-and-produce of the same backlog on the same broker (records/s), and the
-  drain rate as a share of it; the parser's single-core throughput on the same comments.
+  drain rate as a share of it; the parser's single-core throughput on the same comments, and
+  its CPU per comment against the worker's (a ratio that does not depend on what else the
+  machine runs).
 
 Goals (issue 12): p99 under 300 ms at 2,000 comments/s; drain rate at least 70% of the parser's
 single-core throughput per worker process; a second worker adds at least 60%. Uses the broker
@@ -36,6 +39,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +91,7 @@ class Processes:
     def __init__(self, bootstrap: str, redis: str, prefix: str, work: Path) -> None:
         self.bootstrap, self.redis, self.prefix, self.work = bootstrap, redis, prefix, work
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.workers: list[subprocess.Popen[bytes]] = []
 
     def start(self, *args: str, name: str) -> None:
         log = (self.work / f"{name}.log").open("wb")
@@ -96,6 +101,15 @@ class Processes:
 
     def worker(self, name: str = "worker") -> None:
         self.start("worker", "--partitions", str(PARTITIONS), "--loglevel", "warning", name=name)
+        self.workers.append(self.procs[-1])
+
+    def workers_cpu(self) -> float:
+        """CPU seconds (user + system) the worker processes have used so far (Linux)."""
+        ticks = 0
+        for proc in self.workers:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def sink(self) -> None:
         self.start("sink", "redis", "--redis", self.redis, name="sink")
@@ -110,6 +124,7 @@ class Processes:
             except subprocess.TimeoutExpired:
                 proc.kill()
         self.procs.clear()
+        self.workers.clear()
 
     def check(self) -> None:
         for proc in self.procs:
@@ -229,10 +244,19 @@ async def events_stored(redis: Redis, prefix: str, seqs: dict[str, int]) -> bool
     return True
 
 
+@dataclass(frozen=True)
+class Drained:
+    rate: float  # comments/s, start-up included
+    steady: float  # comments/s while Redis counted the second quarter to the third
+    cpu: float  # CPU seconds of the worker processes per comment, start-up included
+    steady_cpu: float  # the same, mid-drain
+
+
 async def drain(
     args: argparse.Namespace, redis: Redis, records: list[SimRecord], workers: int, work: Path
-) -> float:
-    """Comments/s of `workers` workers and the sink through a backlog, start-up included."""
+) -> Drained:
+    """`workers` workers and the sink through a backlog: comments/s start-up included, and in
+    the middle of the drain; the workers' CPU seconds per comment."""
     prefix = f"bench-drain{workers}-{uuid.uuid4().hex[:6]}"
     await create_topics(args.bootstrap, prefix, PARTITIONS)
     producer = new_producer(args.bootstrap)
@@ -251,27 +275,34 @@ async def drain(
     seqs = last_seqs(records, args.streams)
     procs = Processes(args.bootstrap, args.redis, prefix, work)
     started = time.monotonic()
+    counts: list[tuple[float, int, float]] = []  # (when, comments counted, workers' CPU s)
     try:
         for i in range(workers):
             procs.worker(f"drain{workers}-worker{i}")
         procs.sink()
-        while not (
-            await comments_counted(redis, prefix, args.streams) >= comments
-            and await events_stored(redis, prefix, seqs)
-        ):
+        while True:
+            counted = await comments_counted(redis, prefix, args.streams)
+            counts.append((time.monotonic(), counted, procs.workers_cpu()))
+            if counted >= comments and await events_stored(redis, prefix, seqs):
+                break
             procs.check()
             if time.monotonic() - started > 600:
                 raise SystemExit(f"the backlog did not drain in 10 minutes; logs in {work}")
             await asyncio.sleep(0.2)
         took = time.monotonic() - started
+        cpu = procs.workers_cpu() / comments
     finally:
         procs.stop()
         await drop(args.bootstrap, redis, prefix)
+    first, third = (next(c for c in counts if c[1] >= q * comments) for q in (0.25, 0.75))
+    n = third[1] - first[1]
+    steady, steady_cpu = n / (third[0] - first[0]), (third[2] - first[2]) / n
     print(
         f"backlog of {comments:,} comments, {workers} worker(s) + sink: {took:5.1f} s,"
-        f" {comments / took:>7,.0f} comments/s"
+        f" {comments / took:>7,.0f} comments/s ({steady:,.0f}/s mid-drain); worker CPU"
+        f" {cpu * 1e6:,.0f} µs per comment ({steady_cpu * 1e6:,.0f} µs mid-drain)"
     )
-    return comments / took
+    return Drained(comments / took, steady, cpu, steady_cpu)
 
 
 async def passthrough(args: argparse.Namespace, records: list[SimRecord]) -> float:
@@ -316,19 +347,23 @@ async def passthrough(args: argparse.Namespace, records: list[SimRecord]) -> flo
     return len(records) / took
 
 
-def parser_rate(records: list[SimRecord], streams: int) -> float:
+def parser_rate(records: list[SimRecord], streams: int) -> tuple[float, float]:
+    """The parser alone on the same comments: comments/s, and CPU seconds per comment."""
     parsers = {c.stream: Parser(c) for c in catalogs(streams)}
     current: dict[str, str | None] = {}
-    started, n = time.perf_counter(), 0
+    started, cpu, n = time.perf_counter(), time.process_time(), 0
     for record in records:
         if isinstance(record, SetCurrent):
             current[record.stream] = record.code
         elif isinstance(record, Comment):
             parsers[record.stream].parse(record.text, current.get(record.stream))
             n += 1
-    rate = n / (time.perf_counter() - started)
-    print(f"parser alone, one core, the same comments:    {rate:>9,.0f} comments/s")
-    return rate
+    rate, cpu = n / (time.perf_counter() - started), (time.process_time() - cpu) / n
+    print(
+        f"parser alone, one core, the same comments:    {rate:>9,.0f} comments/s"
+        f" (CPU {cpu * 1e6:,.0f} µs per comment)"
+    )
+    return rate, cpu
 
 
 async def drop(bootstrap: str, redis: Redis | None, prefix: str) -> None:
@@ -380,10 +415,13 @@ async def run(args: argparse.Namespace) -> None:
     one = await drain(args, redis, backlog, 1, work)
     two = await drain(args, redis, backlog, 2, work)
     raw = await passthrough(args, backlog)
-    parsed = parser_rate(backlog, args.streams)
+    parsed, parse_cpu = parser_rate(backlog, args.streams)
     print(
-        f"drain / passthrough {one / raw:.0%};  drain / parser {one / parsed:.0%};"
-        f"  two workers / one {two / one:.2f}x   (logs in {work})"
+        f"drain / passthrough {one.rate / raw:.0%};  drain / parser {one.rate / parsed:.0%}"
+        f" (mid-drain {one.steady / parsed:.0%}; the parser's CPU per comment / the worker's"
+        f" mid-drain {parse_cpu / one.steady_cpu:.0%});  two workers / one"
+        f" {two.rate / one.rate:.2f}x"
+        f" (mid-drain {two.steady / one.steady:.2f}x)   (logs in {work})"
     )
     await redis.aclose()
 
