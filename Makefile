@@ -10,7 +10,8 @@ UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;q}
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint lock-check lock upgrade setup-demo setup-test services stop-services bench clean
+.PHONY: demo test test-pure lint lock-check lock upgrade setup-demo setup-test services stop-services \
+	bench parsers clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +21,22 @@ $(BIN)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --quiet --locked --all-extras --python $(BIN)/python
 	touch $@
 
+# The parser compiled by mypyc, in place (deploy/build_parsers.py): rebuilt whenever one of its
+# sources, the build script or the locked packages (mypy is the compiler) is newer than the record
+# of the last build. `parsers` refuses to load a compiled module older than its source.
+PARSERS_BUILT := parsers/compiled.json
+$(PARSERS_BUILT): $(wildcard parsers/*.py) deploy/build_parsers.py $(BIN)/.installed
+	$(BIN)/python deploy/build_parsers.py
+
+parsers: $(PARSERS_BUILT)
+
 setup-demo:
 	deploy/setup demo
 
 setup-test:
 	deploy/setup test
 
-demo: setup-demo $(BIN)/.installed
+demo: setup-demo $(BIN)/.installed parsers
 	$(BIN)/chotdon demo
 
 lock-check: $(UV)
@@ -56,13 +66,18 @@ stop-services:
 	-deploy/kafka/broker stop
 	-deploy/redis/server stop
 
-test: setup-test lint services
+test: setup-test lint parsers services
 	$(BIN)/pytest
 
-bench: $(BIN)/.installed
+# The parser's own tests on its pure-Python modules (`make test` runs the compiled ones: they ship)
+test-pure: $(BIN)/.installed
+	CHOTDON_PURE=1 $(BIN)/pytest -q tests/test_parser_*.py
+
+bench: $(BIN)/.installed parsers
 	$(BIN)/python benchmarks/parser_throughput.py
 	$(BIN)/python benchmarks/replay_speed.py
 	$(BIN)/python benchmarks/cli_startup.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build/mypyc
+	rm -f parsers/*.so $(PARSERS_BUILT)

@@ -1,8 +1,10 @@
 """Parser throughput on one core, on comments it has never seen.
 
-    python benchmarks/parser_throughput.py [--comments 100000] [--seed 7] [--cli]
+    python benchmarks/parser_throughput.py [--comments 100000] [--seed 7] [--cli] [--no-pure]
 
 Prints, in one run (compare figures of one run only: the machine is shared):
+- which build of the parser it measured: compiled (`make parsers`, what ships) or pure Python
+  (no build, or CHOTDON_PURE=1);
 - `parse_uncached` on distinct comments (each signed with a viewer's name, a filler word and an
   emoji, so no cache answers): comments/s, p50 and p99 per comment;
 - the floor: a loop that only reads the JSON line, normalises the text (NFC) and writes the line
@@ -10,7 +12,9 @@ Prints, in one run (compare figures of one run only: the machine is shared):
 - the parser as the pipeline runs it (`parse`, with its cache of recent texts);
 - the worst case of 1,000-character comments (real-shaped ones run together, and hostile ones);
 - with `--cli`: `chotdon parse` on the same lines of one catalog (JSON Lines on stdin), against
-  the floor program run the same way.
+  the floor program run the same way;
+- when it measured the compiled build (unless `--no-pure`): the pure-Python parser on the same
+  comments, in a second process, and how many times faster the compiled one is.
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ from pathlib import Path
 
 from chotdon.catalog import load_catalog
 from ingest.comment_text import distinct_texts
-from parsers import Parser
+from parsers import BUILD, Parser
+from parsers.build import PURE
 from parsers.text import MAX_CHARS
 
 CATALOGS = ("kim-an", "phu-xuyen")
+BUILDS = {"compiled": "mypyc, `make parsers`", "pure": f"Python; {PURE.env}=1 or no build"}
 Corpus = list[tuple[Parser, str, str | None]]
 
 # The floor program: what any JSON Lines tool has to do per comment, and nothing more.
@@ -146,16 +152,31 @@ def through_cli(lines: list[str]) -> None:
         print(f"{'CLI / floor':<38} {floor / cli:>10.1f}x slower than the floor")
 
 
+def pure_rate(comments: int, seed: int) -> float:
+    """parse_uncached's rate on the same corpus, measured by the pure-Python parser in a child."""
+    cmd = [sys.executable, __file__, f"--comments={comments}", f"--seed={seed}", "--rate-only"]
+    env = {**os.environ, PURE.env: "1"}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return float(done.stdout)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--comments", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--cli", action="store_true", help="also time `chotdon parse` on stdin")
+    ap.add_argument("--no-pure", action="store_true", help="skip the pure-Python comparison")
+    ap.add_argument("--rate-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     print(f"building a corpus of {args.comments:,} distinct comments…", file=sys.stderr)
     items = corpus(args.comments, args.seed)
+    if args.rate_only:
+        times = timed(items, Parser.parse_uncached)
+        print(len(times) / (sum(times) / 1e9))
+        return 0
+    print(f"parser build: {BUILD} ({BUILDS[BUILD]})")
     print(f"corpus: {len(items):,} comments, all distinct (text, current) pairs")
     rate = report("parse_uncached (distinct comments)", timed(items, Parser.parse_uncached))
     lines = [
@@ -172,6 +193,10 @@ def main() -> int:
     if args.cli:
         first = items[0][0]
         through_cli([line for (p, _, _), line in zip(items, lines, strict=True) if p is first])
+    if BUILD == "compiled" and not args.no_pure:
+        pure = pure_rate(args.comments, args.seed)
+        print(f"{'parse_uncached, pure Python':<38} {pure:>10,.0f} comments/s")
+        print(f"{'compiled / pure':<38} {rate / pure:>10.1f}x faster than pure Python")
     return 0
 
 

@@ -120,6 +120,12 @@ SETTINGS: tuple[Setting, ...] = (
         "https://partner.shopeemobile.com",
         "Shopee Open Platform host of the Shopee connector (its test host, or a local fake).",
     ),
+    Setting(
+        "pure",
+        0,
+        "1: run the parser's pure-Python modules even where its compiled build exists",
+        parse=integer(0, 1),
+    ),
 )
 
 

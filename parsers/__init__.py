@@ -1,7 +1,8 @@
 """Vietnamese order-pattern parsers: comment text + catalog + current product -> Intent.
 
 Pure and deterministic: nothing here does I/O, reads the clock or the environment — except
-`parsers.cli`, the `chotdon parse` command, which nothing else imports.
+`parsers.cli`, the `chotdon parse` command, which nothing else imports, and `parsers.build`,
+which chooses on import between the compiled build (`make parsers`) and pure Python.
 
     >>> from chotdon.catalog import load_catalog
     >>> from parsers import Parser
@@ -9,6 +10,10 @@ Pure and deterministic: nothing here does I/O, reads the clock or the environmen
     [Item(sku='OI-HOP', qty=2, variant=None)]
 """
 
-from .parser import PARSER_VERSION, Parser, parse_failed
+from .build import check
 
-__all__ = ["PARSER_VERSION", "Parser", "parse_failed"]
+BUILD = check()  # before any module of the parser is imported: 'compiled' or 'pure'
+
+from .parser import PARSER_VERSION, Parser, parse_failed  # noqa: E402
+
+__all__ = ["BUILD", "PARSER_VERSION", "Parser", "parse_failed"]

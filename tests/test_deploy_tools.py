@@ -199,6 +199,10 @@ def test_the_image_installs_the_lock_and_runs_as_the_user_the_pods_expect() -> N
         .splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
+    stages = [k for k, (op, _) in enumerate(steps) if op == "FROM"]
+    build, steps = steps[stages[0] : stages[-1]], steps[stages[-1] :]  # the image: its last stage
+    assert "uv sync --locked" in " ".join(args for op, args in build if op == "RUN")
+    assert [args for op, args in steps if op == "COPY" and "--from=parsers" in args]
     copied = " ".join(args for op, args in steps if op == "COPY")
     run_steps = " ".join(args for op, args in steps if op == "RUN")
     assert "uv.lock" in copied and "uv sync --locked" in run_steps  # exactly the lock's pins

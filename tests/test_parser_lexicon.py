@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+import parsers
 import parsers.lexicon as lexicon
 from chotdon.catalog import load_catalog
 from parsers import Parser
 from parsers.vocab import canon
 
-PARSERS_DIR = Path(lexicon.__file__).parent
+PARSERS_DIR = Path(parsers.__file__).parent  # compiled modules (mypyc) give no source path
 TYPED_MARKS = ("_LETTER", "_SIGN", "_SIGNS")  # compared as typed ("2c"), before teencode
 TOKEN_KINDS = {"word", "num", "sym", "phone", "money", "measure"}  # token kinds, not words
 

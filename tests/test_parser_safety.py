@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chotdon.catalog import load_catalog
+from chotdon.catalog import Catalog, Product, load_catalog
 from chotdon.prometheus import PipelineMetrics
-from chotdon.records import INTENT_KINDS, Intent
+from chotdon.records import INTENT_KINDS
 from parsers import Parser, parse_failed
 from parsers.text import MAX_CHARS, normalise, tokenise
 
@@ -95,11 +95,12 @@ def test_a_parser_failure_is_logged_masked_and_counted(
     is logged (phone masked) and counted, for the shell's metrics, instead of passing silently."""
     parser = Parser(load_catalog("kim-an"))
 
-    def broken(text: str, current: str | None = None) -> Intent:
+    def broken(catalog: Catalog, code: str | None) -> Product | None:
         raise KeyError("boom")
 
-    monkeypatch.setattr(parser, "parse_uncached", broken)
-    with caplog.at_level(logging.ERROR, logger="parsers.parser"):
+    # the compiled parser's own methods cannot be replaced: the failure comes from the catalog
+    with monkeypatch.context() as patch, caplog.at_level(logging.ERROR, logger="parsers.parser"):
+        patch.setattr(Catalog, "by_code", broken)
         got = parser.parse("chốt 2 hộp sđt 0912345678", "A1")
     assert got.intent == "other" and not got.items
     assert parse_failed(got)

@@ -44,10 +44,13 @@ def test_setup_prints_the_apt_command_for_what_is_missing_when_not_root(tmp_path
     assert {"python3-venv", "maven", "redis-server"} <= set(command)
 
 
-def test_demo_asks_only_for_python(tmp_path: Path) -> None:
+def test_demo_asks_only_for_python_and_the_parser_compiler(tmp_path: Path) -> None:
+    """The demo compiles the parser (mypyc): Python's venv and headers, gcc and libc's headers."""
     done = run_setup("demo", [], tmp_path)
     assert done.returncode == 1
-    assert done.stderr.rstrip().endswith("--no-install-recommends python3-venv")
+    asked = done.stderr.rstrip().split("--no-install-recommends ", 1)[1].split()
+    assert {"python3-venv", "python3-dev", "gcc"} <= set(asked)
+    assert set(asked) <= {"python3-venv", "python3-dev", "gcc", "libc6-dev"}
 
 
 def test_setup_refuses_an_unknown_profile() -> None:
