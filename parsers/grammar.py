@@ -13,7 +13,6 @@ into items.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from chotdon.catalog import COUNT_UNITS, Product
@@ -58,16 +57,18 @@ from .vocab import canon
 MAX_QTY = 999  # a bare number above this is a year, a price or a count of something else
 
 
-@dataclass(slots=True)
 class Word:
     """A canonical word of the comment (teencode expanded), pointing back to its token."""
 
-    norm: str
-    plain: str
-    raw: str  # as typed (normalised), before teencode
-    tok: Token
-    clause: int
-    accented: bool = False  # norm != plain: typed with diacritics, it must match exactly
+    def __init__(
+        self, norm: str, plain: str, raw: str, tok: Token, clause: int, accented: bool
+    ) -> None:
+        self.norm = norm
+        self.plain = plain
+        self.raw = raw  # as typed (normalised), before teencode
+        self.tok = tok
+        self.clause = clause
+        self.accented = accented  # norm != plain: typed with diacritics, it must match exactly
 
     def is_(self, word: str) -> bool:
         if self.norm == word:
@@ -113,52 +114,70 @@ def canonical_words(tokens: list[Token]) -> list[Word]:
     return words
 
 
-@dataclass(slots=True)
 class Qty:
-    value: float
-    unit: str | None  # canonical unit, or None for a bare count
-    start: int  # word indices [start, end)
-    end: int
-    rule: str
-    postfix: bool = False  # "x2", "sl 3": belongs to the product before it
-    foreign: bool = False  # "1 chai Tommy": counts a thing the catalog does not name
+    def __init__(
+        self,
+        value: float,
+        unit: str | None,
+        start: int,
+        end: int,
+        rule: str,
+        postfix: bool = False,
+        foreign: bool = False,
+    ) -> None:
+        self.value = value
+        self.unit = unit  # canonical unit, or None for a bare count
+        self.start = start  # word indices [start, end)
+        self.end = end
+        self.rule = rule
+        self.postfix = postfix  # "x2", "sl 3": belongs to the product before it
+        self.foreign = foreign  # "1 chai Tommy": counts a thing the catalog does not name
 
 
-@dataclass(slots=True)
 class Ref:
-    product: Product
-    candidates: list[Product]  # products the same words could mean, for the unit to choose
-    start: int
-    end: int
-    rule: str  # "code", "alias", "weak"
+    def __init__(
+        self, product: Product, candidates: list[Product], start: int, end: int, rule: str
+    ) -> None:
+        self.product = product
+        self.candidates = candidates  # products the same words could mean, for the unit to choose
+        self.start = start
+        self.end = end
+        self.rule = rule  # "code", "alias", "weak"
 
 
-@dataclass(slots=True)
 class Variant:
-    options: list[Option]  # the products and axes this value may be
-    start: int
-    end: int
-    explicit: bool  # after "size"/"màu"
-    # a weight or volume ("500g", "1 lít"): a variant of the jar it stands beside, or else the
-    # quantity of a product sold by weight or volume
-    amount: Qty | None = None
+    def __init__(
+        self,
+        options: list[Option],
+        start: int,
+        end: int,
+        explicit: bool,
+        amount: Qty | None = None,
+    ) -> None:
+        self.options = options  # the products and axes this value may be
+        self.start = start
+        self.end = end
+        self.explicit = explicit  # after "size"/"màu"
+        # a weight or volume ("500g", "1 lít"): a variant of the jar it stands beside, or else
+        # the quantity of a product sold by weight or volume
+        self.amount = amount
 
 
-@dataclass(slots=True)
 class Sep:
-    start: int
-    end: int
-    each: bool = False  # "mỗi loại 2": the following quantity applies to every item so far
+    def __init__(self, start: int, end: int, each: bool = False) -> None:
+        self.start = start
+        self.end = end
+        self.each = each  # "mỗi loại 2": the following quantity applies to every item so far
 
 
 Element = Qty | Ref | Variant | Sep
 
 
-@dataclass(slots=True)
 class Reading:
-    words: list[Word]
-    elements: list[Element] = field(default_factory=list)
-    consumed: set[int] = field(default_factory=set)
+    def __init__(self, words: list[Word]) -> None:
+        self.words = words
+        self.elements: list[Element] = []
+        self.consumed: set[int] = set()
 
 
 def _unit_at(words: list[Word], i: int) -> tuple[str, float] | None:

@@ -7,8 +7,6 @@ cancel cues, evaluations. `decide` weighs the clauses into one intent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .grammar import Qty, Reading, Ref, Variant, Word
 from .lexicon import (
     AVAILABILITY,
@@ -109,31 +107,33 @@ _WEAK_QUESTION = PhraseSet(WEAK_QUESTION_PHRASES)
 _EVAL = PhraseSet(EVALUATIONS)
 
 
-@dataclass(slots=True)
 class Clause:
-    index: int
-    start: int  # word indices [start, end)
-    end: int
-    live_verbs: list[int] = field(default_factory=list)
-    dead_verbs: list[int] = field(default_factory=list)
-    question: int = 0  # 0 none, 1 weak ("?", "vậy"), 2 a real question
-    polite: bool = False  # "… được không": a polite order, but a real question for a change
-    cancel: int = -1
-    change: int = -1
-    change_target: int = -1
-    past_state: bool = False
-    evaluation: bool = False
-    more: bool = False
-    content: bool = False  # holds a quantity, product or variant
-    bare: bool = False  # reads as a telegraphic order: "2 hộp ổi nhé", "A2 3kg"
+    def __init__(self, index: int, start: int, end: int) -> None:
+        self.index = index
+        self.start = start  # word indices [start, end)
+        self.end = end
+        self.live_verbs: list[int] = []
+        self.dead_verbs: list[int] = []
+        self.question = 0  # 0 none, 1 weak ("?", "vậy"), 2 a real question
+        self.polite = False  # "… được không": a polite order, but a real question for a change
+        self.cancel = -1
+        self.change = -1
+        self.change_target = -1
+        self.past_state = False
+        self.evaluation = False
+        self.more = False
+        self.content = False  # holds a quantity, product or variant
+        self.bare = False  # reads as a telegraphic order: "2 hộp ổi nhé", "A2 3kg"
 
 
-@dataclass(slots=True)
 class Cues:
-    clauses: list[Clause]
-    mention: bool
-    complaint: bool
-    matches: Matches
+    def __init__(
+        self, clauses: list[Clause], mention: bool, complaint: bool, matches: Matches
+    ) -> None:
+        self.clauses = clauses
+        self.mention = mention
+        self.complaint = complaint
+        self.matches = matches
 
 
 def analyse(reading: Reading) -> Cues:

@@ -8,8 +8,6 @@ showing, chosen through the unit when the unit says more ("lấy nửa cân" is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from chotdon.catalog import COUNT_UNITS, Catalog, Product
 from chotdon.records import Item
 
@@ -17,12 +15,14 @@ from .grammar import Element, Qty, Ref, Sep, Variant
 from .lexicon import GENERIC_COUNT_UNITS, UNIT_SYNONYMS, VOLUME_FACTORS, WEIGHT_FACTORS
 
 
-@dataclass(slots=True)
 class Draft:
-    ref: Ref | None
-    qty: Qty | None
-    variants: list[Variant] = field(default_factory=list)
-    clause: int = 0
+    def __init__(
+        self, ref: Ref | None, qty: Qty | None, variants: list[Variant], clause: int = 0
+    ) -> None:
+        self.ref = ref
+        self.qty = qty
+        self.variants = variants
+        self.clause = clause
 
 
 def assemble(elements: list[Element], clause_of: dict[int, int]) -> list[Draft]:

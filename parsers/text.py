@@ -10,7 +10,6 @@ single tokens, so their digits can never be read as quantities.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
 
 import regex
 
@@ -112,28 +111,32 @@ _TOKEN_RE = regex.compile(r"\d+(?:[.,]\d+)?|\p{L}+|[+@?×*&]")
 CLAUSE_BREAK_RE = regex.compile(r"[,.;!?\n|…:()\[\]{}]|\s-\s|/")
 
 
-@dataclass(slots=True)
 class Token:
-    norm: str  # canonical toned form (after teencode expansion)
-    plain: str  # the same without diacritics
-    start: int
-    end: int
-    kind: str  # "word", "num", "sym", "phone", "money", "measure"
-    glued: bool = False  # no space before it ("a2", "2c", "x2")
-    value: float = 0.0  # for "num"
-    clause: int = 0
+    # plain classes with their own __init__, here and for the other records of one comment: the
+    # compiled build makes them native constructors (a dataclass's generated one stays Python)
+    def __init__(
+        self, norm: str, plain: str, start: int, end: int, kind: str, value: float = 0.0
+    ) -> None:
+        self.norm = norm  # canonical toned form (after teencode expansion)
+        self.plain = plain  # the same without diacritics
+        self.start = start
+        self.end = end
+        self.kind = kind  # "word", "num", "sym", "phone", "money", "measure"
+        self.glued = False  # no space before it ("a2", "2c", "x2")
+        self.value = value  # for "num"
+        self.clause = 0
 
     @property
     def accented(self) -> bool:
         return self.norm != self.plain
 
 
-@dataclass(slots=True)
 class Text:
-    norm: str
-    plain: str
-    tokens: list[Token] = field(default_factory=list)
-    phones: list[tuple[str, int, int]] = field(default_factory=list)  # (0xxxxxxxxx, start, end)
+    def __init__(self, norm: str, plain: str) -> None:
+        self.norm = norm
+        self.plain = plain
+        self.tokens: list[Token] = []
+        self.phones: list[tuple[str, int, int]] = []  # (0xxxxxxxxx, start, end)
 
 
 def _blank(text: str, start: int, end: int) -> str:
@@ -142,7 +145,7 @@ def _blank(text: str, start: int, end: int) -> str:
 
 def tokenise(raw: str) -> Text:
     norm, plain = _normalise(raw)
-    out = Text(norm=norm, plain=plain)
+    out = Text(norm, plain)
     work = norm
     specials: list[Token] = []
     digits = _DIGIT_RE.search(norm) is not None  # phones, prices and measures all hold one
