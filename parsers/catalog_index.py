@@ -4,7 +4,7 @@ canonical word sequences, each product's vocabulary, and variant values."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 import regex
 
@@ -17,7 +17,7 @@ from .vocab import canon
 
 # Rule words typed without diacritics: a product word of the same folded form ("cho", "bo")
 # only counts as the product where the context says so.
-_RULE_PLAIN = frozenset(fold(w) for w in CUE_WORDS)
+_RULE_PLAIN: Final = frozenset(fold(w) for w in CUE_WORDS)
 
 
 def everyday_risk(word: str) -> bool:
@@ -95,7 +95,7 @@ def measure(value: float, unit: str | None) -> Amount | None:
     return None
 
 
-_AMOUNT_RE = regex.compile(r"(\d+(?:[.,]\d+)?)\s*(\p{L}+)")
+_AMOUNT_RE: Final = regex.compile(r"(\d+(?:[.,]\d+)?)\s*(\p{L}+)")
 
 
 @dataclass(slots=True)

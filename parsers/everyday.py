@@ -12,11 +12,12 @@ import importlib.util
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
+from typing import Final
 
 from .text import fold, normalise, place_tones
 
-WORD_LIST_PACKAGE = "underthesea"
-WORD_LIST_FILE = Path("corpus") / "data" / "Viet74K.txt"
+WORD_LIST_PACKAGE: Final = "underthesea"
+WORD_LIST_FILE: Final = Path("corpus") / "data" / "Viet74K.txt"
 
 
 def word_list_path() -> Path:

@@ -14,6 +14,7 @@ into items.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Final
 
 from chotdon.catalog import COUNT_UNITS, Product
 
@@ -54,7 +55,7 @@ from .lexicon import (
 from .text import Token, fold
 from .vocab import canon
 
-MAX_QTY = 999  # a bare number above this is a year, a price or a count of something else
+MAX_QTY: Final = 999  # a bare number above this is a year, a price or a count of something else
 
 
 class Word:
@@ -86,8 +87,8 @@ class Word:
         return self.plain in (_plain_of(words) if folded is None else folded)
 
 
-_fold_word = lru_cache(maxsize=4096)(fold)
-_PLAIN_CACHE: dict[frozenset[str], frozenset[str]] = {}
+_fold_word: Final = lru_cache(maxsize=4096)(fold)
+_PLAIN_CACHE: Final[dict[frozenset[str], frozenset[str]]] = {}
 
 
 def _plain_of(words: frozenset[str]) -> frozenset[str]:
@@ -190,9 +191,9 @@ def _unit_at(words: list[Word], i: int) -> tuple[str, float] | None:
     return hit
 
 
-_PLAIN_UNITS = {fold(k): v for k, v in reversed(list(UNIT_WORDS.items()))}
-_NUMBER_PLAIN = {fold(k): v for k, v in NUMBER_WORDS.items()}
-_COMPOUND_PLAIN = {fold(k): v for k, v in COMPOUND_DIGITS.items()}
+_PLAIN_UNITS: Final = {fold(k): v for k, v in reversed(list(UNIT_WORDS.items()))}
+_NUMBER_PLAIN: Final = {fold(k): v for k, v in NUMBER_WORDS.items()}
+_COMPOUND_PLAIN: Final = {fold(k): v for k, v in COMPOUND_DIGITS.items()}
 
 
 def _number_word(w: Word) -> int | None:

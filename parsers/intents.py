@@ -7,6 +7,8 @@ cancel cues, evaluations. `decide` weighs the clauses into one intent.
 
 from __future__ import annotations
 
+from typing import Final
+
 from .grammar import Qty, Reading, Ref, Variant, Word
 from .lexicon import (
     AVAILABILITY,
@@ -99,12 +101,12 @@ class PhraseSet:
         return -1
 
 
-_PAST = PhraseSet(PAST_PHRASES)
-_IRREALIS = PhraseSet(IRREALIS_PHRASES)
-_PRESENT = PhraseSet(PRESENT_PHRASES)
-_QUESTION = PhraseSet(tuple(p for p in QUESTION_PHRASES if p not in WEAK_QUESTION_PHRASES))
-_WEAK_QUESTION = PhraseSet(WEAK_QUESTION_PHRASES)
-_EVAL = PhraseSet(EVALUATIONS)
+_PAST: Final = PhraseSet(PAST_PHRASES)
+_IRREALIS: Final = PhraseSet(IRREALIS_PHRASES)
+_PRESENT: Final = PhraseSet(PRESENT_PHRASES)
+_QUESTION: Final = PhraseSet(tuple(p for p in QUESTION_PHRASES if p not in WEAK_QUESTION_PHRASES))
+_WEAK_QUESTION: Final = PhraseSet(WEAK_QUESTION_PHRASES)
+_EVAL: Final = PhraseSet(EVALUATIONS)
 
 
 class Clause:

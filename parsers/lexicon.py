@@ -7,10 +7,12 @@ several words ("tui": I / "túi": bag): the grammar then decides by context.
 
 from __future__ import annotations
 
+from typing import Final
+
 from chotdon.catalog import UNITS
 
 # Teencode and abbreviations -> the canonical word (possibly several words).
-TEENCODE: dict[str, str] = {
+TEENCODE: Final[dict[str, str]] = {
     "k": "không",
     "ko": "không",
     "kh": "không",
@@ -102,7 +104,7 @@ TEENCODE: dict[str, str] = {
 }
 
 # Number words; "mươi", "lăm", "mốt", "tư" only inside compounds.
-NUMBER_WORDS: dict[str, int] = {
+NUMBER_WORDS: Final[dict[str, int]] = {
     "một": 1,
     "hai": 2,
     "ba": 3,
@@ -116,13 +118,13 @@ NUMBER_WORDS: dict[str, int] = {
     "mười": 10,
     "chục": 10,
 }
-COMPOUND_DIGITS: dict[str, int] = {"mốt": 1, "tư": 4, "lăm": 5, "nhăm": 5}
-TENS_WORD = "mươi"
-HALF = "nửa"
-AND_A_HALF = "rưỡi"
+COMPOUND_DIGITS: Final[dict[str, int]] = {"mốt": 1, "tư": 4, "lăm": 5, "nhăm": 5}
+TENS_WORD: Final = "mươi"
+HALF: Final = "nửa"
+AND_A_HALF: Final = "rưỡi"
 
 # Units viewers type, as (canonical unit, factor to the canonical unit).
-UNIT_WORDS: dict[str, tuple[str, float]] = {
+UNIT_WORDS: Final[dict[str, tuple[str, float]]] = {
     **{u: (u, 1.0) for u in sorted(UNITS)},  # the catalog's selling units, as written
     "hủ": ("hũ", 1.0),
     "lạng": ("kg", 0.1),
@@ -130,34 +132,35 @@ UNIT_WORDS: dict[str, tuple[str, float]] = {
     "hôp": ("hộp", 1.0),
     "chiêc": ("chiếc", 1.0),
 }
-GENERIC_COUNT_UNITS = frozenset({"cái", "chiếc", "con", "quả", "trái"})
+GENERIC_COUNT_UNITS: Final = frozenset({"cái", "chiếc", "con", "quả", "trái"})
 # Count units viewers use for one another ("3 lọ" of a product sold by the hũ).
-UNIT_SYNONYMS = (
+UNIT_SYNONYMS: Final = (
     frozenset({"hũ", "lọ"}),
     frozenset({"túi", "bịch"}),
     frozenset({"đôi", "cặp"}),
     frozenset({"bộ", "set"}),
 )
-LITRE_LETTER = "l"  # "1l": a litre, unless the catalog sells size L
-COUNT_LETTER = "c"  # "2c": two pieces (cái)
-BOX_LETTER = "h"  # "2h ổi": two boxes (hộp), unless a time
-TIMES_SIGNS = frozenset({"x", "×", "*"})  # "x2": two of what was just named
-PLUS_SIGN = "+"  # "+1" as the whole comment: one more
-WEIGHT_FACTORS = {"kg": 1.0, "g": 0.001}
-VOLUME_FACTORS = {"lít": 1.0, "ml": 0.001}
+LITRE_LETTER: Final = "l"  # "1l": a litre, unless the catalog sells size L
+COUNT_LETTER: Final = "c"  # "2c": two pieces (cái)
+BOX_LETTER: Final = "h"  # "2h ổi": two boxes (hộp), unless a time
+TIMES_SIGNS: Final = frozenset({"x", "×", "*"})  # "x2": two of what was just named
+PLUS_SIGN: Final = "+"  # "+1" as the whole comment: one more
+WEIGHT_FACTORS: Final = {"kg": 1.0, "g": 0.001}
+VOLUME_FACTORS: Final = {"lít": 1.0, "ml": 0.001}
 
 # Cue words. Phrases are space-separated canonical words.
-ORDER_VERBS = frozenset({"chốt", "lấy", "mua", "đặt", "gửi", "ship", "để", "ủng"})
+ORDER_VERBS: Final = frozenset({"chốt", "lấy", "mua", "đặt", "gửi", "ship", "để", "ủng"})
 # Weak verbs need a self-reference or a request; "ủng" is "ủng hộ": buying to support sellers.
-WEAK_ORDER_VERBS = frozenset({"mua", "đặt", "gửi", "ship", "để", "ủng"})
-CHANGE_VERBS = frozenset({"sửa", "đổi", "thay", "chỉnh"})
-CHANGE_SHIFT_VERBS = frozenset({"tăng", "giảm", "bớt", "chuyển"})  # with lên/xuống/thành/còn/sang
-CHANGE_TARGETS = frozenset({"thành", "sang", "lên", "xuống", "còn", "qua"})
-CANCEL_VERBS = frozenset({"huỷ", "bỏ", "cancel", "cancle"})
-NEGATIONS = frozenset({"không", "chẳng", "chả", "đừng"})
-MORE = frozenset({"thêm", "nữa", "tiếp"})
-REQUEST_PARTICLES = frozenset({"nhé", "ạ", "luôn", "nào", "giúp", "với", "hộ", "đi"})
-SELF = frozenset(
+WEAK_ORDER_VERBS: Final = frozenset({"mua", "đặt", "gửi", "ship", "để", "ủng"})
+CHANGE_VERBS: Final = frozenset({"sửa", "đổi", "thay", "chỉnh"})
+# with lên/xuống/thành/còn/sang
+CHANGE_SHIFT_VERBS: Final = frozenset({"tăng", "giảm", "bớt", "chuyển"})
+CHANGE_TARGETS: Final = frozenset({"thành", "sang", "lên", "xuống", "còn", "qua"})
+CANCEL_VERBS: Final = frozenset({"huỷ", "bỏ", "cancel", "cancle"})
+NEGATIONS: Final = frozenset({"không", "chẳng", "chả", "đừng"})
+MORE: Final = frozenset({"thêm", "nữa", "tiếp"})
+REQUEST_PARTICLES: Final = frozenset({"nhé", "ạ", "luôn", "nào", "giúp", "với", "hộ", "đi"})
+SELF: Final = frozenset(
     {
         "em",
         "mình",
@@ -179,7 +182,7 @@ SELF = frozenset(
         "bà",
     }
 )
-ADDRESSEES = frozenset(
+ADDRESSEES: Final = frozenset(
     {
         "shop",
         "admin",
@@ -215,9 +218,9 @@ ADDRESSEES = frozenset(
         "luôn",
     }
 )
-PAST_ADVERBS = frozenset({"đã", "vừa", "mới", "từng"})  # before a verb
-PAST_AFTER = frozenset({"rồi", "xong"})  # after the verb, same clause
-PAST_PHRASES = (
+PAST_ADVERBS: Final = frozenset({"đã", "vừa", "mới", "từng"})  # before a verb
+PAST_AFTER: Final = frozenset({"rồi", "xong"})  # after the verb, same clause
+PAST_PHRASES: Final = (
     "hôm qua",
     "hôm trước",
     "hôm kia",
@@ -237,8 +240,8 @@ PAST_PHRASES = (
     "biết thế",
     "biết vậy",
 )
-IRREALIS = frozenset({"sẽ", "nếu", "định", "tính", "chắc"})
-IRREALIS_PHRASES = (
+IRREALIS: Final = frozenset({"sẽ", "nếu", "định", "tính", "chắc"})
+IRREALIS_PHRASES: Final = (
     "lần sau",
     "đợt sau",
     "hôm nào",
@@ -253,13 +256,15 @@ IRREALIS_PHRASES = (
     "dịp sau",
     "sau này",
 )
-PRESENT = frozenset({"đang", "giờ"})
-PRESENT_PHRASES = ("bây giờ", "giờ mua", "giờ lấy", "giờ đặt")
-NARRATIVE = frozenset({"nên"})  # "… nên mua thêm": a consequence told, not a request
-REPORT_VERBS = frozenset({"dặn", "bảo", "ghi", "nói", "kêu", "hỏi"})
-DELIVERY_VERBS = frozenset({"giao", "gửi", "gủi", "ship", "nhận", "chuyển", "tặng", "đưa", "được"})
-COMPLAINT_WORDS = frozenset({"nhầm", "thiếu", "sai", "lỗi", "hỏng", "rách", "hư"})
-EVALUATIONS = frozenset(
+PRESENT: Final = frozenset({"đang", "giờ"})
+PRESENT_PHRASES: Final = ("bây giờ", "giờ mua", "giờ lấy", "giờ đặt")
+NARRATIVE: Final = frozenset({"nên"})  # "… nên mua thêm": a consequence told, not a request
+REPORT_VERBS: Final = frozenset({"dặn", "bảo", "ghi", "nói", "kêu", "hỏi"})
+DELIVERY_VERBS: Final = frozenset(
+    {"giao", "gửi", "gủi", "ship", "nhận", "chuyển", "tặng", "đưa", "được"}
+)
+COMPLAINT_WORDS: Final = frozenset({"nhầm", "thiếu", "sai", "lỗi", "hỏng", "rách", "hư"})
+EVALUATIONS: Final = frozenset(
     {
         "hài lòng",
         "đẹp",
@@ -288,25 +293,27 @@ EVALUATIONS = frozenset(
     }
 )
 # "A hay B": a choice asked about; "hay" is "good" before an intensifier and "often" before a verb.
-OPTION_WORDS = frozenset({"hay", "hoặc"})
-NOT_OPTION_AFTER = frozenset(
+OPTION_WORDS: Final = frozenset({"hay", "hoặc"})
+NOT_OPTION_AFTER: Final = frozenset(
     {"quá", "lắm", "ghê", "thế", "thật", "nhỉ", "đấy", "vậy", "ạ", "nhé", "là"}
 )
-NOT_OPTION_BEFORE = frozenset({"rất", "khá", "cũng", "quá", "nói", "hát", "nghe", "xem"})
-OPTION_QUESTION_TAIL = frozenset({"vậy", "thế", "ạ", "nhỉ", "hả", "à", "được"})
-CONDITIONAL = "nếu"  # "nếu còn thì e lấy": an order on the stock being there asks whether it is
-THEN = "thì"  # "có thì e lấy": the same condition without "nếu"
-KIND_MARKERS = frozenset({"loại"})  # "gà loại 2 cân": a weight that says which kind, not how many
-WEAR_VERBS = frozenset({"đi", "mang", "mặc"})  # "e đi 41", "mặc M": the size one wears
-FINAL_PARTICLES = frozenset({"đi"})  # a request only at the end ("mua đi"); "đi êm" is walking
-AVAILABILITY = frozenset({"còn", "có"})
-SEPARATORS = frozenset({"và", "với", "+", "&", "cùng", "thêm"})
-SIZE_MARKERS = frozenset(
-    {"size", "cỡ", "số", "sai", "eo"}
-)  # "sai M", "eo 30"; "giao sai": a complaint
-COLOUR_MARKERS = frozenset({"màu"})
-VARIANT_MARKERS = SIZE_MARKERS | COLOUR_MARKERS
-NOT_QUANTITY_AFTER = frozenset(
+NOT_OPTION_BEFORE: Final = frozenset({"rất", "khá", "cũng", "quá", "nói", "hát", "nghe", "xem"})
+OPTION_QUESTION_TAIL: Final = frozenset({"vậy", "thế", "ạ", "nhỉ", "hả", "à", "được"})
+# "nếu còn thì e lấy": an order on the stock being there asks whether it is
+CONDITIONAL: Final = "nếu"
+THEN: Final = "thì"  # "có thì e lấy": the same condition without "nếu"
+# "gà loại 2 cân": a weight that says which kind, not how many
+KIND_MARKERS: Final = frozenset({"loại"})
+WEAR_VERBS: Final = frozenset({"đi", "mang", "mặc"})  # "e đi 41", "mặc M": the size one wears
+# a request only at the end ("mua đi"); "đi êm" is walking
+FINAL_PARTICLES: Final = frozenset({"đi"})
+AVAILABILITY: Final = frozenset({"còn", "có"})
+SEPARATORS: Final = frozenset({"và", "với", "+", "&", "cùng", "thêm"})
+# "sai M", "eo 30"; "giao sai": a complaint
+SIZE_MARKERS: Final = frozenset({"size", "cỡ", "số", "sai", "eo"})
+COLOUR_MARKERS: Final = frozenset({"màu"})
+VARIANT_MARKERS: Final = SIZE_MARKERS | COLOUR_MARKERS
+NOT_QUANTITY_AFTER: Final = frozenset(
     {
         "số",
         "thứ",
@@ -334,7 +341,7 @@ NOT_QUANTITY_AFTER = frozenset(
         "mặc",
     }
 )
-DIRECTIONS = frozenset(
+DIRECTIONS: Final = frozenset(
     {
         "về",
         "ra",
@@ -354,10 +361,10 @@ DIRECTIONS = frozenset(
         "nhé",
     }
 )
-VOCATIVE_PARTICLE = "ơi"
+VOCATIVE_PARTICLE: Final = "ơi"
 
 # Question cues. Strong ones ask; weak ones ("?", "vậy") only ask when nothing else is said.
-WHICH_NOUNS = frozenset(
+WHICH_NOUNS: Final = frozenset(
     {
         "size",
         "màu",
@@ -379,7 +386,7 @@ WHICH_NOUNS = frozenset(
         "con",
     }
 )
-QUESTION_PHRASES = (
+QUESTION_PHRASES: Final = (
     "bao nhiêu",
     "bao giờ",
     "khi nào",
@@ -406,21 +413,21 @@ QUESTION_PHRASES = (
     "vì sao",
     "làm sao",
 )
-WEAK_QUESTION_PHRASES = ("là sao", "tại sao", "vì sao", "làm sao", "sao")
-WEAK_QUESTION_END = frozenset({"vậy", "thế", "à", "hả"})
+WEAK_QUESTION_PHRASES: Final = ("là sao", "tại sao", "vì sao", "làm sao", "sao")
+WEAK_QUESTION_END: Final = frozenset({"vậy", "thế", "à", "hả"})
 
 
 # Words the grammar and the intent cues read around items.
-CHANGE_FROM_TO = frozenset({"từ", "sang", "thành"})
+CHANGE_FROM_TO: Final = frozenset({"từ", "sang", "thành"})
 # what may stand beside sizes and colours in a comment that is only those ("XL trắng nhé")
-LONE_VALUE_COMPANY = (
+LONE_VALUE_COMPANY: Final = (
     frozenset({"nhé", "ạ", "shop", "với", "luôn", "ơi", "lấy", "chốt"})
     | SELF  # "mình lấy 38 nhé"
     | SIZE_MARKERS
     | COLOUR_MARKERS
 )
-TIME_OF_DAY = frozenset({"sáng", "trưa", "chiều", "tối", "đêm", "nay", "mai", "kém", "rưỡi"})
-KNOWN_AFTER_UNIT = (
+TIME_OF_DAY: Final = frozenset({"sáng", "trưa", "chiều", "tối", "đêm", "nay", "mai", "kém", "rưỡi"})
+KNOWN_AFTER_UNIT: Final = (
     ADDRESSEES
     | SELF
     | DIRECTIONS
@@ -469,7 +476,7 @@ KNOWN_AFTER_UNIT = (
         }
     )
 )
-AFTER_BARE_QTY = frozenset(
+AFTER_BARE_QTY: Final = frozenset(
     {
         "nhé",
         "ạ",
@@ -508,14 +515,16 @@ AFTER_BARE_QTY = frozenset(
         "mỗi",
     }
 )
-PRODUCT_AFTER_VERBS = frozenset({"chốt", "lấy", "bỏ", "huỷ", "đổi", "sửa"})  # "chốt tui": the bag
-PLAIN_PRODUCT_AFTER_VERBS = frozenset({"chốt", "lấy", "huỷ"})  # also typed without diacritics
-BODY_WEIGHT_BEFORE = frozenset({"nặng"})  # "nặng 55kg": the buyer's weight
-BODY_WEIGHT_AFTER = frozenset({"mặc", "mang", "cao", "thì"})
-EACH = "mỗi"
-EACH_KIND = frozenset({"loại", "thứ", "món"})  # "mỗi loại 2"
-NUMBER_NAMES = frozenset(NUMBER_WORDS)
-TRAILERS = ADDRESSEES | {
+# "chốt tui": the bag
+PRODUCT_AFTER_VERBS: Final = frozenset({"chốt", "lấy", "bỏ", "huỷ", "đổi", "sửa"})
+# also typed without diacritics
+PLAIN_PRODUCT_AFTER_VERBS: Final = frozenset({"chốt", "lấy", "huỷ"})
+BODY_WEIGHT_BEFORE: Final = frozenset({"nặng"})  # "nặng 55kg": the buyer's weight
+BODY_WEIGHT_AFTER: Final = frozenset({"mặc", "mang", "cao", "thì"})
+EACH: Final = "mỗi"
+EACH_KIND: Final = frozenset({"loại", "thứ", "món"})  # "mỗi loại 2"
+NUMBER_NAMES: Final = frozenset(NUMBER_WORDS)
+TRAILERS: Final = ADDRESSEES | {
     "ơi",
     "đây",
     "nè",
@@ -534,23 +543,26 @@ TRAILERS = ADDRESSEES | {
     "hả",
     "à",
 }
-QUESTION_ENDS = frozenset({"không", "chưa", "hả", "gì", "nhiêu", "mấy"})
-QUESTION_WORDS = frozenset({"nhiêu", "mấy", "gì"})
-STRONG_ORDER_VERBS = frozenset({"chốt", "lấy"})
-MISTAKE_WORDS = frozenset({"nhầm", "lộn", "sai"})
-NOT_VERB_AFTER_ADVERB = frozenset({"ý", "lòng", "vặn", "in"})  # "vừa ý", "vừa in": fits
-SKIP_BEFORE_COUNT = frozenset({"có", "hẳn", "về", "lại", "chỉ", "đủ", "được", "mỗi", "tới", "đến"})
-NOT_PRICE_AFTER = frozenset({"như", "rẻ"})  # "giá như", "giá rẻ" ask no price
-BN_FRIEND_AFTER = frozenset({"ơi", "nào", "ấy", "kia", "ý", "mình", "em", "à"})  # "bn ơi": bạn
-BN_FRIEND_BEFORE = frozenset({"các", "mấy", "với", "cho", "của", "những"})
-CANCEL_BO_AFTER = frozenset({"đơn", "giúp", "hộ", "giùm", "đi"})  # unaccented "bo" cancels
-BEFORE_SUBJECT = ADDRESSEES | {"ơi", "và", "mà"}
-TIME_PREPOSITIONS = frozenset({"đến", "tới", "từ"})
-NOT_ORDER_AFTER_CHO = frozenset({"hỏi", "biết", "đổi", "xem", "sửa"})  # "cho e hỏi"
-NOT_ORDER_AFTER_XIN = frozenset({"giá", "hỏi", "ý", "đổi", "inbox", "thông", "địa"})
+QUESTION_ENDS: Final = frozenset({"không", "chưa", "hả", "gì", "nhiêu", "mấy"})
+QUESTION_WORDS: Final = frozenset({"nhiêu", "mấy", "gì"})
+STRONG_ORDER_VERBS: Final = frozenset({"chốt", "lấy"})
+MISTAKE_WORDS: Final = frozenset({"nhầm", "lộn", "sai"})
+NOT_VERB_AFTER_ADVERB: Final = frozenset({"ý", "lòng", "vặn", "in"})  # "vừa ý", "vừa in": fits
+SKIP_BEFORE_COUNT: Final = frozenset(
+    {"có", "hẳn", "về", "lại", "chỉ", "đủ", "được", "mỗi", "tới", "đến"}
+)
+NOT_PRICE_AFTER: Final = frozenset({"như", "rẻ"})  # "giá như", "giá rẻ" ask no price
+# "bn ơi": bạn
+BN_FRIEND_AFTER: Final = frozenset({"ơi", "nào", "ấy", "kia", "ý", "mình", "em", "à"})
+BN_FRIEND_BEFORE: Final = frozenset({"các", "mấy", "với", "cho", "của", "những"})
+CANCEL_BO_AFTER: Final = frozenset({"đơn", "giúp", "hộ", "giùm", "đi"})  # unaccented "bo" cancels
+BEFORE_SUBJECT: Final = ADDRESSEES | {"ơi", "và", "mà"}
+TIME_PREPOSITIONS: Final = frozenset({"đến", "tới", "từ"})
+NOT_ORDER_AFTER_CHO: Final = frozenset({"hỏi", "biết", "đổi", "xem", "sửa"})  # "cho e hỏi"
+NOT_ORDER_AFTER_XIN: Final = frozenset({"giá", "hỏi", "ý", "đổi", "inbox", "thông", "địa"})
 
 # Cue words a one-word product alias must not be mistaken for when typed without diacritics.
-CUE_WORDS = (
+CUE_WORDS: Final = (
     ADDRESSEES
     | CANCEL_VERBS
     | CHANGE_TARGETS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from typing import Final
 
 from chotdon.catalog import Catalog, Product
 from chotdon.phones import mask_phones_in
@@ -16,9 +17,10 @@ from .items import Draft, assemble, resolve
 from .lexicon import ORDER_VERBS
 from .text import Text, tokenise
 
-PARSER_VERSION = "1.0.0"
-CACHE_SIZE = 4096  # livestream comments repeat a lot ("chốt", "+1"): parse each text once
-PARSE_ERROR = "error:"  # the explanation rule of a comment the parser failed on ("error:KeyError")
+PARSER_VERSION: Final = "1.0.0"
+CACHE_SIZE: Final = 4096  # livestream comments repeat a lot ("chốt", "+1"): parse each text once
+# the explanation rule of a comment the parser failed on ("error:KeyError")
+PARSE_ERROR: Final = "error:"
 
 log = logging.getLogger(__name__)
 

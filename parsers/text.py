@@ -10,12 +10,13 @@ single tokens, so their digits can never be read as quantities.
 from __future__ import annotations
 
 import unicodedata
+from typing import Final
 
 import regex
 
 from chotdon.phones import find_phones
 
-MAX_CHARS = 1000  # longer comments are cut: bounds the work per comment whatever the input
+MAX_CHARS: Final = 1000  # longer comments are cut: bounds the work per comment whatever the input
 
 
 def _fold_table() -> str:
@@ -31,10 +32,10 @@ def _fold_table() -> str:
     return "".join(table)
 
 
-_FOLD = _fold_table()
+_FOLD: Final = _fold_table()
 
 # Old-style (hòa, thủy) and new-style (hoà, thuỷ) tone placement both map to the new style.
-_TONE_MOVES = {
+_TONE_MOVES: Final = {
     f"{o}{v}": f"{b}{t}"
     for b, v, pairs in (
         ("o", "a", "óá òà ỏả õã ọạ"),
@@ -44,10 +45,61 @@ _TONE_MOVES = {
     for pair in pairs.split()
     for o, t in [(pair[0], pair[1])]
 }
-_TONE_RE = regex.compile("|".join(_TONE_MOVES))
-_MARKS_RE = regex.compile(r"\p{M}+")
-_ELONGATED_RE = regex.compile(r"(\p{L})\1{2,}")  # on folded text: 3+ of one letter
-_INVISIBLE_RE = regex.compile(r"[\p{Cf}\p{Cc}\p{Cs}\p{Co}]+")
+_TONE_RE: Final = regex.compile("|".join(_TONE_MOVES))
+_MARKS_RE: Final = regex.compile(r"\p{M}+")
+_INVISIBLE_RE: Final = regex.compile(r"[\p{Cf}\p{Cc}\p{Cs}\p{Co}]+")
+
+# The class of a character, as the `regex` module's Unicode tables say (Python's own may be of
+# another Unicode version): a table for the code points below U+2000 (every Vietnamese letter),
+# the patterns themselves for the rest. Loops over a comment's characters read the table.
+OTHER: Final = 0
+LETTER: Final = 1
+DIGIT: Final = 2
+SYMBOL: Final = 3
+_CLASS_PATTERNS: Final = (
+    (LETTER, regex.compile(r"\p{L}+")),
+    (DIGIT, regex.compile(r"\d+")),
+    (SYMBOL, regex.compile(r"[+@?×*&]+")),  # the symbols that are tokens
+)
+_TABLE_END: Final = 0x2000
+
+
+def _class_of(ch: str) -> int:
+    for kind, pattern in _CLASS_PATTERNS:
+        if pattern.match(ch) is not None:
+            return kind
+    return OTHER
+
+
+def _class_table() -> bytes:
+    chars = "".join(map(chr, range(_TABLE_END)))
+    table = bytearray(_TABLE_END)
+    for kind, pattern in reversed(_CLASS_PATTERNS):  # the first pattern that matches decides
+        for m in pattern.finditer(chars):
+            table[m.start() : m.end()] = bytes([kind]) * (m.end() - m.start())
+    return bytes(table)
+
+
+_CLASSES: Final = _class_table()
+
+
+def char_class(text: str, i: int) -> int:
+    """OTHER, LETTER, DIGIT or SYMBOL: the class of text[i]."""
+    cp = ord(text[i])
+    return _CLASSES[cp] if cp < _TABLE_END else _class_of(text[i])
+
+
+def _elongated(plain: str) -> bool:
+    """A run of 3+ of one letter ("chốttttt" folded)."""
+    run = 1
+    for i in range(1, len(plain)):
+        if plain[i] == plain[i - 1] and char_class(plain, i) == LETTER:
+            run += 1
+            if run == 3:
+                return True
+        else:
+            run = 1
+    return False
 
 
 def normalise(text: str) -> str:
@@ -63,7 +115,7 @@ def _normalise(text: str) -> tuple[str, str]:
     plain = fold(text)  # moving a tone mark changes no folded letter
     if "oa" in plain or "oe" in plain or "uy" in plain:
         text = place_tones(text)
-    if _ELONGATED_RE.search(plain):
+    if _elongated(plain):
         text = _collapse_elongations(text)
         plain = fold(text)
     return text, plain
@@ -96,19 +148,18 @@ def fold(text: str) -> str:
 
 
 # Money is never a quantity: 50k, 160k, 1tr2, 90 tr, 2 tỉ, 96 đô, 1000đô, 20.000đ.
-_MONEY_RE = regex.compile(
+_MONEY_RE: Final = regex.compile(
     r"(?<![\p{L}\d])\d+(?:[.,]\d+)*(?:k|tr|củ)\d*(?![\p{L}\d])"
     r"|(?<![\p{L}\d])\d+(?:[.,]\d+)*\s?(?:nghìn|ngàn|ngh|triệu|trieu|tr|củ|đồng|đ|vnđ|vnd|đô|usd"
     r"|\$|tỷ|tỉ|ty|ti)(?!\p{L})"
 )
 # Not quantities either: heights (1m7), percentages, clock times (9h), hours and minutes.
-_MEASURE_RE = regex.compile(
+_MEASURE_RE: Final = regex.compile(
     r"(?<![\p{L}\d])\d+(?:m\d+|\s?%|h\d+|ph|p)(?![\p{L}\d])"
     r"|(?<![\d])\d{1,2}/\d{1,2}(?:/\d{2,4})?(?![\d])"  # dates
 )
-_DIGIT_RE = regex.compile(r"\d")
-_TOKEN_RE = regex.compile(r"\d+(?:[.,]\d+)?|\p{L}+|[+@?×*&]")
-CLAUSE_BREAK_RE = regex.compile(r"[,.;!?\n|…:()\[\]{}]|\s-\s|/")
+_DIGIT_RE: Final = regex.compile(r"\d")
+CLAUSE_BREAK_RE: Final = regex.compile(r"[,.;!?\n|…:()\[\]{}]|\s-\s|/")
 
 
 class Token:
@@ -143,6 +194,31 @@ def _blank(text: str, start: int, end: int) -> str:
     return text[:start] + " " * (end - start) + text[end:]
 
 
+def _scan(work: str, plain: str, tokens: list[Token]) -> None:
+    """The numbers (digits, one decimal mark: 1.5, 2,5), words (letters) and symbols (+ @ ? × * &)
+    of `work`, in order; any other character separates them."""
+    i, n = 0, len(work)
+    while i < n:
+        kind = char_class(work, i)
+        j = i + 1
+        if kind == DIGIT:
+            while j < n and char_class(work, j) == DIGIT:
+                j += 1
+            if j + 1 < n and work[j] in ".," and char_class(work, j + 1) == DIGIT:
+                j += 2
+                while j < n and char_class(work, j) == DIGIT:
+                    j += 1
+            s = work[i:j]
+            tokens.append(Token(s, s, i, j, "num", float(s.replace(",", "."))))
+        elif kind == LETTER:
+            while j < n and char_class(work, j) == LETTER:
+                j += 1
+            tokens.append(Token(work[i:j], plain[i:j], i, j, "word"))
+        elif kind == SYMBOL:
+            tokens.append(Token(work[i], work[i], i, j, "sym"))
+        i = j
+
+
 def tokenise(raw: str) -> Text:
     norm, plain = _normalise(raw)
     out = Text(norm, plain)
@@ -163,15 +239,7 @@ def tokenise(raw: str) -> Text:
 
         work = pattern.sub(special, work)
     tokens = specials
-    for m in _TOKEN_RE.finditer(work):
-        s = m.group()
-        start, end = m.span()
-        if s[0].isdigit():
-            tokens.append(Token(s, s, start, end, "num", value=float(s.replace(",", "."))))
-        elif s[0].isalpha():
-            tokens.append(Token(s, plain[start:end], start, end, "word"))
-        else:
-            tokens.append(Token(s, s, start, end, "sym"))
+    _scan(work, plain, tokens)
     if specials:
         tokens.sort(key=lambda t: t.start)
     clause, last_end, after_question_mark = 0, 0, False
@@ -180,7 +248,7 @@ def tokenise(raw: str) -> Text:
         is_question_mark = tok.kind == "sym" and tok.norm == "?"
         # a gap of spaces (most of them) breaks no clause: no need to search it
         if (after_question_mark and not is_question_mark) or (
-            gap.strip(" ") and CLAUSE_BREAK_RE.search(gap)
+            gap.count(" ") < len(gap) and CLAUSE_BREAK_RE.search(gap)
         ):
             clause += 1
         after_question_mark = is_question_mark

@@ -7,6 +7,7 @@ Every word the parser compares (in a comment, in a catalog alias, in the lexicon
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Final
 
 from .lexicon import TEENCODE
 from .text import fold
@@ -23,7 +24,7 @@ def canon(word: str) -> tuple[str, ...]:
 
 # Keys whose only mark is the đ also match typed with a d ("đc" -> "dc"); others ("dòi") do
 # not, since their folded form is often a word of its own ("doi": đổi, đôi).
-_PLAIN_TEENCODE = {
+_PLAIN_TEENCODE: Final = {
     fold(k): v
     for k, v in TEENCODE.items()
     if fold(k) not in TEENCODE and fold(k.replace("đ", "d")) == k.replace("đ", "d")
