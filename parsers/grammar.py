@@ -191,6 +191,7 @@ def _unit_at(words: list[Word], i: int) -> tuple[str, float] | None:
     return hit
 
 
+_CHANGE_FROM_TO_OR_WEAR: Final = CHANGE_FROM_TO | WEAR_VERBS  # united once, folded once
 _PLAIN_UNITS: Final = {fold(k): v for k, v in reversed(list(UNIT_WORDS.items()))}
 _NUMBER_PLAIN: Final = {fold(k): v for k, v in NUMBER_WORDS.items()}
 _COMPOUND_PLAIN: Final = {fold(k): v for k, v in COMPOUND_DIGITS.items()}
@@ -639,7 +640,7 @@ class Grammar:
         """A bare value ("41", "đen", "L") is a variant right after a product, a quantity, another
         variant, or a change word ("từ M sang L")."""
         if j > 0 and (
-            r.words[j - 1].in_(CHANGE_FROM_TO | WEAR_VERBS)
+            r.words[j - 1].in_(_CHANGE_FROM_TO_OR_WEAR)
             or (_unit_at(r.words, j - 1) is not None and r.words[j - 1].accented)
         ):
             return True  # "đổi từ M sang L", "lấy đôi 43"

@@ -107,6 +107,10 @@ _PRESENT: Final = PhraseSet(PRESENT_PHRASES)
 _QUESTION: Final = PhraseSet(tuple(p for p in QUESTION_PHRASES if p not in WEAK_QUESTION_PHRASES))
 _WEAK_QUESTION: Final = PhraseSet(WEAK_QUESTION_PHRASES)
 _EVAL: Final = PhraseSet(EVALUATIONS)
+# word lists read together, united once: a union made at each reading is folded at each reading
+_ANY_ORDER_VERB: Final = STRONG_ORDER_VERBS | WEAK_ORDER_VERBS
+_NOT_OPTION_AFTER: Final = NOT_OPTION_AFTER | _ANY_ORDER_VERB
+_CHANGE_OR_NEGATION: Final = CHANGE_VERBS | NEGATIONS
 
 
 class Clause:
@@ -225,7 +229,7 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
         if items is None:
             items = {k for x in _elements_in(reading, c) for k in (x.start, x.end - 1)}
         if (
-            not words[i + 1].in_(NOT_OPTION_AFTER | STRONG_ORDER_VERBS | WEAK_ORDER_VERBS)
+            not words[i + 1].in_(_NOT_OPTION_AFTER)
             and not words[i - 1].in_(NOT_OPTION_BEFORE)
             and (
                 {i - 1, i + 1} & items or any(x.in_(OPTION_QUESTION_TAIL) for x in words[i + 2 : e])
@@ -335,7 +339,7 @@ def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matc
                 matches.append(("cancel:verb", i, i + 1))
         if c.cancel < 0 and w.in_(NEGATIONS) and i + 1 < e:
             j = i + 1
-            if words[j].in_(STRONG_ORDER_VERBS | WEAK_ORDER_VERBS) and not words[j].is_("để"):
+            if words[j].in_(_ANY_ORDER_VERB) and not words[j].is_("để"):
                 c.cancel = i
                 matches.append(("cancel:no-longer", i, j + 1))
         if c.change < 0 and w.in_(CHANGE_VERBS) and w.plain != "thay":
@@ -352,7 +356,7 @@ def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matc
         # "chốt nhầm": a correction of what was ordered
         if (
             c.change < 0
-            and w.in_(STRONG_ORDER_VERBS | WEAK_ORDER_VERBS)
+            and w.in_(_ANY_ORDER_VERB)
             and i + 1 < e
             and words[i + 1].in_(MISTAKE_WORDS)
         ):
@@ -478,7 +482,7 @@ def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> 
         return ""
     nxt = words[i + 1] if i + 1 < e else None
     if w.in_(STRONG_ORDER_VERBS):
-        if i > s and words[i - 1].in_(CHANGE_VERBS | NEGATIONS):
+        if i > s and words[i - 1].in_(_CHANGE_OR_NEGATION):
             return ""
         return "strong"
     if w.is_("cho") or w.is_("để"):
@@ -502,7 +506,7 @@ def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> 
     ):
         return "strong"
     if w.in_(WEAK_ORDER_VERBS) and not w.is_("để"):
-        if i > s and words[i - 1].in_(CHANGE_VERBS | NEGATIONS):
+        if i > s and words[i - 1].in_(_CHANGE_OR_NEGATION):
             return ""
         return "weak"
     return ""
@@ -524,7 +528,7 @@ def _licensed(words: list[Word], reading: Reading, i: int, s: int, e: int, reque
     for x in words[i + 1 : e]:  # "mua thêm", "đặt 1 chiếc nữa", up to the next verb
         if x.in_(MORE):
             return True
-        if x.in_(STRONG_ORDER_VERBS | WEAK_ORDER_VERBS):
+        if x.in_(_ANY_ORDER_VERB):
             break
     return any(
         isinstance(x, Ref) and x.rule != "weak" and s <= x.start < e for x in reading.elements

@@ -20,8 +20,8 @@ MAX_CHARS: Final = 1000  # longer comments are cut: bounds the work per comment 
 
 
 def _fold_table() -> str:
-    """The folded letter of every code point below U+1F00, at its index: str.translate reads a
-    string table faster than a dict, and leaves code points past its end as they are."""
+    """The folded letter of every code point below U+1F00, at its index (a code point past its
+    end folds to itself)."""
     table = [chr(cp) for cp in range(0x1F00)]
     table[ord("đ")], table[ord("Đ")] = "d", "D"
     for cp in range(0xC0, 0x1F00):
@@ -33,6 +33,7 @@ def _fold_table() -> str:
 
 
 _FOLD: Final = _fold_table()
+_FOLD_END: Final = len(_FOLD)
 
 # Old-style (hòa, thủy) and new-style (hoà, thuỷ) tone placement both map to the new style.
 _TONE_MOVES: Final = {
@@ -83,10 +84,21 @@ def _class_table() -> bytes:
 _CLASSES: Final = _class_table()
 
 
+_LATER_CLASSES: Final[dict[int, int]] = {}  # of the code points past the table met so far
+_LATER_MAX: Final = 10_000  # at most: past it, the rest are read with the patterns each time
+
+
 def char_class(text: str, i: int) -> int:
     """OTHER, LETTER, DIGIT or SYMBOL: the class of text[i]."""
     cp = ord(text[i])
-    return _CLASSES[cp] if cp < _TABLE_END else _class_of(text[i])
+    if cp < _TABLE_END:
+        return _CLASSES[cp]
+    kind = _LATER_CLASSES.get(cp)
+    if kind is None:
+        kind = _class_of(text[i])
+        if len(_LATER_CLASSES) < _LATER_MAX:
+            _LATER_CLASSES[cp] = kind
+    return kind
 
 
 def _elongated(plain: str) -> bool:
@@ -144,7 +156,10 @@ def _collapse_elongations(text: str) -> str:
 
 def fold(text: str) -> str:
     """Strip Vietnamese diacritics (same length as the input)."""
-    return text.translate(_FOLD)
+    if text.isascii():
+        return text
+    # a loop, not str.translate: compiled, it reads the table without a lookup call per letter
+    return "".join([_FOLD[cp] if (cp := ord(ch)) < _FOLD_END else ch for ch in text])
 
 
 # Money is never a quantity: 50k, 160k, 1tr2, 90 tr, 2 tỉ, 96 đô, 1000đô, 20.000đ.
