@@ -278,30 +278,20 @@ class SinkProcess(ChildProcess):
 # -- the embedded mode, for the expected results --------------------------------------------------
 
 
-class _Capture:
-    """Stands in for the feed hub: keeps every record the embedded runner publishes."""
-
-    def __init__(self) -> None:
-        self.views: dict[str, Any] = {}
-        self.records: list[AnyRecord] = []
-
-    def apply(self, _stream: str, record: AnyRecord) -> None:
-        self.records.append(record)
-
-
 def run_embedded(
     catalogs: list[Catalog], records: Iterable[SourceRecord], db: Path
 ) -> list[AnyRecord]:
     """What the embedded mode publishes for these records (no web server), in order."""
-    capture = _Capture()
+    published: list[AnyRecord] = []
 
     async def run() -> None:
         store = SQLiteStore(db)
         try:
-            runner = EmbeddedRunner(catalogs, store, hub=capture)  # type: ignore[arg-type]
+            runner = EmbeddedRunner(catalogs, store)
+            runner.listeners.append(published.append)
             await runner.run(RecordsSource("expected", records))
         finally:
             store.close()
 
     asyncio.run(run())
-    return capture.records
+    return published
