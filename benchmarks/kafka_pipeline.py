@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -36,6 +35,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -133,29 +133,35 @@ class Processes:
 
 
 class Notifications:
-    """Order events as the page hears them: the Redis pub/sub notifications, with when."""
+    """Order events as the page hears them: the Redis pub/sub notifications, with when. Heard
+    in a thread with its own event loop and Redis connection, so that the sending of comments
+    in this process does not delay the clock readings."""
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
-        self.redis, self.pattern = redis, f"{prefix}:*:notify"
+    def __init__(self, redis_url: str, prefix: str) -> None:
+        self.redis_url, self.pattern = redis_url, f"{prefix}:*:notify"
         self.heard: dict[str, float] = {}  # cause comment id -> first notification time (s)
-        self.task: asyncio.Task[None] | None = None
+        self.listening = threading.Event()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._listen()), daemon=True)
 
     async def __aenter__(self) -> Notifications:
-        pubsub = self.redis.pubsub()
-        await pubsub.psubscribe(self.pattern)
-        self.task = asyncio.create_task(self._listen(pubsub))
+        self.thread.start()
+        await asyncio.to_thread(self.listening.wait, 30)
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        self.stop.set()
+        await asyncio.to_thread(self.thread.join, 30)
 
-    async def _listen(self, pubsub: Any) -> None:
+    async def _listen(self) -> None:
+        redis = Redis.from_url(self.redis_url)
+        pubsub = redis.pubsub()
         try:
-            async for message in pubsub.listen():
-                if message["type"] != "pmessage":
+            await pubsub.psubscribe(self.pattern)
+            self.listening.set()
+            while not self.stop.is_set():
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+                if message is None or message["type"] != "pmessage":
                     continue
                 now = time.time()
                 record = json.loads(message["data"]).get("record", {})
@@ -163,6 +169,7 @@ class Notifications:
                     self.heard.setdefault(record["comment_id"], now)
         finally:
             await pubsub.aclose()
+            await redis.aclose()
 
 
 async def publish_catalogs(producer: Any, prefix: str, streams: int) -> None:
@@ -196,7 +203,7 @@ async def latency(
     args: argparse.Namespace, redis: Redis, producer: Any, prefix: str, rate: float, seed: int
 ) -> None:
     records = session(args.streams, rate, args.seconds, seed)
-    async with Notifications(redis, prefix) as heard:
+    async with Notifications(args.redis, prefix) as heard:
         stamps, sent_rate = await send_paced(producer, prefix, records)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # the events of the last comments still coming
@@ -398,7 +405,7 @@ async def run(args: argparse.Namespace) -> None:
         procs.worker()
         procs.sink()
         warm = session(args.streams, 20, 5, 99)  # until the first order events come
-        async with Notifications(redis, prefix) as heard:
+        async with Notifications(args.redis, prefix) as heard:
             await send_paced(producer, prefix, warm)
             deadline = time.monotonic() + 120
             while not heard.heard and time.monotonic() < deadline:

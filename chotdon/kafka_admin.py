@@ -30,6 +30,13 @@ class TopicsReport:
     mismatched: dict[str, int] = field(default_factory=dict)  # name -> partitions it has
 
 
+# How long a consumer's fetch may wait at the broker for records to come. aiokafka's fetcher
+# keeps one request in flight per broker, for the partitions with nothing buffered (the quiet
+# topics): records arriving meanwhile on the busy ones wait for it, up to this long a hop
+# (aiokafka's default is 500 ms, Faust's 1.5 s). Used by the worker and the Redis sink.
+FETCH_MAX_WAIT_MS = 50
+
+
 def bootstrap_servers(bootstrap: str) -> list[str]:
     """ "host:port,host:port" as the list the Kafka clients take."""
     return [s.strip() for s in bootstrap.split(",") if s.strip()]

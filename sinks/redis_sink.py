@@ -31,6 +31,7 @@ from redis.exceptions import WatchError
 
 from chotdon import topics
 from chotdon.config import add_flags, add_metrics_flag
+from chotdon.kafka_admin import FETCH_MAX_WAIT_MS
 from chotdon.log_limits import limit_client_logs
 from chotdon.phones import mask_phones_in
 from chotdon.prometheus import SinkMetrics
@@ -149,6 +150,7 @@ class RedisSink:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",  # a worker's aborted transaction never shows
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,  # not 500 ms a hop (see kafka_admin)
         )
         await consumer.start()
         progress = asyncio.create_task(self._progress())

@@ -28,7 +28,8 @@ without ever reaching an agent. The causes, each fixed below:
 
 And latency: Faust creates its consumer with fetch_max_wait_ms=1500. The fetcher keeps one
 request in flight per broker, for the partitions with nothing buffered; records arriving
-meanwhile on the others wait for it, up to 1.5 s a hop. `FETCH_MAX_WAIT_MS` bounds that wait.
+meanwhile on the others wait for it, up to 1.5 s a hop. `kafka_admin.FETCH_MAX_WAIT_MS` bounds
+that wait.
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-log = logging.getLogger(__name__)
+from chotdon.kafka_admin import FETCH_MAX_WAIT_MS
 
-FETCH_MAX_WAIT_MS = 50
+log = logging.getLogger(__name__)
 
 COPIED_FROM = "0.15.3"
 UPSTREAM: dict[str, tuple[Any, str]] = {  # method: (function, sha256 of its source, 16 hex)

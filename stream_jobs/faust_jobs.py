@@ -182,10 +182,8 @@ class StreamJob:
             config.topic(spec): spec.records
             for spec in (topics.COMMENTS, topics.ACTIONS, topics.VIEWERS)
         }
-        self.topics = {spec.suffix: config.topic(spec) for spec in topics.ALL}
-        self.states: dict[
-            bytes, LiveStream
-        ] = {}  # live state by stream key; the table has the last
+        self.topics = {spec.suffix: config.topic(spec) for spec in topics.ALL}  # names, once
+        self.states: dict[bytes, LiveStream] = {}  # by stream key; the table has the last
         self.dirty: dict[bytes, int] = {}  # key -> partition: state changed since checkpoint
         self.pending: list[EventT[bytes]] = []  # handled, not yet acked
         self.pending_since = 0.0
@@ -363,7 +361,7 @@ class StreamJob:
             state = msgspec.Raw(windows.encode_state(live.metrics))
             entry = MetricsEntry(offsets=live.counted, state=state)
             rows.append((key + METRICS, self._entry.encode(entry)))
-            # (the open windows of it were sent by open_windows, before the rows)
+            live.recounted = False  # (its open windows were sent by open_windows, before)
         return rows
 
     def changed(self, key: bytes, partition: int) -> None:
