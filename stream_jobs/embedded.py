@@ -50,7 +50,9 @@ from .book_rows import has_changes, restore_book, take_changes
 from .order_book import new_book
 from .processor import StreamProcessor
 
-BATCH_SIZE = 256  # records per SQLite commit at most
+# records per commit at most. Live, a batch is what arrived during the last one (a few); a
+# backlog commits every 1,024 (~0.15 s), which spreads a commit's ~1.3 ms over more comments
+BATCH_SIZE = 1024
 PROGRESS_EVERY = 2.0  # seconds between progress lines
 MAX_STREAMS = 1000  # streams one run serves (and unknown ones it names) at most
 DERIVED_STREAM = re.compile(r"(.+)-([2-9]|[1-9][0-9]+)")  # what `chotdon simulate` names them
