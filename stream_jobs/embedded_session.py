@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import secrets
 import signal
 import sqlite3
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -28,6 +30,13 @@ from sinks.sqlite_store import SQLiteStore
 from .confirm import DRAIN_SECONDS, Confirmer
 from .embedded import EmbeddedRunner, Log, PipelineError, RunStats
 from .stages import stock_levels
+
+# Objects allocated between two collections of the young generation (CPython's default: 700).
+# A batch's records live until it is committed, so at 700 they are traced again and again and
+# promoted to the old generation, whose full collections then grow with the session: the
+# collector took 15-22 µs of CPU a comment (20k-100k comments), ~6 at 20,000 (a pause of a few
+# milliseconds each, ~10 times a second at full speed). See benchmarks/embedded_scaling.py.
+YOUNG_GENERATION = 20_000
 
 
 @dataclass
@@ -69,7 +78,23 @@ class SessionError(Exception):
     taken): said in one line, exit status 2."""
 
 
+@contextlib.contextmanager
+def young_generation(size: int = YOUNG_GENERATION) -> Iterator[None]:
+    """Collect the young generation every `size` allocations while inside (then as before)."""
+    before = gc.get_threshold()
+    gc.set_threshold(size, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 async def run_session(options: SessionOptions, source: Source, log: Log = _log) -> RunStats:
+    with young_generation():
+        return await _run_session(options, source, log)
+
+
+async def _run_session(options: SessionOptions, source: Source, log: Log) -> RunStats:
     try:
         store = SQLiteStore(options.db)
     except (sqlite3.DatabaseError, OSError) as exc:

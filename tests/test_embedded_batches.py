@@ -1,9 +1,11 @@
 """The embedded runner hands its stages whole batches: the SQLite store writes a batch's rows per
 statement, the feed's views coalesce a batch's updates. Either must come out as handling the
-records one by one would."""
+records one by one would. And a session tunes the garbage collector for batches, then restores
+it."""
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from chotdon.records import AdjustStock, AnyRecord, Comment, OrderEvent, SetCurr
 from ingest.simulator import simulate
 from sinks.feed.view import StreamView, Update
 from sinks.sqlite_store import Batch, SQLiteStore
+from stream_jobs.embedded_session import YOUNG_GENERATION, young_generation
 from stream_jobs.order_book import new_book
 from stream_jobs.processor import StreamProcessor
 
@@ -132,3 +135,13 @@ def test_comments_per_minute_follow_the_clock_past_many_minutes() -> None:
         seconds.append(max(int(ts), int(seconds[-1]) if seconds else 0))
         now = view.last_ts
         assert view.comments_per_minute == sum(1 for s in seconds if s > now - 60)
+
+
+def test_a_session_collects_the_young_generation_less_often_and_restores_it() -> None:
+    before = gc.get_threshold()
+    with young_generation(12_345):
+        assert gc.get_threshold() == (12_345, *before[1:])
+    with pytest.raises(KeyboardInterrupt), young_generation():
+        assert gc.get_threshold()[0] == YOUNG_GENERATION
+        raise KeyboardInterrupt
+    assert gc.get_threshold() == before
