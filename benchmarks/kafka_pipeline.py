@@ -7,7 +7,8 @@ Figures, all from one run:
 
 - latency at 500 and 2,000 comments/s over 40 streams (one worker, one sink): from a comment's
   Kafka timestamp to its order event's notification from Redis (the page's feed), p50/p95/p99,
-  and the rate actually sent;
+  and the rate actually sent; and the same to when a consumer of the orders topic reads the
+  event (the worker's part alone);
 - the backlog drain rate: a backlog of comments already in Kafka, then one worker and the sink
   started; comments/s until Redis has counted every comment and holds every stream's last order
   event (its `seq`, as the stream processor alone gives it), start-up included, and between
@@ -41,7 +42,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import msgspec
 from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
@@ -51,7 +52,7 @@ from redis.asyncio import Redis
 from chotdon import topics
 from chotdon.catalog import Catalog, load_catalog
 from chotdon.config import settings
-from chotdon.kafka_admin import bootstrap_servers, create_topics
+from chotdon.kafka_admin import FETCH_MAX_WAIT_MS, bootstrap_servers, create_topics
 from chotdon.records import Comment, SetCurrent, encode
 from ingest.kafka_producer import ROUTES, new_producer
 from ingest.simulator import SimRecord, simulate, stream_catalogs
@@ -132,19 +133,18 @@ class Processes:
                 raise SystemExit(f"{proc.args[3]} exited ({proc.returncode}); logs in {self.work}")
 
 
-class Notifications:
-    """Order events as the page hears them: the Redis pub/sub notifications, with when. Heard
-    in a thread with its own event loop and Redis connection, so that the sending of comments
-    in this process does not delay the clock readings."""
+class Heard:
+    """When each comment's first order event showed, as heard by `_listen` in a thread with its
+    own event loop and connections, so that the sending of comments in this process does not
+    delay the clock readings."""
 
-    def __init__(self, redis_url: str, prefix: str) -> None:
-        self.redis_url, self.pattern = redis_url, f"{prefix}:*:notify"
-        self.heard: dict[str, float] = {}  # cause comment id -> first notification time (s)
+    def __init__(self) -> None:
+        self.heard: dict[str, float] = {}  # cause comment id -> first time heard (s)
         self.listening = threading.Event()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=lambda: asyncio.run(self._listen()), daemon=True)
 
-    async def __aenter__(self) -> Notifications:
+    async def __aenter__(self) -> Self:
         self.thread.start()
         await asyncio.to_thread(self.listening.wait, 30)
         return self
@@ -152,6 +152,21 @@ class Notifications:
     async def __aexit__(self, *_exc: object) -> None:
         self.stop.set()
         await asyncio.to_thread(self.thread.join, 30)
+
+    def order(self, record: Any, now: float) -> None:
+        if record.get("type") == "order":  # an OrderEvent
+            self.heard.setdefault(record["comment_id"], now)
+
+    async def _listen(self) -> None:
+        raise NotImplementedError
+
+
+class Notifications(Heard):
+    """Order events as the page hears them: the Redis pub/sub notifications."""
+
+    def __init__(self, redis_url: str, prefix: str) -> None:
+        super().__init__()
+        self.redis_url, self.pattern = redis_url, f"{prefix}:*:notify"
 
     async def _listen(self) -> None:
         redis = Redis.from_url(self.redis_url)
@@ -161,15 +176,41 @@ class Notifications:
             self.listening.set()
             while not self.stop.is_set():
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
-                if message is None or message["type"] != "pmessage":
-                    continue
-                now = time.time()
-                record = json.loads(message["data"]).get("record", {})
-                if record.get("type") == "order":  # an OrderEvent
-                    self.heard.setdefault(record["comment_id"], now)
+                if message is not None and message["type"] == "pmessage":
+                    self.order(json.loads(message["data"]).get("record", {}), time.time())
         finally:
             await pubsub.aclose()
             await redis.aclose()
+
+
+class InKafka(Heard):
+    """Order events as a consumer of the orders topic reads them: the worker's part alone."""
+
+    def __init__(self, bootstrap: str, prefix: str) -> None:
+        super().__init__()
+        self.bootstrap, self.topic = bootstrap, topics.ORDERS.name(prefix)
+
+    async def _listen(self) -> None:
+        consumer = AIOKafkaConsumer(
+            self.topic,
+            bootstrap_servers=bootstrap_servers(self.bootstrap),
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        )
+        await consumer.start()
+        try:
+            while not consumer.assignment():
+                await asyncio.sleep(0.05)
+            await consumer.seek_to_end()
+            self.listening.set()
+            while not self.stop.is_set():
+                for messages in (await consumer.getmany(timeout_ms=100)).values():
+                    now = time.time()
+                    for message in messages:
+                        self.order(json.loads(message.value), now)
+        finally:
+            await consumer.stop()
 
 
 async def publish_catalogs(producer: Any, prefix: str, streams: int) -> None:
@@ -200,26 +241,27 @@ async def send_paced(
 
 
 async def latency(
-    args: argparse.Namespace, redis: Redis, producer: Any, prefix: str, rate: float, seed: int
+    args: argparse.Namespace, producer: Any, prefix: str, rate: float, seed: int
 ) -> None:
     records = session(args.streams, rate, args.seconds, seed)
-    async with Notifications(args.redis, prefix) as heard:
+    async with Notifications(args.redis, prefix) as redis, InKafka(args.bootstrap, prefix) as kafka:
         stamps, sent_rate = await send_paced(producer, prefix, records)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # the events of the last comments still coming
             await asyncio.sleep(1)
-            waited = [cid for cid in heard.heard if cid in stamps]
-            if waited and max(heard.heard[c] for c in waited) < time.time() - 3:
+            waited = [cid for cid in redis.heard if cid in stamps]
+            if waited and max(redis.heard[c] for c in waited) < time.time() - 3:
                 break
-    seconds = [heard.heard[cid] - ts for cid, ts in stamps.items() if cid in heard.heard]
-    if not seconds:
-        print(f"{rate:>6,.0f} comments/s: no order event reached Redis")
-        return
-    p50, p95, p99 = (percentile(seconds, q) * 1000 for q in (0.5, 0.95, 0.99))
-    print(
-        f"{rate:>6,.0f} comments/s ({sent_rate:,.0f} sent)  latency p50 {p50:7,.0f} ms"
-        f"  p95 {p95:7,.0f} ms  p99 {p99:7,.0f} ms  ({len(seconds):,} order events)"
-    )
+    for heard, where in ((redis, "in Redis"), (kafka, "in Kafka (the worker's part)")):
+        seconds = [heard.heard[cid] - ts for cid, ts in stamps.items() if cid in heard.heard]
+        if not seconds:
+            print(f"{rate:>6,.0f} comments/s: no order event {where}")
+            continue
+        p50, p95, p99 = (percentile(seconds, q) * 1000 for q in (0.5, 0.95, 0.99))
+        print(
+            f"{rate:>6,.0f} comments/s ({sent_rate:,.0f} sent)  latency p50 {p50:7,.0f} ms"
+            f"  p95 {p95:7,.0f} ms  p99 {p99:7,.0f} ms  ({len(seconds):,} order events {where})"
+        )
 
 
 async def comments_counted(redis: Redis, prefix: str, streams: int) -> int:
@@ -413,7 +455,7 @@ async def run(args: argparse.Namespace) -> None:
                 await asyncio.sleep(0.5)
         for i, rate in enumerate(args.rates):
             procs.check()
-            await latency(args, redis, producer, prefix, rate, seed=i)
+            await latency(args, producer, prefix, rate, seed=i)
     finally:
         await producer.stop()
         procs.stop()
