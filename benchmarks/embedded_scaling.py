@@ -13,7 +13,7 @@ The split says where a comment's time goes: the parser's µs per comment, the re
 pipeline's (the session's µs per comment less the parser's: reading, resolving, SQLite, the
 feed, the metrics), both in wall time and in CPU time (all the child's threads; it moves less
 than wall time when other processes share the cores). The parser build (pure Python or
-compiled with mypyc) is printed, as it moves the parser's figure most.
+compiled with mypyc: `make parsers`) is printed, as it moves the parser's figure most.
 
 Goals (issue 12): throughput at 200k within 20% of 10k; peak memory at 200k under 400 MB;
 throughput at least 70% of the parser's.
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.machinery
 import json
 import os
 import subprocess
@@ -37,7 +36,7 @@ from chotdon.catalog import Catalog, load_catalog
 from chotdon.records import Comment, SetCurrent
 from ingest.simulator import SimRecord, simulate, stream_catalogs, write_jsonl
 from ingest.sources import JsonLinesSource
-from parsers import Parser
+from parsers import BUILD, Parser
 from stream_jobs.embedded_session import SessionOptions, run_session
 
 RATE = 50.0  # comments/s per stream
@@ -65,17 +64,6 @@ def session_records(comments: int, streams: int, seed: int) -> Iterator[SimRecor
                 return
             seen += 1
         yield record
-
-
-def parser_build() -> str:
-    """How parsers/ runs here: "pure Python", or "compiled" (mypyc extension modules)."""
-    modules = [m for name, m in sys.modules.items() if name.split(".")[0] == "parsers"]
-    compiled = [
-        m for m in modules if isinstance(m.__loader__, importlib.machinery.ExtensionFileLoader)
-    ]
-    if not compiled:
-        return "pure Python"
-    return f"compiled ({len(compiled)} of {len(modules)} modules are extensions)"
 
 
 def parser_us(records: list[SimRecord], streams: int) -> tuple[int, float, float]:
@@ -132,7 +120,7 @@ def main() -> None:
         return
     work = Path(tempfile.mkdtemp(prefix="chotdon-embedded-bench-"))
     print(f"embedded mode, one session each, {args.streams} streams; cpus: {os.cpu_count()}")
-    print(f"parser build: {parser_build()}; load average {os.getloadavg()[0]:.1f} at the start")
+    print(f"parser build: {BUILD}; load average {os.getloadavg()[0]:.1f} at the start")
     print(
         f"{'':9}  {'throughput (comments/s)':^29}  {'peak':>6}  {'wall µs/comment':^15}  ", end=""
     )
