@@ -249,11 +249,13 @@ async def latency(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # the events of the last comments still coming
             await asyncio.sleep(1)
-            waited = [cid for cid in redis.heard if cid in stamps]
-            if waited and max(redis.heard[c] for c in waited) < time.time() - 3:
+            heard = redis.heard.copy()  # (a copy is atomic; its thread adds to it meanwhile)
+            waited = [t for cid, t in heard.items() if cid in stamps]
+            if waited and max(waited) < time.time() - 3:
                 break
-    for heard, where in ((redis, "in Redis"), (kafka, "in Kafka (the worker's part)")):
-        seconds = [heard.heard[cid] - ts for cid, ts in stamps.items() if cid in heard.heard]
+    for listener, where in ((redis, "in Redis"), (kafka, "in Kafka (the worker's part)")):
+        heard = listener.heard  # its thread has stopped
+        seconds = [heard[cid] - ts for cid, ts in stamps.items() if cid in heard]
         if not seconds:
             print(f"{rate:>6,.0f} comments/s: no order event {where}")
             continue
