@@ -93,6 +93,7 @@ class Processes:
         self.bootstrap, self.redis, self.prefix, self.work = bootstrap, redis, prefix, work
         self.procs: list[subprocess.Popen[bytes]] = []
         self.workers: list[subprocess.Popen[bytes]] = []
+        self.sinks: list[subprocess.Popen[bytes]] = []
 
     def start(self, *args: str, name: str) -> None:
         log = (self.work / f"{name}.log").open("wb")
@@ -104,16 +105,18 @@ class Processes:
         self.start("worker", "--partitions", str(PARTITIONS), "--loglevel", "warning", name=name)
         self.workers.append(self.procs[-1])
 
-    def workers_cpu(self) -> float:
-        """CPU seconds (user + system) the worker processes have used so far (Linux)."""
+    @staticmethod
+    def cpu(procs: list[subprocess.Popen[bytes]]) -> float:
+        """CPU seconds (user + system) the processes have used so far (Linux)."""
         ticks = 0
-        for proc in self.workers:
+        for proc in procs:
             fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
         return ticks / os.sysconf("SC_CLK_TCK")
 
     def sink(self) -> None:
         self.start("sink", "redis", "--redis", self.redis, name="sink")
+        self.sinks.append(self.procs[-1])
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -126,6 +129,7 @@ class Processes:
                 proc.kill()
         self.procs.clear()
         self.workers.clear()
+        self.sinks.clear()
 
     def check(self) -> None:
         for proc in self.procs:
@@ -326,14 +330,16 @@ async def drain(
     seqs = last_seqs(records, args.streams)
     procs = Processes(args.bootstrap, args.redis, prefix, work)
     started = time.monotonic()
-    counts: list[tuple[float, int, float]] = []  # (when, comments counted, workers' CPU s)
+    counts: list[tuple[float, int, float, float]] = []  # (when, counted, workers', sink's CPU)
     try:
         for i in range(workers):
             procs.worker(f"drain{workers}-worker{i}")
         procs.sink()
         while True:
             counted = await comments_counted(redis, prefix, args.streams)
-            counts.append((time.monotonic(), counted, procs.workers_cpu()))
+            counts.append(
+                (time.monotonic(), counted, procs.cpu(procs.workers), procs.cpu(procs.sinks))
+            )
             if counted >= comments and await events_stored(redis, prefix, seqs):
                 break
             procs.check()
@@ -341,17 +347,19 @@ async def drain(
                 raise SystemExit(f"the backlog did not drain in 10 minutes; logs in {work}")
             await asyncio.sleep(0.2)
         took = time.monotonic() - started
-        cpu = procs.workers_cpu() / comments
+        cpu = procs.cpu(procs.workers) / comments
     finally:
         procs.stop()
         await drop(args.bootstrap, redis, prefix)
     first, third = (next(c for c in counts if c[1] >= q * comments) for q in (0.25, 0.75))
     n = third[1] - first[1]
     steady, steady_cpu = n / (third[0] - first[0]), (third[2] - first[2]) / n
+    sink_cpu = (third[3] - first[3]) / n
     print(
         f"backlog of {comments:,} comments, {workers} worker(s) + sink: {took:5.1f} s,"
-        f" {comments / took:>7,.0f} comments/s ({steady:,.0f}/s mid-drain); worker CPU"
-        f" {cpu * 1e6:,.0f} µs per comment ({steady_cpu * 1e6:,.0f} µs mid-drain)"
+        f" {comments / took:>7,.0f} comments/s ({steady:,.0f}/s mid-drain); CPU per comment:"
+        f" workers {cpu * 1e6:,.0f} µs ({steady_cpu * 1e6:,.0f} µs mid-drain),"
+        f" sink {sink_cpu * 1e6:,.0f} µs mid-drain"
     )
     return Drained(comments / took, steady, cpu, steady_cpu)
 
