@@ -9,10 +9,10 @@ Catalogs come from the compacted catalog topic, read whole by every worker (`fau
 What the agent does, and the delivery guarantee, is in `faust_jobs`.
 
 Why these Faust settings: agent concurrency above 1 lets Faust commit an offset past an event
-still in flight (faust-streaming/faust#606), so every agent runs one instance and acks its
+still in flight (faust-streaming/faust#606), so the agent runs one instance and acks its
 events in order; exactly_once has open duplicate and recovery bugs (faust-streaming/faust#47),
-so the guarantee is at least once with idempotent steps. Tables live in memory, recovered from
-their changelog topics after a restart or a rebalance. Table rows are sent to the changelog
+so the guarantee is at least once with idempotent steps. The table lives in memory, recovered
+from its changelog topic after a restart or a rebalance. Table rows are sent to the changelog
 topic by the producer itself at checkpoints (not `Table.send_changelog`, whose buffer stalled a
 rebalance when a checkpoint wrote hundreds of rows), with the partition of the events they came
 from, and their acknowledgement is awaited before the events are acked. Faust itself lost
