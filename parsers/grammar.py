@@ -74,7 +74,8 @@ class Word:
     def is_(self, word: str) -> bool:
         if self.norm == word:
             return True
-        return not self.accented and self.plain == _fold_word(word)
+        # folding keeps the length: a word of another length is not worth folding
+        return not self.accented and len(self.plain) == len(word) and self.plain == _fold_word(word)
 
     def in_(self, words: frozenset[str]) -> bool:
         """The one way a comment's word matches a word list: exactly, or by its folded form
