@@ -106,7 +106,7 @@ def _elongated(plain: str) -> bool:
     """A run of 3+ of one letter ("chốttttt" folded)."""
     run = 1
     for i in range(1, len(plain)):
-        if plain[i] == plain[i - 1] and char_class(plain, i) == LETTER:
+        if ord(plain[i]) == ord(plain[i - 1]) and char_class(plain, i) == LETTER:
             run += 1
             if run == 3:
                 return True
