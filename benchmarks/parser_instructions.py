@@ -2,10 +2,12 @@
 shared machine, comments/s moves with the neighbours' load; instruction counts do not).
 
     python benchmarks/parser_instructions.py [--comments 2000] [--seed 11]
+    CHOTDON_PURE=1 python benchmarks/parser_instructions.py   # the pure-Python parser
 
 Runs this script twice under `valgrind --tool=callgrind`: once building the corpus of distinct
 comments (the one benchmarks/parser_throughput.py uses) and once building it and parsing every
-comment uncached; the difference, divided by the comments, is what the parser costs each.
+comment uncached; the difference, divided by the comments, is what the parser costs each. It
+counts the build that runs here (printed): compiled by `make parsers`, or pure Python.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from parser_throughput import corpus
+from parser_throughput import BUILDS, corpus
+
+from parsers import BUILD
 
 
 def child(n: int, seed: int, parse: bool) -> None:
@@ -63,6 +67,7 @@ def main() -> int:
     base = instructions(args.comments, args.seed, parse=False)
     total = instructions(args.comments, args.seed, parse=True)
     per = (total - base) / args.comments
+    print(f"parser build: {BUILD} ({BUILDS[BUILD]})")
     print(
         f"parse_uncached: {per:,.0f} instructions per comment ({args.comments:,} distinct comments)"
     )
