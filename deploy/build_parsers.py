@@ -24,6 +24,7 @@ MODULES = (
     "text",
     "vocab",
     "lexicon",
+    "tags",
     "everyday",
     "catalog_index",
     "grammar",

@@ -18,40 +18,24 @@ from typing import Final
 
 from chotdon.catalog import COUNT_UNITS, Product
 
+from . import tags
 from .catalog_index import CatalogIndex, Option, Phrase, ValuePhrase, measure
 from .lexicon import (
-    AFTER_BARE_QTY,
     AND_A_HALF,
-    BODY_WEIGHT_AFTER,
-    BODY_WEIGHT_BEFORE,
     BOX_LETTER,
-    CHANGE_FROM_TO,
     COMPOUND_DIGITS,
     COUNT_LETTER,
     EACH,
-    EACH_KIND,
     HALF,
-    KIND_MARKERS,
-    KNOWN_AFTER_UNIT,
     LITRE_LETTER,
-    LONE_VALUE_COMPANY,
-    NEGATIONS,
-    NOT_QUANTITY_AFTER,
     NUMBER_WORDS,
-    ORDER_VERBS,
-    PLAIN_PRODUCT_AFTER_VERBS,
     PLUS_SIGN,
-    PRODUCT_AFTER_VERBS,
-    SELF,
-    SEPARATORS,
     TENS_WORD,
-    TIME_OF_DAY,
     TIMES_SIGNS,
     UNIT_WORDS,
-    VARIANT_MARKERS,
     VOCATIVE_PARTICLE,
-    WEAR_VERBS,
 )
+from .tags import WordList
 from .text import Token, fold
 from .vocab import canon
 
@@ -70,6 +54,7 @@ class Word:
         self.tok = tok
         self.clause = clause
         self.accented = accented  # norm != plain: typed with diacritics, it must match exactly
+        self.tags = tags.tags(norm, plain, accented)  # the word lists that hold it (tags.py)
 
     def is_(self, word: str) -> bool:
         if self.norm == word:
@@ -77,26 +62,13 @@ class Word:
         # folding keeps the length: a word of another length is not worth folding
         return not self.accented and len(self.plain) == len(word) and self.plain == _fold_word(word)
 
-    def in_(self, words: frozenset[str]) -> bool:
+    def in_(self, words: WordList) -> bool:
         """The one way a comment's word matches a word list: exactly, or by its folded form
-        when it was typed without diacritics."""
-        if self.norm in words:
-            return True
-        if self.accented:
-            return False
-        folded = _PLAIN_CACHE.get(words)
-        return self.plain in (_plain_of(words) if folded is None else folded)
+        when it was typed without diacritics (read once, when the word was made: tags.py)."""
+        return self.tags & words.bit != 0
 
 
 _fold_word: Final = lru_cache(maxsize=4096)(fold)
-_PLAIN_CACHE: Final[dict[frozenset[str], frozenset[str]]] = {}
-
-
-def _plain_of(words: frozenset[str]) -> frozenset[str]:
-    cached = _PLAIN_CACHE.get(words)
-    if cached is None:
-        cached = _PLAIN_CACHE[words] = frozenset(fold(w) for w in words)
-    return cached
 
 
 def canonical_words(tokens: list[Token]) -> list[Word]:
@@ -192,7 +164,6 @@ def _unit_at(words: list[Word], i: int) -> tuple[str, float] | None:
     return hit
 
 
-_CHANGE_FROM_TO_OR_WEAR: Final = CHANGE_FROM_TO | WEAR_VERBS  # united once, folded once
 _PLAIN_UNITS: Final = {fold(k): v for k, v in reversed(list(UNIT_WORDS.items()))}
 _NUMBER_PLAIN: Final = {fold(k): v for k, v in NUMBER_WORDS.items()}
 _COMPOUND_PLAIN: Final = {fold(k): v for k, v in COMPOUND_DIGITS.items()}
@@ -353,7 +324,7 @@ class Grammar:
             return True
         if j < len(r.words):
             nxt = r.words[j]
-            if nxt.in_(VARIANT_MARKERS) or nxt.plain in self.index.values:
+            if nxt.in_(tags.VARIANT_MARKERS) or nxt.plain in self.index.values:
                 return True
             if nxt.raw in TIMES_SIGNS or _unit_at(r.words, j) is not None:
                 return True
@@ -363,8 +334,8 @@ class Grammar:
                 return True
         if i > 0:
             prev = r.words[i - 1]
-            if prev.in_(PRODUCT_AFTER_VERBS) and (
-                prev.accented or prev.in_(PLAIN_PRODUCT_AFTER_VERBS)
+            if prev.in_(tags.PRODUCT_AFTER_VERBS) and (
+                prev.accented or prev.in_(tags.PLAIN_PRODUCT_AFTER_VERBS)
             ):
                 return prev.accented or i - 1 > 0
         return False
@@ -404,14 +375,14 @@ class Grammar:
                 r.elements.append(Qty(value, None, i, i + 3, "sl", True))
                 return i + 3
             return 0
-        if i > 1 and words[i - 1].is_("phải") and words[i - 2].in_(NEGATIONS):
+        if i > 1 and words[i - 1].is_("phải") and words[i - 2].in_(tags.NEGATIONS):
             r.consumed.add(i)  # "2 hộp chứ không phải 3": the 3 is what it is not
             return i + 1
         if w.tok.kind == "num":
             value, j = w.tok.value, i + 1
             if w.tok.glued and i > 0 and words[i - 1].tok.kind == "word":
                 return 0  # a model number: "a50s", "ip11", "đặt40"
-            if i > 0 and words[i - 1].in_(NOT_QUANTITY_AFTER) and not words[i - 1].is_("số"):
+            if i > 0 and words[i - 1].in_(tags.NOT_QUANTITY_AFTER) and not words[i - 1].is_("số"):
                 return 0
             if i > 0 and words[i - 1].is_("số") and not (i > 1 and words[i - 2].is_("lượng")):
                 return 0
@@ -450,8 +421,8 @@ class Grammar:
             unit_info, rule = ("cái", 1.0), "count-c"
         if j < n and words[j].tok.glued and words[j].raw == BOX_LETTER and w.tok.kind == "num":
             # "2h ổi" is two boxes (hộp); "9h", "8h tối" is a time, never a quantity
-            ordering = i > 0 and words[i - 1].in_(ORDER_VERBS)
-            at_a_time = j + 1 < n and words[j + 1].in_(TIME_OF_DAY)
+            ordering = i > 0 and words[i - 1].in_(tags.ORDER_VERBS)
+            at_a_time = j + 1 < n and words[j + 1].in_(tags.TIME_OF_DAY)
             if not self._starts_ref(words, j + 1) and (not ordering or at_a_time):
                 r.consumed.update((i, j))
                 return j + 1
@@ -513,7 +484,7 @@ class Grammar:
         the counted thing beside it ("3 lọ 250g"), is read as a variant; otherwise a quantity."""
         amount = measure(q.value, q.unit)
         options = self.index.amounts.get(amount, []) if amount else []
-        kind = q.start > 0 and r.words[q.start - 1].in_(KIND_MARKERS)  # "loại 2 cân"
+        kind = q.start > 0 and r.words[q.start - 1].in_(tags.KIND_MARKERS)  # "loại 2 cân"
         if amount is not None and (options or kind or self._beside_counted(r, q.start)):
             # "túi 2kg": the unit word before the weight is the jar's, part of the variant
             start = q.start - 1 if self._after_unit_word(r, q.start) else q.start
@@ -556,11 +527,11 @@ class Grammar:
             nxt.raw + (words[j + 1].raw if j + 1 < len(words) else "")
         ):
             return True
-        if nxt.in_(VARIANT_MARKERS) or nxt.plain in self.index.values:
+        if nxt.in_(tags.VARIANT_MARKERS) or nxt.plain in self.index.values:
             return True
         if word_number:
             return False
-        return nxt.tok.kind in ("phone", "money") or nxt.in_(AFTER_BARE_QTY)
+        return nxt.tok.kind in ("phone", "money") or nxt.in_(tags.AFTER_BARE_QTY)
 
     def _names_other_thing(self, r: Reading, j: int) -> bool:
         """After "2 hộp", a word that is not ours names another product ("10 hộp khô gà")."""
@@ -572,19 +543,21 @@ class Grammar:
             return False
         if self.index.codes.get(nxt.raw + (words[j + 1].raw if j + 1 < len(words) else "")):
             return False
-        return not nxt.in_(KNOWN_AFTER_UNIT)
+        return not nxt.in_(tags.KNOWN_AFTER_UNIT)
 
     def _body_weight(self, r: Reading, i: int, j: int) -> bool:
         """ "55kg mặc size gì", "mình 55kg", "nặng 74kg": a person's weight."""
         words = r.words
-        if i > 0 and (words[i - 1].in_(BODY_WEIGHT_BEFORE) or words[i - 1].tok.kind == "measure"):
+        if i > 0 and (
+            words[i - 1].in_(tags.BODY_WEIGHT_BEFORE) or words[i - 1].tok.kind == "measure"
+        ):
             return True
-        if j < len(words) and words[j].in_(BODY_WEIGHT_AFTER):
+        if j < len(words) and words[j].in_(tags.BODY_WEIGHT_AFTER):
             return True
         # "mik 55kg lấy áo": the speaker's own weight, said as the subject ("MK 1kg": a code)
         return (
             i > 0
-            and words[i - 1].in_(SELF)
+            and words[i - 1].in_(tags.SELF)
             and i - 1 not in r.consumed
             and (i == 1 or words[i - 2].clause != words[i].clause)
         )
@@ -596,7 +569,7 @@ class Grammar:
         w = words[i]
         explicit = False
         j = i
-        if w.in_(VARIANT_MARKERS) and i + 1 < len(words):
+        if w.in_(tags.VARIANT_MARKERS) and i + 1 < len(words):
             explicit, j = True, i + 1
         value = self._match_value(words, j)
         if value is None:
@@ -641,7 +614,7 @@ class Grammar:
         """A bare value ("41", "đen", "L") is a variant right after a product, a quantity, another
         variant, or a change word ("từ M sang L")."""
         if j > 0 and (
-            r.words[j - 1].in_(_CHANGE_FROM_TO_OR_WEAR)
+            r.words[j - 1].in_(tags.CHANGE_FROM_TO_OR_WEAR)
             or (_unit_at(r.words, j - 1) is not None and r.words[j - 1].accented)
         ):
             return True  # "đổi từ M sang L", "lấy đôi 43"
@@ -676,7 +649,7 @@ class Grammar:
                 w.tok.kind in ("num", "sym")
                 or w.raw in TIMES_SIGNS
                 or w.raw == COUNT_LETTER
-                or w.in_(LONE_VALUE_COMPANY)
+                or w.in_(tags.LONE_VALUE_COMPANY)
                 or _unit_at(words, k) is not None
             ):
                 return False
@@ -685,10 +658,10 @@ class Grammar:
 
     def _separator(self, r: Reading, i: int) -> int:
         w = r.words[i]
-        if w.is_(EACH) and i + 1 < len(r.words) and r.words[i + 1].in_(EACH_KIND):
+        if w.is_(EACH) and i + 1 < len(r.words) and r.words[i + 1].in_(tags.EACH_KIND):
             r.elements.append(Sep(i, i + 2, each=True))
             return i + 2
-        if w.in_(SEPARATORS) or w.raw in (",", "+", "&"):
+        if w.in_(tags.SEPARATORS) or w.raw in (",", "+", "&"):
             r.elements.append(Sep(i, i + 1))
             return i + 1
         return 0

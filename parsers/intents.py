@@ -9,57 +9,17 @@ from __future__ import annotations
 
 from typing import Final
 
+from . import tags
 from .grammar import Qty, Reading, Ref, Variant, Word
 from .lexicon import (
-    AVAILABILITY,
-    BEFORE_SUBJECT,
-    BN_FRIEND_AFTER,
-    BN_FRIEND_BEFORE,
-    CANCEL_BO_AFTER,
-    CANCEL_VERBS,
-    CHANGE_SHIFT_VERBS,
-    CHANGE_TARGETS,
-    CHANGE_VERBS,
-    COMPLAINT_WORDS,
     CONDITIONAL,
-    DELIVERY_VERBS,
     EVALUATIONS,
-    FINAL_PARTICLES,
-    IRREALIS,
     IRREALIS_PHRASES,
-    MISTAKE_WORDS,
-    MORE,
-    NARRATIVE,
-    NEGATIONS,
-    NOT_OPTION_AFTER,
-    NOT_OPTION_BEFORE,
-    NOT_ORDER_AFTER_CHO,
-    NOT_ORDER_AFTER_XIN,
-    NOT_PRICE_AFTER,
-    NOT_VERB_AFTER_ADVERB,
-    NUMBER_NAMES,
-    OPTION_QUESTION_TAIL,
-    OPTION_WORDS,
-    PAST_ADVERBS,
-    PAST_AFTER,
     PAST_PHRASES,
-    PRESENT,
     PRESENT_PHRASES,
-    QUESTION_ENDS,
     QUESTION_PHRASES,
-    QUESTION_WORDS,
-    REPORT_VERBS,
-    REQUEST_PARTICLES,
-    SELF,
-    SKIP_BEFORE_COUNT,
-    STRONG_ORDER_VERBS,
     THEN,
-    TIME_PREPOSITIONS,
-    TRAILERS,
-    WEAK_ORDER_VERBS,
-    WEAK_QUESTION_END,
     WEAK_QUESTION_PHRASES,
-    WHICH_NOUNS,
 )
 from .text import fold
 
@@ -107,10 +67,6 @@ _PRESENT: Final = PhraseSet(PRESENT_PHRASES)
 _QUESTION: Final = PhraseSet(tuple(p for p in QUESTION_PHRASES if p not in WEAK_QUESTION_PHRASES))
 _WEAK_QUESTION: Final = PhraseSet(WEAK_QUESTION_PHRASES)
 _EVAL: Final = PhraseSet(EVALUATIONS)
-# word lists read together, united once: a union made at each reading is folded at each reading
-_ANY_ORDER_VERB: Final = STRONG_ORDER_VERBS | WEAK_ORDER_VERBS
-_NOT_OPTION_AFTER: Final = NOT_OPTION_AFTER | _ANY_ORDER_VERB
-_CHANGE_OR_NEGATION: Final = CHANGE_VERBS | NEGATIONS
 
 
 class Clause:
@@ -203,7 +159,7 @@ def _bare_items(reading: Reading, c: Clause) -> bool:
     # "2", "1 ạ", "42", "size M nha": a clause that is only a count or a size means that of
     # what is on screen
     only_items = all(
-        i in reading.consumed or reading.words[i].in_(TRAILERS) for i in range(c.start, c.end)
+        i in reading.consumed or reading.words[i].in_(tags.TRAILERS) for i in range(c.start, c.end)
     )
     only_a_count = only_items and (counted or has_variant)
     return (
@@ -224,15 +180,16 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
         return
     items: set[int] | None = None
     for i in range(s + 1, e - 1):
-        if not words[i].in_(OPTION_WORDS):
+        if not words[i].in_(tags.OPTION_WORDS):
             continue
         if items is None:
             items = {k for x in _elements_in(reading, c) for k in (x.start, x.end - 1)}
         if (
-            not words[i + 1].in_(_NOT_OPTION_AFTER)
-            and not words[i - 1].in_(NOT_OPTION_BEFORE)
+            not words[i + 1].in_(tags.NOT_OPTION_AFTER_OR_VERB)
+            and not words[i - 1].in_(tags.NOT_OPTION_BEFORE)
             and (
-                {i - 1, i + 1} & items or any(x.in_(OPTION_QUESTION_TAIL) for x in words[i + 2 : e])
+                {i - 1, i + 1} & items
+                or any(x.in_(tags.OPTION_QUESTION_TAIL) for x in words[i + 2 : e])
             )
         ):
             c.question = 2
@@ -240,7 +197,9 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
             return
     for i in range(s, e):
         w = words[i]
-        if w.in_(QUESTION_WORDS) and not (w.is_("gì") and i + 1 < e and words[i + 1].is_("đâu")):
+        if w.in_(tags.QUESTION_WORDS) and not (
+            w.is_("gì") and i + 1 < e and words[i + 1].is_("đâu")
+        ):
             c.question = 2
             matches.append(("question:word", i, i + 1))
             return
@@ -251,7 +210,7 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
         if (
             w.is_("nào")
             and i > s
-            and words[i - 1].in_(WHICH_NOUNS)
+            and words[i - 1].in_(tags.WHICH_NOUNS)
             and not (
                 i + 1 < e and words[i + 1].is_("cũng")  # "cái nào cũng": every one
             )
@@ -261,8 +220,8 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
             return
         if (
             w.is_("giá")
-            and not (i + 1 < e and words[i + 1].in_(NOT_PRICE_AFTER))
-            and all(k in reading.consumed or words[k].in_(TRAILERS) for k in range(i + 1, e))
+            and not (i + 1 < e and words[i + 1].in_(tags.NOT_PRICE_AFTER))
+            and all(k in reading.consumed or words[k].in_(tags.TRAILERS) for k in range(i + 1, e))
         ):  # "giá bao nhiêu" is caught above; "ib e giá ổi hộp", "xin giá áo size L"
             c.question = 2
             matches.append(("question:price", i, i + 1))
@@ -271,20 +230,20 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
     last = e - 1
     while (
         last > s
-        and (words[last].tok.kind == "sym" or words[last].in_(TRAILERS))
-        and not (words[last].in_(QUESTION_ENDS))
+        and (words[last].tok.kind == "sym" or words[last].in_(tags.TRAILERS))
+        and not (words[last].in_(tags.QUESTION_ENDS))
     ):
         last -= 1
     if (
         last >= s
         and words[last].tok.kind == "word"
-        and words[last].in_(QUESTION_ENDS)
+        and words[last].in_(tags.QUESTION_ENDS)
         and last not in reading.consumed
     ):
         if words[last].is_("không") and _polite_request(words, reading, s, last):
             c.polite = True
             matches.append(("order:polite", last - 1, last + 1))
-        elif not (words[last].is_("không") and last > s and words[last - 1].in_(NEGATIONS)):
+        elif not (words[last].is_("không") and last > s and words[last - 1].in_(tags.NEGATIONS)):
             c.question = 2
             matches.append(("question:final", last, last + 1))
             return
@@ -295,8 +254,8 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
         weak_at >= 0
         or any(w.tok.kind == "sym" and w.raw == "?" for w in words[s:e])
         or (
-            words[e - 1].in_(WEAK_QUESTION_END)
-            and not (e - 1 > s and words[e - 2].in_(EVALUATIONS))  # "ngon thế": how tasty
+            words[e - 1].in_(tags.WEAK_QUESTION_END)
+            and not (e - 1 > s and words[e - 2].in_(tags.EVALUATIONS))  # "ngon thế": how tasty
         )
     ):
         c.question = 1
@@ -306,9 +265,9 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
 def _bn_is_how_much(words: list[Word], i: int, s: int, e: int) -> bool:
     """ "bn" is "bao nhiêu" ("giá bn", "bn tiền", "1 bó bn lá") unless it is "bạn" ("bn ơi",
     "các bn")."""
-    if i + 1 < e and words[i + 1].in_(BN_FRIEND_AFTER):
+    if i + 1 < e and words[i + 1].in_(tags.BN_FRIEND_AFTER):
         return False
-    return not (i > s and words[i - 1].in_(BN_FRIEND_BEFORE))
+    return not (i > s and words[i - 1].in_(tags.BN_FRIEND_BEFORE))
 
 
 def _polite_request(words: list[Word], reading: Reading, s: int, last: int) -> bool:
@@ -320,7 +279,7 @@ def _polite_request(words: list[Word], reading: Reading, s: int, last: int) -> b
     if before < s or words[before].is_("có"):
         return False
     ordered = any(_order_verb(words, reading, k, s, last) for k in range(s, before + 1))
-    return ordered and (before in reading.consumed or words[before].in_(STRONG_ORDER_VERBS))
+    return ordered and (before in reading.consumed or words[before].in_(tags.STRONG_ORDER_VERBS))
 
 
 def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matches) -> None:
@@ -329,40 +288,40 @@ def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matc
         w = words[i]
         if i in reading.consumed:
             continue
-        if c.cancel < 0 and w.in_(CANCEL_VERBS):
+        if c.cancel < 0 and w.in_(tags.CANCEL_VERBS):
             unaccented_bo = w.norm == w.plain and w.plain == "bo"
             nxt = words[i + 1] if i + 1 < e else None
             if not unaccented_bo or (
-                nxt is not None and (i + 1 in reading.consumed or nxt.in_(CANCEL_BO_AFTER))
+                nxt is not None and (i + 1 in reading.consumed or nxt.in_(tags.CANCEL_BO_AFTER))
             ):
                 c.cancel = i
                 matches.append(("cancel:verb", i, i + 1))
-        if c.cancel < 0 and w.in_(NEGATIONS) and i + 1 < e:
+        if c.cancel < 0 and w.in_(tags.NEGATIONS) and i + 1 < e:
             j = i + 1
-            if words[j].in_(_ANY_ORDER_VERB) and not words[j].is_("để"):
+            if words[j].in_(tags.ANY_ORDER_VERB) and not words[j].is_("để"):
                 c.cancel = i
                 matches.append(("cancel:no-longer", i, j + 1))
-        if c.change < 0 and w.in_(CHANGE_VERBS) and w.plain != "thay":
+        if c.change < 0 and w.in_(tags.CHANGE_VERBS) and w.plain != "thay":
             c.change = i
             matches.append(("change:verb", i, i + 1))
         if (
             c.change < 0
-            and w.in_(CHANGE_SHIFT_VERBS)
+            and w.in_(tags.CHANGE_SHIFT_VERBS)
             # "bớt cho e 1 hộp, còn 2 hộp thôi": the new amount may come in the next clause
-            and any(x.in_(CHANGE_TARGETS) for x in words[i + 1 : i + 12])
+            and any(x.in_(tags.CHANGE_TARGETS) for x in words[i + 1 : i + 12])
         ):
             c.change = i
             matches.append(("change:shift", i, i + 1))
         # "chốt nhầm": a correction of what was ordered
         if (
             c.change < 0
-            and w.in_(_ANY_ORDER_VERB)
+            and w.in_(tags.ANY_ORDER_VERB)
             and i + 1 < e
-            and words[i + 1].in_(MISTAKE_WORDS)
+            and words[i + 1].in_(tags.MISTAKE_WORDS)
         ):
             c.change = i
             matches.append(("change:mistake", i, i + 2))
-        if c.change >= 0 and c.change_target < 0 and i > c.change and w.in_(CHANGE_TARGETS):
+        if c.change >= 0 and c.change_target < 0 and i > c.change and w.in_(tags.CHANGE_TARGETS):
             c.change_target = i
 
 
@@ -371,14 +330,14 @@ def _on_stock(words: list[Word], s: int, i: int) -> bool:
     stock."""
     at = next((k for k in range(s, i) if words[k].is_(CONDITIONAL)), -1)
     if at >= 0:
-        return any(x.in_(AVAILABILITY) for x in words[at + 1 : i])
+        return any(x.in_(tags.AVAILABILITY) for x in words[at + 1 : i])
     then = next((k for k in range(s, i) if words[k].is_(THEN)), -1)
-    return then > s and any(x.in_(AVAILABILITY) for x in words[s:then])
+    return then > s and any(x.in_(tags.AVAILABILITY) for x in words[s:then])
 
 
 def _self_subject(words: list[Word], s: int, i: int) -> bool:
     for p in range(max(s, i - 3), i):
-        if words[p].in_(SELF) and (p == s or words[p - 1].in_(BEFORE_SUBJECT)):
+        if words[p].in_(tags.SELF) and (p == s or words[p - 1].in_(tags.BEFORE_SUBJECT)):
             return True
     return False
 
@@ -394,16 +353,18 @@ def _verbs(
     next clause inherits."""
     s, e = c.start, c.end
     request = any(
-        w.in_(REQUEST_PARTICLES)
+        w.in_(tags.REQUEST_PARTICLES)
         and not (i > s and words[i - 1].is_("ủng"))  # "ủng hộ"
-        and not (w.in_(FINAL_PARTICLES) and not all(x.in_(TRAILERS) for x in words[i + 1 : e]))
+        and not (
+            w.in_(tags.FINAL_PARTICLES) and not all(x.in_(tags.TRAILERS) for x in words[i + 1 : e])
+        )
         for i, w in enumerate(words[s:e], s)
     )
     present_at = -1
     past_at = -1
     for i in range(s, e):
         w = words[i]
-        if w.in_(PRESENT) and not (i > s and words[i - 1].in_(TIME_PREPOSITIONS)):
+        if w.in_(tags.PRESENT) and not (i > s and words[i - 1].in_(tags.TIME_PREPOSITIONS)):
             present_at = i
         if _PRESENT.at(words, i, e):
             present_at = i
@@ -414,16 +375,16 @@ def _verbs(
             and len(words[i + 1].raw) == 4
         ):
             past_at = i
-        if w.in_(PAST_AFTER) and not request and i not in reading.consumed:  # "R9" is no "rồi"
+        if w.in_(tags.PAST_AFTER) and not request and i not in reading.consumed:  # "R9" is no "rồi"
             past_at = i
         if (
-            w.in_(PAST_ADVERBS)
+            w.in_(tags.PAST_ADVERBS)
             and i + 1 < e
             and (w.accented or _order_verb(words, reading, i + 1, s, e))
-            and not words[i + 1].in_(NOT_VERB_AFTER_ADVERB)
+            and not words[i + 1].in_(tags.NOT_VERB_AFTER_ADVERB)
         ):
             past_at = i
-        if w.in_(MORE):
+        if w.in_(tags.MORE):
             c.more = True
         verb = _order_verb(words, reading, i, s, e)
         if not verb:
@@ -431,12 +392,12 @@ def _verbs(
         dead = ""
         window = words[max(s, i - 2) : i]
         if (
-            any(x.in_(PAST_ADVERBS) for x in window)
+            any(x.in_(tags.PAST_ADVERBS) for x in window)
             or (past_at >= s and past_at > present_at)
             or (
                 (
                     any(
-                        x.in_(PAST_AFTER)
+                        x.in_(tags.PAST_AFTER)
                         for k, x in enumerate(words[i + 1 : e], i + 1)
                         if k not in reading.consumed
                     )
@@ -445,16 +406,16 @@ def _verbs(
                 and not request
             )
             or (carried_past and present_at < s and not request)
-            or (any(x.in_(NARRATIVE) for x in words[s:i]) and present_at < s and not request)
+            or (any(x.in_(tags.NARRATIVE) for x in words[s:i]) and present_at < s and not request)
         ):
             dead = "past"
         elif (
-            any(x.in_(IRREALIS) for x in words[s:i])
+            any(x.in_(tags.IRREALIS) for x in words[s:i])
             or _IRREALIS.find(words, s, i) >= 0
             or _on_stock(words, s, i)
         ):
             dead = "hypothetical"
-        elif any(x.in_(REPORT_VERBS) for x in words[s:i]):
+        elif any(x.in_(tags.REPORT_VERBS) for x in words[s:i]):
             dead = "reported"
         elif verb == "weak" and not _licensed(words, reading, i, s, e, request):
             dead = "unlicensed"
@@ -481,32 +442,32 @@ def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> 
     if w.tok.kind != "word":
         return ""
     nxt = words[i + 1] if i + 1 < e else None
-    if w.in_(STRONG_ORDER_VERBS):
-        if i > s and words[i - 1].in_(_CHANGE_OR_NEGATION):
+    if w.in_(tags.STRONG_ORDER_VERBS):
+        if i > s and words[i - 1].in_(tags.CHANGE_OR_NEGATION):
             return ""
         return "strong"
     if w.is_("cho") or w.is_("để"):
-        if nxt is not None and nxt.in_(SELF):
+        if nxt is not None and nxt.in_(tags.SELF):
             after = words[i + 2] if i + 2 < e else None
-            if after is not None and after.in_(NOT_ORDER_AFTER_CHO):
+            if after is not None and after.in_(tags.NOT_ORDER_AFTER_CHO):
                 return ""
             if (
                 after is not None
                 and after.is_("xin")
                 and i + 3 < e
-                and words[i + 3].in_(NOT_ORDER_AFTER_XIN)
+                and words[i + 3].in_(tags.NOT_ORDER_AFTER_XIN)
             ):
                 return ""
             return "strong"
         return ""
     if (
         w.is_("thêm")
-        and (i == s or words[i - 1].in_(SELF))
+        and (i == s or words[i - 1].in_(tags.SELF))
         and (nxt is None or i + 1 in reading.consumed or nxt.tok.kind == "num")
     ):
         return "strong"
-    if w.in_(WEAK_ORDER_VERBS) and not w.is_("để"):
-        if i > s and words[i - 1].in_(_CHANGE_OR_NEGATION):
+    if w.in_(tags.WEAK_ORDER_VERBS) and not w.is_("để"):
+        if i > s and words[i - 1].in_(tags.CHANGE_OR_NEGATION):
             return ""
         return "weak"
     return ""
@@ -522,13 +483,13 @@ def _licensed(words: list[Word], reading: Reading, i: int, s: int, e: int, reque
         return True
     nxt = words[i + 1] if i + 1 < e else None
     if nxt is not None and (
-        nxt.in_(SELF) or (nxt.is_("cho") and i + 2 < e and words[i + 2].in_(SELF))
+        nxt.in_(tags.SELF) or (nxt.is_("cho") and i + 2 < e and words[i + 2].in_(tags.SELF))
     ):
         return True
     for x in words[i + 1 : e]:  # "mua thêm", "đặt 1 chiếc nữa", up to the next verb
-        if x.in_(MORE):
+        if x.in_(tags.MORE):
             return True
-        if x.in_(_ANY_ORDER_VERB):
+        if x.in_(tags.ANY_ORDER_VERB):
             break
     return any(
         isinstance(x, Ref) and x.rule != "weak" and s <= x.start < e for x in reading.elements
@@ -540,10 +501,10 @@ def _complaint(words: list[Word], reading: Reading, matches: Matches) -> bool:
     a report or complaint about a past order, not a new one."""
     counts = {x.start for x in reading.elements if isinstance(x, Qty)}
     for i, w in enumerate(words):
-        if not w.in_(DELIVERY_VERBS) or w.tok.kind != "word":
+        if not w.in_(tags.DELIVERY_VERBS) or w.tok.kind != "word":
             continue
         j = i + 1
-        while j < len(words) and j < i + 4 and words[j].in_(SKIP_BEFORE_COUNT):
+        while j < len(words) and j < i + 4 and words[j].in_(tags.SKIP_BEFORE_COUNT):
             j += 1
         if j >= len(words) or words[j].clause != w.clause:
             continue
@@ -551,8 +512,8 @@ def _complaint(words: list[Word], reading: Reading, matches: Matches) -> bool:
         if (
             j in counts
             or nxt.tok.kind == "num"
-            or nxt.in_(NUMBER_NAMES)
-            or nxt.in_(COMPLAINT_WORDS)
+            or nxt.in_(tags.NUMBER_NAMES)
+            or nxt.in_(tags.COMPLAINT_WORDS)
         ):
             matches.append(("report:delivery", i, j + 1))
             return True

@@ -10,11 +10,11 @@ from chotdon.catalog import Catalog, Product
 from chotdon.phones import mask_phones_in
 from chotdon.records import Intent, IntentKind, Item, Match
 
+from . import tags
 from .catalog_index import CatalogIndex
 from .grammar import Element, Grammar, Qty, Reading, Ref, Variant, canonical_words
 from .intents import Clause, Cues, analyse
 from .items import Draft, assemble, resolve
-from .lexicon import ORDER_VERBS
 from .text import Text, tokenise
 
 PARSER_VERSION: Final = "1.0.0"
@@ -151,7 +151,7 @@ def _asks_viewer_to_buy(reading: Reading, cues: Cues) -> bool:
     """ "@Lan mua ko bà": asking another viewer whether they buy is chatter, not a question."""
     words = reading.words
     return any(
-        rule == "question:final" and i > 0 and words[i - 1].in_(ORDER_VERBS)
+        rule == "question:final" and i > 0 and words[i - 1].in_(tags.ORDER_VERBS)
         for rule, i, _ in cues.matches
     )
 
