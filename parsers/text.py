@@ -234,15 +234,27 @@ def _scan(work: str, plain: str, tokens: list[Token]) -> None:
                 j += 2
                 while j < n and char_class(work, j) == DIGIT:
                     j += 1
-            s = work[i:j]
-            tokens.append(Token(s, s, i, j, "num", float(s.replace(",", "."))))
         elif kind == LETTER:
             while j < n and char_class(work, j) == LETTER:
                 j += 1
-            tokens.append(Token(work[i:j], plain[i:j], i, j, "word"))
-        elif kind == SYMBOL:
-            tokens.append(Token(work[i], work[i], i, j, "sym"))
+        elif kind == OTHER:
+            i = j
+            continue
+        tokens.append(_token(work[i:j], plain[i:j], i, j))
         i = j
+
+
+def _token(s: str, plain: str, start: int, end: int) -> Token:
+    """A token of the kind Python reads in its first character (its Unicode tables may be older
+    than the regex module's): a number, a word or a symbol."""
+    if s[0].isdigit():
+        try:
+            return Token(s, s, start, end, "num", float(s.replace(",", ".")))
+        except ValueError:  # digits Python does not know yet: not a number
+            pass
+    elif s[0].isalpha():
+        return Token(s, plain, start, end, "word")
+    return Token(s, s, start, end, "sym")
 
 
 def tokenise(raw: str) -> Text:

@@ -88,6 +88,13 @@ def test_surrogates_and_control_characters() -> None:
         check(text, "A1")
 
 
+def test_digits_python_does_not_know_yet() -> None:
+    """The regex module's Unicode may be newer than Python's: U+16130 is a digit to it, and
+    float() cannot read it (the parser raised on "1\U00016130" before)."""
+    for text in ("\U00016130", "1\U00016130 hộp", "chốt 2 \U00016131\U00016132 hộp"):
+        check(text, "A1")
+
+
 def test_a_parser_failure_is_logged_masked_and_counted(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
