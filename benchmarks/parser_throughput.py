@@ -176,7 +176,8 @@ def main() -> int:
         times = timed(items, Parser.parse_uncached)
         print(len(times) / (sum(times) / 1e9))
         return 0
-    print(f"parser build: {BUILD} ({BUILDS[BUILD]})")
+    load = os.getloadavg()[0]  # other work on the machine moves every figure below
+    print(f"parser build: {BUILD} ({BUILDS[BUILD]}); load average {load:.1f} at the start")
     print(f"corpus: {len(items):,} comments, all distinct (text, current) pairs")
     rate = report("parse_uncached (distinct comments)", timed(items, Parser.parse_uncached))
     lines = [
