@@ -18,8 +18,6 @@ either way).
 
 from __future__ import annotations
 
-import bisect
-
 import msgspec
 
 from chotdon.book_rows import BookRows
@@ -108,9 +106,9 @@ def restore_book(rows: BookRows) -> StreamBook:
     book.remaining, book.reserved, book.seq = h.remaining, h.reserved, h.seq
     book.tickets, book.opened = h.tickets, h.opened
     waiting = _put_customers(book, [data for data in rows.customers.values() if data is not None])
-    for _ticket, key, wait_key, amount in sorted(waiting, key=lambda w: w[0]):
+    for ticket, key, wait_key, amount in sorted(waiting, key=lambda w: w[0]):
         book.waiting[key] = qty(book.waiting.get(key, 0) + amount)
-        book.waitlist.setdefault(key, []).append(wait_key)
+        book.waitlist.setdefault(key, {})[ticket] = wait_key
 
     for number, data in sorted(rows.log):
         entry = decode(data)
@@ -133,19 +131,20 @@ def encode_state(book: StreamBook) -> bytes:
 def roll_back(book: StreamBook, before: Before) -> None:
     """Put back the stock and counters and the customers' rows of `before` (orders it has None
     for go), so the book stands as it did then for everything `before` covers."""
-    queued: dict[str, list[WaitKey]] = {}  # the pools to re-queue: (customer, variant) to add
+    queued: dict[str, dict[int, WaitKey]] = {}  # the pools to re-queue: the entries to add
     for customer in before.customers:
         for key in _remove_customer(book, customer):
-            queued.setdefault(key, [])
+            queued.setdefault(key, {})
     rows = [data for data in before.customers.values() if data is not None]
-    for _ticket, key, wait_key, _amount in _put_customers(book, rows):
-        queued.setdefault(key, []).append(wait_key)
+    for ticket, key, wait_key, _amount in _put_customers(book, rows):
+        queued.setdefault(key, {})[ticket] = wait_key
     for key, adding in queued.items():  # out of the queue, then back in ticket order as they were
-        queue = [w for w in book.waitlist.pop(key, ()) if w[0] not in before.customers]
-        for wait_key in adding:
-            bisect.insort(queue, wait_key, key=lambda w: _ticket_of(book, key, w))
+        queue = {
+            t: w for t, w in book.waitlist.pop(key, {}).items() if w[0] not in before.customers
+        }
+        queue.update(adding)
         if queue:
-            book.waitlist[key] = queue
+            book.waitlist[key] = dict(sorted(queue.items()))
     h = _state.decode(before.head)
     book.remaining, book.reserved, book.waiting = h.remaining, h.reserved, h.waiting
     book.tickets, book.opened = h.tickets, h.opened
@@ -175,12 +174,3 @@ def _remove_customer(book: StreamBook, customer: str) -> set[str]:
     for rid in order.reviews:
         del book.reviews[rid]
     return {pool(book, x.sku, x.variant) for x in order.lines if x.waiting}
-
-
-def _ticket_of(book: StreamBook, key: str, wait_key: WaitKey) -> int:
-    customer, variant = wait_key
-    return next(
-        x.ticket
-        for x in book.orders[customer].lines
-        if x.variant == variant and x.waiting and pool(book, x.sku, x.variant) == key
-    )

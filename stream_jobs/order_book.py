@@ -260,7 +260,7 @@ class StreamBook:
     remaining: dict[str, Qty]  # free to reserve
     reserved: dict[str, Qty]  # held by confirmed lines
     orders: dict[str, Order] = field(default_factory=dict)  # by customer
-    waitlist: dict[str, list[WaitKey]] = field(default_factory=dict)  # by pool, by ticket
+    waitlist: dict[str, dict[int, WaitKey]] = field(default_factory=dict)  # by pool, ticket order
     waiting: dict[str, Qty] = field(default_factory=dict)  # by pool: its lines' waiting parts
     reviews: dict[str, Review] = field(default_factory=dict)  # pending
     log: BookLog = field(default_factory=BookLog)

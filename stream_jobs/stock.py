@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from chotdon.catalog import Product
 
-from .order_book import Line, Order, StreamBook, WaitKey, pool
+from .order_book import Line, Order, StreamBook, pool
 from .quantities import Qty, qty
 from .step import Step
 
@@ -43,11 +43,11 @@ def set_qty(step: Step, order: Order, line: Line, amount: Qty) -> None:
     key = pool(step.book, line.sku, line.variant)
     extra = qty(amount - line.confirmed)
     if extra <= 0:
-        _unwait(step.book, order, line)
+        _unwait(step.book, line)
         _release(step, key, -extra)
         line.confirmed = amount
     elif _reserve(step.book, key, extra):
-        _unwait(step.book, order, line)
+        _unwait(step.book, line)
         line.confirmed = amount
     elif line.waiting:
         _set_waiting(step.book, line, extra)
@@ -66,13 +66,12 @@ def set_variant(step: Step, order: Order, line: Line, product: Product, variant:
     old, new = pool(book, line.sku, line.variant), pool(book, line.sku, variant)
     line.unit_price = product.price_of(variant)
     if old == new:
-        if line.waiting:
-            queue = book.waitlist[old]
-            queue[queue.index((order.customer, line.variant))] = (order.customer, variant)
+        if line.waiting:  # same ticket, same place
+            book.waitlist[old][line.ticket] = (order.customer, variant)
         line.variant = variant
         return
     confirmed, waiting = line.confirmed, line.waiting
-    _unwait(book, order, line)
+    _unwait(book, line)
     _release(step, old, confirmed)
     line.variant, line.confirmed = variant, 0
     if _reserve(book, new, confirmed):
@@ -94,21 +93,20 @@ def promote(step: Step) -> None:
     """Confirm, in queue order, each waiting part that now fits whole in the freed pools."""
     book = step.book
     for key in sorted(step.freed):
-        for customer, variant in list(book.waitlist.get(key, ())):
-            if book.remaining[key] <= 0:
-                break  # every waiting part is more than nothing
+        queue = book.waitlist.get(key)
+        if queue is None or book.remaining[key] <= 0:
+            continue  # every waiting part is more than nothing
+        for ticket, (customer, _variant) in list(queue.items()):
             order = book.orders[customer]
-            line = next(
-                x
-                for x in order.lines
-                if x.variant == variant and x.waiting and pool(book, x.sku, x.variant) == key
-            )
+            line = next(x for x in order.lines if x.ticket == ticket)
             if line.waiting <= book.remaining[key]:
                 step.touch(order)
                 _reserve(book, key, line.waiting)
                 line.confirmed, line.ticket = qty(line.confirmed + line.waiting), 0
                 _set_waiting(book, line, 0)
-                _dequeue(book, key, (customer, variant))
+                _dequeue(book, key, ticket)
+                if book.remaining[key] <= 0:
+                    break
 
 
 def _confirm_or_wait(book: StreamBook, order: Order, line: Line, amount: Qty) -> None:
@@ -140,19 +138,19 @@ def _wait(book: StreamBook, order: Order, line: Line, amount: Qty) -> None:
     line.ticket = book.tickets
     _set_waiting(book, line, amount)
     key = pool(book, line.sku, line.variant)
-    book.waitlist.setdefault(key, []).append((order.customer, line.variant))
+    book.waitlist.setdefault(key, {})[line.ticket] = (order.customer, line.variant)
 
 
-def _unwait(book: StreamBook, order: Order, line: Line) -> None:
+def _unwait(book: StreamBook, line: Line) -> None:
     if line.waiting:
+        _dequeue(book, pool(book, line.sku, line.variant), line.ticket)
         line.ticket = 0
         _set_waiting(book, line, 0)
-        _dequeue(book, pool(book, line.sku, line.variant), (order.customer, line.variant))
 
 
-def _dequeue(book: StreamBook, key: str, entry: WaitKey) -> None:
+def _dequeue(book: StreamBook, key: str, ticket: int) -> None:
     queue = book.waitlist[key]
-    queue.remove(entry)
+    del queue[ticket]
     if not queue:  # no empty queues: a rebuilt book must equal one that never saw the input
         del book.waitlist[key]
 

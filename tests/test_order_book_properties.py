@@ -199,8 +199,9 @@ def assert_consistent(book: StreamBook, events: list[OrderEvent]) -> None:
         assert book.remaining[key] >= 0 and book.reserved[key] >= 0
         assert math.isclose(book.remaining[key] + book.reserved[key], start + added[key])
         assert math.isclose(book.reserved[key], confirmed[key], abs_tol=1e-9)
-    queued = [(key, c, v) for key, queue in book.waitlist.items() for c, v in queue]
+    queued = [(key, c, v) for key, queue in book.waitlist.items() for c, v in queue.values()]
     assert sorted(queued, key=str) == sorted(waiting, key=str) and all(book.waitlist.values())
+    assert all(list(queue) == sorted(queue) for queue in book.waitlist.values())  # ticket order
     per_pool: defaultdict[str, float] = defaultdict(float)
     for order in book.orders.values():
         for line in order.lines:

@@ -16,7 +16,7 @@ from ingest.sources import read_record
 from parsers.cli import describe
 from stream_jobs import ActionError
 from stream_jobs.stages import stock_levels
-from tests.test_order_book import Session
+from tests.test_order_book import Session, queues
 
 DATA = Path(__file__).parent / "data" / "variants"
 
@@ -45,7 +45,7 @@ def test_a_variant_sells_out_while_the_others_keep_their_stock(fashion: Session)
     book = fashion.book
     assert book.remaining["AO-THUN / M / trắng"] == 0 and book.reserved["AO-THUN / M / trắng"] == 2
     assert book.remaining["AO-THUN / L / trắng"] == 4
-    assert book.waitlist == {"AO-THUN / M / trắng": [("tiktok:hoa", "M / trắng")]}
+    assert queues(book) == {"AO-THUN / M / trắng": [("tiktok:hoa", "M / trắng")]}
 
 
 def test_stock_returned_to_a_variant_promotes_only_its_waitlist(fashion: Session) -> None:
@@ -73,7 +73,7 @@ def test_variants_without_stock_of_their_own_share_the_product_stock(fashion: Se
     fashion.say("minh", "order", Item("VAY-LEN", 1, "M / đỏ"))  # its own 1
     assert fashion.lines("hoa") == [("VAY-LEN", "M / be", 3, "waitlisted")]
     assert fashion.lines("minh") == [("VAY-LEN", "M / đỏ", 1, "confirmed")]
-    assert fashion.book.waitlist == {"VAY-LEN": [("tiktok:hoa", "M / be")]}
+    assert queues(fashion.book) == {"VAY-LEN": [("tiktok:hoa", "M / be")]}
     fashion.say("lan", "change", Item("VAY-LEN", 1, None))  # frees 3 of the shared stock
     assert fashion.lines("hoa") == [("VAY-LEN", "M / be", 3, "confirmed")]
 
@@ -90,7 +90,7 @@ def test_changing_the_variant_moves_the_reservation_and_the_price(fashion: Sessi
     fashion.say("lan", "change", Item("AO-THUN", None, "XL / trắng"))
     assert fashion.lines("lan") == [("AO-THUN", "XL / trắng", 2, "waitlisted")]
     assert book.remaining["AO-THUN / XL / đen"] == 2
-    assert book.waitlist["AO-THUN / XL / trắng"] == [
+    assert queues(book)["AO-THUN / XL / trắng"] == [
         ("tiktok:hoa", "XL / trắng"),
         ("tiktok:lan", "XL / trắng"),
     ]
@@ -103,7 +103,7 @@ def test_a_waiting_line_moved_between_variants_of_one_pool_keeps_its_place(
     fashion.say("hoa", "order", Item("VAY-LEN", 1, "S / đỏ"))
     fashion.say("minh", "order", Item("VAY-LEN", 2, "S / be"))
     fashion.say("hoa", "change", Item("VAY-LEN", None, "M / be"))
-    assert fashion.book.waitlist["VAY-LEN"] == [("tiktok:hoa", "M / be"), ("tiktok:minh", "S / be")]
+    assert queues(fashion.book)["VAY-LEN"] == [("tiktok:hoa", "M / be"), ("tiktok:minh", "S / be")]
     assert fashion.lines("hoa") == [("VAY-LEN", "M / be", 1, "waitlisted")]
 
 
