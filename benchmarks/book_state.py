@@ -1,11 +1,17 @@
-"""The order books' state over one long session: memory by structure and the time of one
-deletion's undo, at 10k, 100k and 200k comments.
+"""The order books' state over one long session: the cost per comment slice by slice, memory
+by structure and the time of one deletion's undo, at 10k, 100k and 200k comments.
 
-    python benchmarks/book_state.py [--sizes 10000,100000,200000] [--streams 2]
+    python benchmarks/book_state.py [--sizes 10000,100000,200000] [--streams 2] [--slice 10000]
 
 The pure core alone (`StreamProcessor`, as both shells call it), on the simulated session of
 `embedded_scaling.py`, with the changes taken every 500 records as a shell's batch takes them.
-Two passes over the same session:
+Three passes over the same session:
+
+- cost per comment (issue 12: it must not grow with the session): for each slice of `--slice`
+  comments up to the largest size, the thread CPU µs per comment of resolving into the book
+  (`StreamProcessor.resolve`) and of the feed's views (`StreamView.apply` of each batch's
+  intents and order events, as the embedded runner's hub applies them), and the last slice's
+  over the first's.
 
 - undo: at each size, the platform reports deleted the order comment 200 order comments back
   (a recent deletion) and the first order comment of the session (the oldest); the time of each
@@ -29,7 +35,8 @@ from pathlib import Path
 
 from embedded_scaling import catalogs, session_records
 
-from chotdon.records import Comment, SetCurrent
+from chotdon.records import AnyRecord, Comment, SetCurrent
+from sinks.feed.view import StreamView
 from stream_jobs import take_changes
 from stream_jobs.order_book import new_book
 from stream_jobs.processor import StreamProcessor
@@ -42,8 +49,15 @@ MB = 2**20
 FIRST = 10  # early order comments kept, one deleted at each size
 
 
-def run(sizes: list[int], streams: int, seed: int, at_size: Callable[[int, Undo], None]) -> None:
-    """Feed one session of max(sizes) comments; call `at_size` at each size reached."""
+def run(
+    sizes: list[int],
+    streams: int,
+    seed: int,
+    at_size: Callable[[int, Undo], None],
+    timing: Timing | None = None,
+) -> None:
+    """Feed one session of max(sizes) comments; call `at_size` at each size reached. With
+    `timing`, resolving is timed and each batch also goes through the feed's views."""
     processors = {c.stream: StreamProcessor(c, new_book(c)) for c in catalogs(streams)}
     undo = Undo(processors)
     comments = 0
@@ -52,7 +66,11 @@ def run(sizes: list[int], streams: int, seed: int, at_size: Callable[[int, Undo]
         if isinstance(record, SetCurrent):
             p.current = record.code
         elif isinstance(record, Comment):
-            intent, _ = p.comment(record)
+            intent = p.parse(record)
+            started = time.thread_time_ns()
+            events = p.resolve(intent)
+            if timing is not None:
+                timing.resolved(record.stream, time.thread_time_ns() - started, [intent, *events])
             if record.stream == undo.stream and intent.intent == "order":
                 undo.seen(record)
             comments += not record.deleted
@@ -61,6 +79,52 @@ def run(sizes: list[int], streams: int, seed: int, at_size: Callable[[int, Undo]
         if n % BATCH == 0:
             for q in processors.values():
                 take_changes(q.book)
+            if timing is not None:
+                timing.batch()
+
+
+class Timing:
+    """Thread CPU time of resolving, and of the feed's views applying each batch's records."""
+
+    def __init__(self, streams: int) -> None:
+        self.views = {c.stream: StreamView.for_catalog(c) for c in catalogs(streams)}
+        self.pending: dict[str, list[AnyRecord]] = {stream: [] for stream in self.views}
+        self.resolve_ns = self.views_ns = 0
+
+    def resolved(self, stream: str, ns: int, records: list[AnyRecord]) -> None:
+        self.resolve_ns += ns
+        self.pending[stream] += records
+
+    def batch(self) -> None:
+        started = time.thread_time_ns()
+        for stream, records in self.pending.items():
+            self.views[stream].apply(*records)
+            records.clear()
+        self.views_ns += time.thread_time_ns() - started
+
+    def lap(self) -> tuple[int, int]:
+        """(resolve, views) nanoseconds since the last lap."""
+        laps = self.resolve_ns, self.views_ns
+        self.resolve_ns = self.views_ns = 0
+        return laps
+
+
+def slices_pass(size: int, streams: int, seed: int, every: int) -> None:
+    print(f"{'comments':>9}  {'resolve':>7}  {'views':>5}  (thread CPU µs/comment in the slice)")
+    timing = Timing(streams)
+    figures: list[tuple[float, float]] = []
+
+    def at_size(comments: int, _undo: Undo) -> None:
+        resolve, views = (ns / every / 1000 for ns in timing.lap())
+        figures.append((resolve, views))
+        print(f"{comments:>9,}  {resolve:>7.1f}  {views:>5.1f}")
+
+    run(list(range(every, size + 1, every)), streams, seed, at_size, timing)
+    (first_resolve, first_views), (last_resolve, last_views) = figures[0], figures[-1]
+    print(
+        f"last slice over the first: resolve {last_resolve / first_resolve:.2f}x,"
+        f" views {last_views / first_views:.2f}x"
+    )
 
 
 class Undo:
@@ -167,10 +231,15 @@ def main() -> None:
     p.add_argument("--sizes", default="10000,100000,200000", help="comments")
     p.add_argument("--streams", type=int, default=2)
     p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--slice", type=int, default=10_000, help="comments per timed slice")
     p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--only-slices", action="store_true")
     args = p.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     print(f"order books of {args.streams} streams over one session")
+    slices_pass(sizes[-1], args.streams, args.seed, args.slice)
+    if args.only_slices:
+        return
     undo_pass(sizes, args.streams, args.seed)
     if not args.skip_memory:
         memory_pass(sizes, args.streams, args.seed)
