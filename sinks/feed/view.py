@@ -355,9 +355,11 @@ class StreamView:
                     ts=event.ts,
                 )
         updates = [Update("order", row, row.order_id), SUMMARY_CHANGED]
-        # the review queue changes by deltas: an item added or changed, or gone
-        for rid in before.keys() - self.reviews.keys():
-            updates.append(Update("review", {"review_id": rid, "gone": True}, rid))
+        # the review queue changes by deltas: an item added or changed, or gone (looked up one
+        # by one: `before.keys() - self.reviews.keys()` would walk every pending review item)
+        for rid in before:
+            if rid not in self.reviews:
+                updates.append(Update("review", {"review_id": rid, "gone": True}, rid))
         for rid in self._review_ids.get(event.order_id, ()):
             if before.get(rid) != self.reviews[rid]:
                 updates.append(Update("review", self.reviews[rid], rid))
