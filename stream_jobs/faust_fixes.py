@@ -26,6 +26,14 @@ without ever reaching an agent. The causes, each fixed below:
    instead, and `App.start_offsets` (the committed offsets the recovery seeked to) lets the
    jobs check the first offset they see of each partition (`Job._check_contiguous`).
 
+4. Cost per record. The consumer hands each record to the streams' queues racing the hand-off
+   against a flow suspension: four tasks and a pass of the event loop per record, though the
+   hand-off waits only when a queue is full or the flow suspended. `_Consumer._drain_messages`
+   runs the hand-off inline and races it as before only once it has to wait. And
+   `Stream.noack_take` fills its batch from a background task iterating the stream record by
+   record; `take_events` takes a batch straight from the stream's channel queue: one await for
+   the first event, then what the queue already holds without one (see there).
+
 And latency: Faust creates its consumer with fetch_max_wait_ms=1500. The fetcher keeps one
 request in flight per broker, for the partitions with nothing buffered; records arriving
 meanwhile on the others wait for it, up to 1.5 s a hop. `kafka_admin.FETCH_MAX_WAIT_MS` bounds
@@ -39,13 +47,18 @@ import hashlib
 import importlib.metadata
 import inspect
 import logging
-from typing import Any
+import time
+import types
+from collections.abc import AsyncIterator, Coroutine, Generator
+from typing import Any, cast
 
 import faust
+from faust import Stream
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
+from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP
+from faust.types import TP, ChannelT, EventT
 
 from chotdon.kafka_admin import FETCH_MAX_WAIT_MS
 
@@ -68,6 +81,11 @@ UPSTREAM: dict[str, tuple[Any, str]] = {  # method: (function, sha256 of its sou
         faust_aiokafka.Consumer._new_consumer_thread,
         "0870ec53dea75083",
     ),
+    "Consumer._drain_messages": (faust_aiokafka.Consumer._drain_messages, "44a2500309e83c63"),
+    # take_events: what it replaces, the per-event bookkeeping it copies, the ack it relies on
+    "Stream.noack_take": (Stream.noack_take, "f2cc2dbfc162d200"),
+    "Stream._py_aiter": (Stream._py_aiter, "3a48ee257a65435b"),
+    "Stream.ack": (Stream.ack, "32d7171a89b0931d"),
 }
 
 
@@ -207,6 +225,188 @@ class _Consumer(faust_aiokafka.Consumer):
         log.error("%s", error)
         await self.app.crash(error)
 
+    async def _drain_messages(self, fetcher: Any) -> None:
+        """`Consumer._drain_messages` of faust-streaming 0.15.3 (a copy) with the hand-off of a
+        record to the streams (`callback`) run inline until it has to wait (fix 4); only then is
+        the rest of it raced against a flow suspension, as upstream races all of it."""
+        callback = self.callback
+        getmany = self.getmany
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        flag_consumer_fetching = CONSUMER_FETCHING
+        set_flag = self.diag.set_flag
+        unset_flag = self.diag.unset_flag
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+
+        yield_every = 100
+        num_since_yield = 0
+        sleep = asyncio.sleep
+
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(flag_consumer_fetching)
+                ait = getmany(timeout=1.0)
+
+                # Sleeping because sometimes getmany is called in a loop
+                # never releasing to the event loop
+                await self.sleep(0)
+                if not self.should_stop:
+                    async for tp, message in ait:
+                        num_since_yield += 1
+                        if num_since_yield > yield_every:
+                            await sleep(0)
+                            num_since_yield = 0
+
+                        offset = message.offset
+                        r_offset = get_read_offset(tp)
+                        if r_offset is None or offset >= r_offset:
+                            gap = offset - (r_offset or 0)
+                            # We have a gap in income messages
+                            if gap > 1 and r_offset:
+                                acks_enabled = acks_enabled_for(message.topic)
+                                if acks_enabled:
+                                    await self._add_gap(tp, r_offset + 1, offset)
+                            if commit_every is not None and self._n_acked >= commit_every:
+                                self._n_acked = 0
+                                await self.commit()
+                            hand_off = cast(Coroutine[Any, Any, None], callback(message))
+                            try:
+                                waiting = hand_off.send(None)
+                            except StopIteration:
+                                pass  # handed off without waiting: nothing to race
+                            else:
+                                await self.wait_first(
+                                    _finish(hand_off, waiting), self.suspend_flow.wait()
+                                )
+                            set_read_offset(tp, offset)
+                        else:
+                            self.log.dev(
+                                "DROPPED MESSAGE ROFF %r: k=%r v=%r",
+                                offset,
+                                message.key,
+                                message.value,
+                            )
+                    unset_flag(flag_consumer_fetching)
+
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                # we're already stopping so ignore
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                # we're already stopping so ignore
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(flag_consumer_fetching)
+
+
+async def _finish(coro: Coroutine[Any, Any, Any], waiting: Any) -> Any:
+    """The rest of `coro`, run until its first wait (`coro.send(None)` gave `waiting`)."""
+    return await _resume(coro, waiting)
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], waiting: Any) -> Generator[Any, Any, Any]:
+    """Step `coro` on from where it waits on `waiting`, as the task running this would have
+    (`yield from` a coroutine that has already started)."""
+    while True:
+        try:
+            sent = yield waiting
+        except BaseException as exc:  # e.g. the task cancelled: thrown into the coroutine
+            try:
+                waiting = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                waiting = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
 
 class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
+
+
+async def take_events(
+    stream: Stream[Any], max_: int, within: float
+) -> AsyncIterator[list[EventT[Any]]]:
+    """`Stream.noack_take` (fix 4): batches of at most `max_` events, not acked (the caller acks
+    each with `stream.ack` once it is done with it), each yielded once full or `within` seconds
+    after its first event came.
+
+    Instead of a background task iterating the stream record by record, the events are taken
+    from the stream's channel queue: an await for the first event of a batch, then, without one,
+    what the queue holds, awaiting again only when it is empty. Each event gets the bookkeeping
+    of Faust's stream iterator (`Stream._py_aiter`, whose Cython twin is the one in use): an
+    event of an older consumer generation, or one that came while the flow was suspended for a
+    rebalance, is skipped and acked as Faust does; any other is tracked as unacked (what the
+    offsets Faust commits wait for) and reported to the sensors.
+    """
+    if stream._processors or stream.combined:
+        raise RuntimeError("take_events takes the events of a plain stream: no processors")
+    app = stream.app
+    queue = cast(ChannelT[Any], stream.channel).queue  # the iterator reads it so too
+    consumer = app.consumer
+    acking_topics = app.topics.acking_topics
+    on_message_in = stream._on_message_in
+    on_stream_event_in = stream._on_stream_event_in
+    stream._finalized = True
+    started_here = await stream.maybe_start()
+
+    def admit(event: EventT[Any]) -> bool:
+        """Faust's bookkeeping of an event taken from the queue: whether the batch takes it."""
+        message = event.message
+        if not app.flow_control.is_active() or message.generation_id != app.consumer_generation_id:
+            return False
+        if message.topic in acking_topics and not message.tracked:
+            message.tracked = True
+            consumer.unacked.add(message)
+            on_message_in(message.tp, message.offset, message)
+        on_stream_event_in(message.tp, message.offset, stream, event)
+        return True
+
+    try:
+        while not stream.should_stop:
+            batch: list[EventT[Any]] = []
+            skipped: list[EventT[Any]] = []
+            event = await queue.get()
+            deadline = time.monotonic() + within
+            while True:
+                (batch if admit(event) else skipped).append(event)
+                if len(batch) >= max_:
+                    break
+                if queue.empty():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        async with asyncio.timeout(remaining):
+                            event = await queue.get()
+                    except TimeoutError:
+                        break
+                else:
+                    event = queue.get_nowait()
+            for event in skipped:
+                await stream.ack(event)
+            stream.events_total += len(batch)
+            if batch:
+                yield batch
+    except StopAsyncIteration:  # the channel's way of saying the stream stops
+        return
+    finally:
+        stream._channel_stop_iteration(stream.channel)
+        if started_here:
+            await stream.stop()
+            stream.service_reset()

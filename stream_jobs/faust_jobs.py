@@ -32,7 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 from faust import Stream
@@ -62,6 +62,7 @@ from . import metrics as windows
 from .actions import ActionError
 from .book_rows import restore_book, take_changes
 from .faust_catalogs import CatalogReader
+from .faust_fixes import take_events
 from .order_book import StreamBook, new_book
 from .processor import StreamProcessor
 
@@ -208,9 +209,8 @@ class StreamJob:
         ticker = asyncio.create_task(self._checkpoint_when_due(stream))
         try:
             cfg = self.config
-            async for batch in stream.noack_take(cfg.batch_size, within=cfg.batch_within):
-                # noack_take yields the events, for this loop to ack them after the checkpoint
-                events = cast(Sequence[EventT[bytes]], batch)
+            # events not acked: the checkpoint acks them
+            async for events in take_events(stream, cfg.batch_size, cfg.batch_within):
                 async with self.lock:
                     started = time.perf_counter()
                     self._check_contiguous(events)
