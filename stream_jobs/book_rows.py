@@ -33,6 +33,7 @@ from .order_book import (
     empty_book,
     entry_id,
     pool,
+    refit,
 )
 from .quantities import Qty, qty
 
@@ -109,6 +110,7 @@ def restore_book(rows: BookRows) -> StreamBook:
     for ticket, key, wait_key, amount in sorted(waiting, key=lambda w: w[0]):
         book.waiting[key] = qty(book.waiting.get(key, 0) + amount)
         book.waitlist.setdefault(key, {})[ticket] = wait_key
+        refit(book, key, ticket, 0, amount)
 
     for number, data in sorted(rows.log):
         entry = decode(data)
@@ -136,8 +138,9 @@ def roll_back(book: StreamBook, before: Before) -> None:
         for key in _remove_customer(book, customer):
             queued.setdefault(key, {})
     rows = [data for data in before.customers.values() if data is not None]
-    for ticket, key, wait_key, _amount in _put_customers(book, rows):
+    for ticket, key, wait_key, amount in _put_customers(book, rows):
         queued.setdefault(key, {})[ticket] = wait_key
+        refit(book, key, ticket, 0, amount)
     for key, adding in queued.items():  # out of the queue, then back in ticket order as they were
         queue = {
             t: w for t, w in book.waitlist.pop(key, {}).items() if w[0] not in before.customers
@@ -173,4 +176,9 @@ def _remove_customer(book: StreamBook, customer: str) -> set[str]:
         return set()
     for rid in order.reviews:
         del book.reviews[rid]
-    return {pool(book, x.sku, x.variant) for x in order.lines if x.waiting}
+    keys = set()
+    for x in order.lines:
+        if x.waiting:
+            keys.add(key := pool(book, x.sku, x.variant))
+            refit(book, key, x.ticket, x.waiting, 0)
+    return keys

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import heapq
 import itertools
 import zlib
 from collections.abc import Iterator
@@ -240,6 +241,48 @@ def _block_data(pairs: list[tuple[int, bytes]]) -> bytes:
     return zlib.compress(msgspec.msgpack.encode(pairs), 1)  # fast; similar inputs compress well
 
 
+class Tickets:
+    """The tickets of a pool's lines waiting one same amount, the first in O(log n): a heap of
+    them, with those that left taken out lazily (and the heap rebuilt when they are the most)."""
+
+    __slots__ = ("heap", "live")
+
+    def __init__(self) -> None:
+        self.heap: list[int] = []
+        self.live: set[int] = set()
+
+    def add(self, ticket: int) -> None:
+        self.live.add(ticket)
+        heapq.heappush(self.heap, ticket)
+
+    def remove(self, ticket: int) -> None:
+        self.live.discard(ticket)
+        if len(self.heap) > 2 * len(self.live) + 8:
+            self.heap = sorted(self.live)
+
+    def first(self) -> int | None:
+        while self.heap and self.heap[0] not in self.live:
+            heapq.heappop(self.heap)
+        return self.heap[0] if self.heap else None
+
+
+def refit(book: StreamBook, key: str, ticket: int, old: Qty, new: Qty) -> None:
+    """Move a waiting line's ticket in its pool's `fitting` from amount `old` to `new` (0: not
+    waiting)."""
+    if old == new:
+        return
+    fitting = book.fitting.setdefault(key, {})
+    if old:
+        tickets = fitting[old]
+        tickets.remove(ticket)
+        if not tickets.live:
+            del fitting[old]
+    if new:
+        fitting.setdefault(new, Tickets()).add(ticket)
+    if not fitting:
+        del book.fitting[key]
+
+
 def entry_id(entry: Entry) -> str:
     """The id an entry applies once by ("" for an action without one, and for deletions)."""
     if isinstance(entry, Intent):
@@ -261,6 +304,8 @@ class StreamBook:
     reserved: dict[str, Qty]  # held by confirmed lines
     orders: dict[str, Order] = field(default_factory=dict)  # by customer
     waitlist: dict[str, dict[int, WaitKey]] = field(default_factory=dict)  # by pool, ticket order
+    # the waitlist's tickets by pool and waiting amount: what fits is found without a scan
+    fitting: dict[str, dict[Qty, Tickets]] = field(default_factory=dict, compare=False, repr=False)
     waiting: dict[str, Qty] = field(default_factory=dict)  # by pool: its lines' waiting parts
     reviews: dict[str, Review] = field(default_factory=dict)  # pending
     log: BookLog = field(default_factory=BookLog)

@@ -144,7 +144,7 @@ def _clear(book: StreamBook) -> dict[str, Snapshot]:
     told = {customer: snapshot(book, order) for customer, order in book.orders.items()}
     fresh = empty_book(book.stream, book.initial)
     book.orders, book.waitlist, book.reviews = fresh.orders, fresh.waitlist, fresh.reviews
-    book.waiting = fresh.waiting
+    book.waiting, book.fitting = fresh.waiting, fresh.fitting
     book.remaining, book.reserved = fresh.remaining, fresh.reserved
     book.tickets, book.opened = fresh.tickets, fresh.opened
     return told

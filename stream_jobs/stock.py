@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from chotdon.catalog import Product
 
-from .order_book import Line, Order, StreamBook, pool
+from .order_book import Line, Order, StreamBook, pool, refit
 from .quantities import Qty, qty
 from .step import Step
 
@@ -90,23 +90,24 @@ def adjust(step: Step, key: str, delta: Qty) -> None:
 
 
 def promote(step: Step) -> None:
-    """Confirm, in queue order, each waiting part that now fits whole in the freed pools."""
+    """Confirm, in queue order, each waiting part that now fits whole in the freed pools: the
+    first ticket of those waiting an amount that fits, again while stock is left (a part passed
+    over never fits later: the stock left only shrinks)."""
     book = step.book
     for key in sorted(step.freed):
-        queue = book.waitlist.get(key)
-        if queue is None or book.remaining[key] <= 0:
-            continue  # every waiting part is more than nothing
-        for ticket, (customer, _variant) in list(queue.items()):
-            order = book.orders[customer]
+        while (ticket := _first_fitting(book, key)) is not None:
+            order = book.orders[book.waitlist[key][ticket][0]]
             line = next(x for x in order.lines if x.ticket == ticket)
-            if line.waiting <= book.remaining[key]:
-                step.touch(order)
-                _reserve(book, key, line.waiting)
-                line.confirmed, line.ticket = qty(line.confirmed + line.waiting), 0
-                _set_waiting(book, line, 0)
-                _dequeue(book, key, ticket)
-                if book.remaining[key] <= 0:
-                    break
+            step.touch(order)
+            _reserve(book, key, line.waiting)
+            line.confirmed = qty(line.confirmed + line.waiting)
+            _unwait(book, line)
+
+
+def _first_fitting(book: StreamBook, key: str) -> int | None:
+    left = book.remaining[key]
+    firsts = [t.first() for amount, t in book.fitting.get(key, {}).items() if amount <= left]
+    return min((t for t in firsts if t is not None), default=None)
 
 
 def _confirm_or_wait(book: StreamBook, order: Order, line: Line, amount: Qty) -> None:
@@ -144,8 +145,8 @@ def _wait(book: StreamBook, order: Order, line: Line, amount: Qty) -> None:
 def _unwait(book: StreamBook, line: Line) -> None:
     if line.waiting:
         _dequeue(book, pool(book, line.sku, line.variant), line.ticket)
-        line.ticket = 0
         _set_waiting(book, line, 0)
+        line.ticket = 0
 
 
 def _dequeue(book: StreamBook, key: str, ticket: int) -> None:
@@ -163,4 +164,5 @@ def _set_waiting(book: StreamBook, line: Line, amount: Qty) -> None:
         book.waiting[key] = total
     else:
         book.waiting.pop(key, None)
+    refit(book, key, line.ticket, line.waiting, amount)
     line.waiting = amount

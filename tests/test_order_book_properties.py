@@ -202,6 +202,13 @@ def assert_consistent(book: StreamBook, events: list[OrderEvent]) -> None:
     queued = [(key, c, v) for key, queue in book.waitlist.items() for c, v in queue.values()]
     assert sorted(queued, key=str) == sorted(waiting, key=str) and all(book.waitlist.values())
     assert all(list(queue) == sorted(queue) for queue in book.waitlist.values())  # ticket order
+    indexed = {(k, t, a) for k, by in book.fitting.items() for a, ts in by.items() for t in ts.live}
+    assert indexed == {
+        (pool(book, x.sku, x.variant), x.ticket, x.waiting)
+        for order in book.orders.values()
+        for x in order.lines
+        if x.waiting
+    }  # what fits is looked up by amount: the index holds each waiting line, at its amount
     per_pool: defaultdict[str, float] = defaultdict(float)
     for order in book.orders.values():
         for line in order.lines:
