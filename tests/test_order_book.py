@@ -33,6 +33,7 @@ from stream_jobs import (
     restore_book,
     take_changes,
 )
+from stream_jobs.order_book import Tickets
 
 
 def make_intent(
@@ -650,3 +651,21 @@ def test_a_checkpoint_writes_what_changed_not_the_session_so_far() -> None:
     assert [n for n, _ in changes.log] == [book.log.next - 1] and not changes.dropped
     assert len(changes.head) < 1000  # stock and counters, whatever the session's length
     assert not take_changes(book)  # nothing since
+
+
+def test_a_pools_tickets_of_one_amount_give_the_first_still_waiting() -> None:
+    tickets = Tickets()
+    for ticket in (7, 3, 12, 5):
+        tickets.add(ticket)
+    assert tickets.first() == 3
+    tickets.remove(3)
+    tickets.remove(7)
+    assert tickets.first() == 5
+    for ticket in range(100, 200):
+        tickets.add(ticket)
+        tickets.remove(ticket)
+    assert tickets.first() == 5 and tickets.live == {5, 12}
+    assert len(tickets.heap) <= 2 * len(tickets.live) + 8  # those gone do not pile up
+    tickets.remove(5)
+    tickets.remove(12)
+    assert tickets.first() is None
