@@ -11,7 +11,8 @@ Three passes over the same session:
   comments up to the largest size, the thread CPU µs per comment of resolving into the book
   (`StreamProcessor.resolve`) and of the feed's views (`StreamView.apply` of each batch's
   intents and order events, as the embedded runner's hub applies them), and the last slice's
-  over the first's.
+  over the first's (and the median of the last five's: one slice may hold a collection of the
+  garbage collector's old generation).
 
 - undo: at each size, the platform reports deleted the order comment 200 order comments back
   (a recent deletion) and the first order comment of the session (the oldest); the time of each
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import linecache
+import statistics
 import sys
 import time
 import tracemalloc
@@ -47,6 +49,7 @@ ROOT = str(Path(__file__).resolve().parent.parent)
 TOP = 10
 MB = 2**20
 FIRST = 10  # early order comments kept, one deleted at each size
+LATE = 5  # slices at the end whose median is compared with the first
 
 
 def run(
@@ -121,9 +124,12 @@ def slices_pass(size: int, streams: int, seed: int, every: int) -> None:
 
     run(list(range(every, size + 1, every)), streams, seed, at_size, timing)
     (first_resolve, first_views), (last_resolve, last_views) = figures[0], figures[-1]
+    late = figures[-LATE:]  # a slice may hold a collection of the old generation: the median
+    late_resolve, late_views = (statistics.median(f[i] for f in late) for i in (0, 1))
     print(
         f"last slice over the first: resolve {last_resolve / first_resolve:.2f}x,"
-        f" views {last_views / first_views:.2f}x"
+        f" views {last_views / first_views:.2f}x; median of the last {len(late)} over the first:"
+        f" resolve {late_resolve / first_resolve:.2f}x, views {late_views / first_views:.2f}x"
     )
 
 
