@@ -3,7 +3,6 @@ computes it, and memory that does not grow with the session."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,15 @@ from stream_jobs.stages import parse_comment
 ROOT = Path(__file__).resolve().parent.parent
 COMMENTS = 100_000
 PEAK_MB = 300  # the issue's goal is 400 MB at 200,000 comments; before it, 1,357 MB at 120,000
+# A child started from pytest keeps pytest's high-water mark in its ru_maxrss (fork/vfork + exec),
+# which a full suite pushes past the bound: a small launcher starts the run and prints its peak.
+LAUNCHER = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+print(usage.ru_maxrss)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 def test_a_hundred_thousand_comments_give_the_expected_book_in_bounded_memory(
@@ -38,10 +46,11 @@ def test_a_hundred_thousand_comments_give_the_expected_book_in_bounded_memory(
 
     cmd = [sys.executable, "-m", "chotdon", "run", "--source", str(source), "--db", str(db)]
     cmd += ["--catalog", "kim-an", "--catalog", "phu-xuyen", "--no-serve", "--exit-at-end"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read() if proc.stderr else ""
-    peak_mb = usage.ru_maxrss / 1024
+    launched = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *cmd], cwd=ROOT, capture_output=True, text=True
+    )
+    assert launched.returncode == 0, launched.stderr
+    peak_mb = int(launched.stdout) / 1024
 
     expected: dict[str, StreamBook] = {}
     parsers = {c.stream: Parser(c) for c in catalogs}
