@@ -66,10 +66,12 @@ stop-services:
 	-deploy/kafka/broker stop
 	-deploy/redis/server stop
 
+# The suite on the compiled parser (what ships), then the parser's tests on its Python sources
 test: setup-test lint parsers services
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory test-pure
 
-# The parser's own tests on its pure-Python modules (`make test` runs the compiled ones: they ship)
+# The parser's own tests on its Python sources (no build, or CHOTDON_PURE=1)
 test-pure: $(BIN)/.installed
 	CHOTDON_PURE=1 $(BIN)/pytest -q tests/test_parser_*.py
 
