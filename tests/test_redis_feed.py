@@ -201,12 +201,23 @@ async def test_a_lost_notification_or_a_late_catalog_reloads_the_stream(
         await eventually(lambda: has_order(feed, "o1"))
         assert feed.hub.views[STREAM].viewers == 7
 
+        view = feed.hub.views[STREAM]
+        # many live changes: the view's version is past what a rebuild from Redis counts
+        await store.write([Entry(ViewerCount(stream=STREAM, viewers=v, ts=T0)) for v in range(30)])
+        await eventually(lambda: viewers_are(feed, 29))
+        seen = view.version
         await redis.incr(keys.of(STREAM, "version"))  # as if a notification went missing
         await store.write([Entry(event(2, "o2", 1))])
         await eventually(lambda: has_order(feed, "o2"))
+        # reloaded in place, its version moved on: no snapshot cached before is served again
+        assert feed.hub.views[STREAM] is view and view.version > seen
     finally:
         await feed.close()
     assert log == []
+
+
+async def viewers_are(feed: RedisFeed, viewers: int) -> bool:
+    return feed.hub.views[STREAM].viewers == viewers
 
 
 async def has_order(feed: RedisFeed, order_id: str) -> bool:

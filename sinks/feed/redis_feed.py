@@ -146,7 +146,9 @@ class RedisFeed:
         if view is None:
             self.hub.views[stream] = fresh
             return
-        # open pages hold on to the view: refresh it in place and send them its whole state
+        # open pages hold on to the view: refresh it in place and send them its whole state; its
+        # version moves on (never back), so nothing cached from the old state is served again
+        fresh.version = view.version + 1
         for f in dataclasses.fields(StreamView):
             setattr(view, f.name, getattr(fresh, f.name))
         for row in view.orders.values():
