@@ -47,30 +47,24 @@ from typing import Any, Self
 import msgspec
 from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from embedded_scaling import START_TS, catalogs, parser_us
 from redis.asyncio import Redis
 
 from chotdon import topics
-from chotdon.catalog import Catalog, load_catalog
 from chotdon.config import settings
 from chotdon.kafka_admin import FETCH_MAX_WAIT_MS, bootstrap_servers, create_topics
 from chotdon.records import Comment, SetCurrent, encode
 from ingest.kafka_producer import ROUTES, new_producer
-from ingest.simulator import SimRecord, simulate, stream_catalogs
-from parsers import Parser
+from ingest.simulator import SimRecord, simulate
 from stream_jobs.order_book import new_book
 from stream_jobs.processor import StreamProcessor
 
 PARTITIONS = 8
-START_TS = 1_760_000_000.0
 
 
 def local(address: str) -> None:
     if "127.0.0.1" not in address and "localhost" not in address:
         raise SystemExit(f"benchmarks target 127.0.0.1 only, not {address}")
-
-
-def catalogs(streams: int) -> list[Catalog]:
-    return stream_catalogs([load_catalog("kim-an"), load_catalog("phu-xuyen")], streams)
 
 
 def session(streams: int, rate: float, seconds: float, seed: int) -> list[SimRecord]:
@@ -408,21 +402,12 @@ async def passthrough(args: argparse.Namespace, records: list[SimRecord]) -> flo
 
 def parser_rate(records: list[SimRecord], streams: int) -> tuple[float, float]:
     """The parser alone on the same comments: comments/s, and CPU seconds per comment."""
-    parsers = {c.stream: Parser(c) for c in catalogs(streams)}
-    current: dict[str, str | None] = {}
-    started, cpu, n = time.perf_counter(), time.process_time(), 0
-    for record in records:
-        if isinstance(record, SetCurrent):
-            current[record.stream] = record.code
-        elif isinstance(record, Comment):
-            parsers[record.stream].parse(record.text, current.get(record.stream))
-            n += 1
-    rate, cpu = n / (time.perf_counter() - started), (time.process_time() - cpu) / n
+    wall_us, cpu_us = parser_us(records, streams)
     print(
-        f"parser alone, one core, the same comments:    {rate:>9,.0f} comments/s"
-        f" (CPU {cpu * 1e6:,.0f} µs per comment)"
+        f"parser alone, one core, the same comments:    {1e6 / wall_us:>9,.0f} comments/s"
+        f" (CPU {cpu_us:,.0f} µs per comment)"
     )
-    return rate, cpu
+    return 1e6 / wall_us, cpu_us / 1e6
 
 
 async def drop(bootstrap: str, redis: Redis | None, prefix: str) -> None:

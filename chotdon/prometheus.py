@@ -298,6 +298,7 @@ class SinkMetrics(LatencyMetrics, DeadLetterMetrics):
             ["record"],
             registry=r,
         )
+        self.applied_by, self.duplicates_by = Children(self.applied), Children(self.duplicates)
         self.consumer_lag = Gauge(
             "chotdon_sink_consumer_lag_records",
             "Records of a partition not yet stored in Redis",

@@ -197,7 +197,8 @@ class RedisSink:
         try:
             floors = await consumer.beginning_offsets(new)
             for tp in new:
-                self._held.setdefault(tp, await consumer.position(tp))
+                if tp not in self._held:
+                    self._held[tp] = await consumer.position(tp)
         except KafkaError as exc:  # the assignment moved again, or the broker is away: next time
             self.log(f"sink redis: chưa đọc được vị trí (positions unknown yet): {exc}")
             return
@@ -341,11 +342,11 @@ class RedisSink:
         metrics.redis_up.set(1)
         now = time.time()
         for entry in result.applied:
-            metrics.applied.labels(type(entry.record).__name__).inc()
+            metrics.applied_by(type(entry.record).__name__).inc()
             if isinstance(entry.record, OrderEvent):
                 metrics.observe_visible(entry.record, now)  # the feed shows it on notify
         for entry in result.repeated:
-            metrics.duplicates.labels(type(entry.record).__name__).inc()
+            metrics.duplicates_by(type(entry.record).__name__).inc()
 
     def _observe_lag(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
         for tp, messages in batch.items():

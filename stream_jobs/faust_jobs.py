@@ -524,7 +524,7 @@ class StreamJob:
         )
         self.send(topics.DEAD_LETTERS, message.key, encode(letter), message.partition)
         self.dead_letters[message.topic] += 1
-        self.config.metrics.dead_letters.labels(message.topic, kind).inc()
+        self.config.metrics.dead_letter(message.topic, kind)
         log.warning(
             "%s: dead letter #%d from %s %s: %s",
             self.name,

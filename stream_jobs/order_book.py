@@ -188,9 +188,7 @@ class BookLog:
         if start < self.base:
             for block in list(self.blocks):
                 if block.last >= start:
-                    yield from (
-                        (n, d) for n, d in _pairs.decode(zlib.decompress(block.data)) if n >= start
-                    )
+                    yield from ((n, d) for n, d in _unpack(block) if n >= start)
         yield from [(n, d) for n, d in self.recent.items() if n >= start]
 
     def entries(self, start: int = 0) -> Iterator[tuple[int, Entry]]:
@@ -218,14 +216,17 @@ class BookLog:
         self.base = next(iter(self.recent), self.next)
 
     def _block(self, number: int) -> Block:
+        return self.blocks[self._block_index(number)]
+
+    def _block_index(self, number: int) -> int:
         i = bisect.bisect_right(self.blocks, number, key=lambda b: b.first) - 1
         if i < 0 or self.blocks[i].last < number:
             raise KeyError(number)
-        return self.blocks[i]
+        return i
 
     def _drop_old(self, number: int) -> None:
-        block = self._block(number)
-        i = self.blocks.index(block)
+        i = self._block_index(number)
+        block = self.blocks[i]
         left = [(n, d) for n, d in _unpack(block) if n != number]
         if left:
             self.blocks[i] = Block(left[0][0], left[-1][0], _block_data(left))

@@ -50,7 +50,8 @@ class Step:
         """Call before changing an order this input did not open through `order`."""
         if order.customer not in self.before:
             self.before[order.customer] = snapshot(self.book, order)
-            self.saved.setdefault(order.customer, encode_customer(self.book, order.customer))
+            if order.customer not in self.saved:  # a new customer's order was saved as None
+                self.saved[order.customer] = encode_customer(self.book, order.customer)
 
     def events(self, cause: str, ts: float) -> list[OrderEvent]:
         self.book.changed.update(self.before)
