@@ -298,7 +298,7 @@ def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matc
                 matches.append(("cancel:verb", i, i + 1))
         if c.cancel < 0 and w.in_(tags.NEGATIONS) and i + 1 < e:
             j = i + 1
-            if words[j].in_(tags.ANY_ORDER_VERB) and not words[j].is_("để"):
+            if words[j].in_(tags.ORDER_VERBS) and not words[j].is_("để"):
                 c.cancel = i
                 matches.append(("cancel:no-longer", i, j + 1))
         if c.change < 0 and w.in_(tags.CHANGE_VERBS) and w.plain != "thay":
@@ -315,7 +315,7 @@ def _change_cancel(words: list[Word], reading: Reading, c: Clause, matches: Matc
         # "chốt nhầm": a correction of what was ordered
         if (
             c.change < 0
-            and w.in_(tags.ANY_ORDER_VERB)
+            and w.in_(tags.ORDER_VERBS)
             and i + 1 < e
             and words[i + 1].in_(tags.MISTAKE_WORDS)
         ):
@@ -489,7 +489,7 @@ def _licensed(words: list[Word], reading: Reading, i: int, s: int, e: int, reque
     for x in words[i + 1 : e]:  # "mua thêm", "đặt 1 chiếc nữa", up to the next verb
         if x.in_(tags.MORE):
             return True
-        if x.in_(tags.ANY_ORDER_VERB):
+        if x.in_(tags.ORDER_VERBS):
             break
     return any(
         isinstance(x, Ref) and x.rule != "weak" and s <= x.start < e for x in reading.elements

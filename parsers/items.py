@@ -57,7 +57,7 @@ def assemble(elements: list[Element], clause_of: dict[int, int]) -> list[Draft]:
                 and pending_v
                 and isinstance(nxt, Variant)
                 and nxt.start == e.end
-                and _axes([nxt]) & _axes(pending_v)
+                and axes([nxt]) & axes(pending_v)
             ):
                 # "đôi 40 đen 1 đôi 41 nâu": the count starts the next line, not this one
                 drafts.append(Draft(None, None, pending_v, clause))
@@ -102,7 +102,8 @@ def assemble(elements: list[Element], clause_of: dict[int, int]) -> list[Draft]:
     return drafts
 
 
-def _axes(variants: list[Variant]) -> set[tuple[str, str]]:
+def axes(variants: list[Variant]) -> set[tuple[str, str]]:
+    """The (product, axis) pairs the values can fill."""
     return {(o.product.sku, o.axis) for v in variants for o in v.options}
 
 

@@ -14,7 +14,7 @@ from . import tags
 from .catalog_index import CatalogIndex
 from .grammar import Element, Grammar, Qty, Reading, Ref, Variant, canonical_words
 from .intents import Clause, Cues, analyse
-from .items import Draft, assemble, resolve
+from .items import Draft, assemble, axes, resolve
 from .text import Text, tokenise
 
 PARSER_VERSION: Final = "1.0.0"
@@ -222,14 +222,14 @@ def _adjacent(variants: list[Variant], first: bool) -> list[Variant]:
     """The first (or last) run of values said together: "sang L đen" is one size and colour."""
     ordered = variants if first else variants[::-1]
     run = ordered[:1]
-    axes = {(o.product.sku, o.axis) for v in run for o in v.options}
+    filled = axes(run)
     for v in ordered[1:]:
         prev = run[-1]
-        more = {(o.product.sku, o.axis) for o in v.options}
-        if ((v.start != prev.end) if first else (v.end != prev.start)) or more & axes:
+        more = axes([v])
+        if ((v.start != prev.end) if first else (v.end != prev.start)) or more & filled:
             break  # not said together, or another value of the same axis ("42 -> 43")
         run.append(v)
-        axes |= more
+        filled |= more
     return run if first else run[::-1]
 
 
