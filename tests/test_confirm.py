@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from stream_jobs.confirm_messages import (
     reply_for,
     templates_from,
 )
+from tests.commands import chotdon
 from tests.fakes import shopee_api
 from tests.fakes.facebook_graph import TOKEN, Failure, FakeGraph, comment
 from tests.fakes.shopee_api import FakeShopee
@@ -274,13 +274,7 @@ async def test_chotdon_run_confirms_orders_on_facebook(graph: FakeGraph, tmp_pat
         "CHOTDON_FACEBOOK_GRAPH_URL": graph.base_url,
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "chotdon",
-        "run",
-        "--catalog",
-        "kim-an",
-        f"--source=facebook:{graph.video_id}",
+        *chotdon("run", "--catalog", "kim-an", f"--source=facebook:{graph.video_id}"),
         "--confirm",
         STREAM,
         "--db",
@@ -355,11 +349,11 @@ async def test_chotdon_confirm_answers_from_the_orders_topic(
         "FACEBOOK_ACCESS_TOKEN": TOKEN,
         "CHOTDON_FACEBOOK_GRAPH_URL": graph.base_url,
     }
-    args = [
-        "-m", "chotdon", "confirm", "--catalog", "kim-an", f"--source=facebook:{graph.video_id}",
+    args = chotdon(
+        "confirm", "--catalog", "kim-an", f"--source=facebook:{graph.video_id}",
         "--confirm", "all", "--confirm-public", "--bootstrap", kafka, "--topic-prefix", prefix,
         "--redis", REDIS_URL,
-    ]  # fmt: skip
+    )  # fmt: skip
 
     async def replied(wanted: set[str]) -> None:
         for _ in range(600):  # a minute at most
@@ -368,15 +362,13 @@ async def test_chotdon_confirm_answers_from_the_orders_topic(
             await asyncio.sleep(0.1)
         raise AssertionError(f"no replies to {wanted}: {graph.replies}")
 
-    first = await asyncio.create_subprocess_exec(sys.executable, *args, env=env)
+    first = await asyncio.create_subprocess_exec(*args, env=env)
     try:
         await replied({"c0", "c1", "stall"})  # c2's reply is on its way, unanswered
     finally:
         first.kill()
         await first.wait()
-    restarted = await asyncio.create_subprocess_exec(
-        sys.executable, *args, env=env, stderr=asyncio.subprocess.PIPE
-    )
+    restarted = await asyncio.create_subprocess_exec(*args, env=env, stderr=asyncio.subprocess.PIPE)
     await replied({"c2"})  # replies go in order: c0 and c1 were met before it
     restarted.send_signal(signal.SIGTERM)
     _, err = await asyncio.wait_for(restarted.communicate(), 30)

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import sqlite3
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from chotdon.catalog import read_catalog_document
 from chotdon.records import decode
 from stream_jobs.live_sources import LiveSourceError, build_connector
+from tests.commands import chotdon
 from tests.fakes import shopee_api
 from tests.fakes.facebook_graph import TOKEN, FakeGraph, comment
 from tests.fakes.shopee_api import FakeShopee
@@ -62,12 +62,7 @@ async def chotdon_run(
         "CHOTDON_YOUTUBE_API_URL": youtube.url,
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "chotdon",
-        "run",
-        "--catalog",
-        "kim-an",
+        *chotdon("run", "--catalog", "kim-an"),
         *(f"--source={s}" for s in sources),
         "--db",
         str(db),
@@ -151,7 +146,7 @@ async def test_the_connectors_metrics_are_on_the_sessions_metrics_page(
         "CHOTDON_FACEBOOK_GRAPH_URL": graph.base_url,
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chotdon", "run", "--catalog", "kim-an",
+        *chotdon("run", "--catalog", "kim-an"),
         f"--source=facebook:{graph.video_id}", "--db", str(tmp_path / "s.db"), "--port", "0",
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
@@ -209,7 +204,7 @@ async def test_the_product_pinned_on_shopee_is_what_a_bare_order_buys(tmp_path: 
 
     fake.show_item = 22512345679  # the juice (A3) is on screen
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chotdon", "run", "--catalog", str(catalog),
+        *chotdon("run", "--catalog", str(catalog)),
         f"--source=shopee:{fake.session_id}", "--db", str(db), "--no-serve",
         env=env, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
