@@ -27,8 +27,10 @@ def run_setup(profile: str, tools: list[str], tmp_path: Path) -> subprocess.Comp
     setpriv = shutil.which("setpriv")
     if os.geteuid() != 0 or setpriv is None:
         pytest.skip("needs root and setpriv to run the step as another user")
+    # the script on stdin: that user may not read this checkout (a clone in `mktemp -d` is 0700)
     return subprocess.run(
-        [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "bash", str(SETUP), profile],
+        [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "bash", "-s", profile],
+        input=SETUP.read_text(),
         env={"PATH": str(bin_dir), "HOME": str(tmp_path)},
         capture_output=True,
         text=True,
