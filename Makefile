@@ -21,11 +21,14 @@ $(BIN)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --quiet --locked --all-extras --python $(BIN)/python
 	touch $@
 
-# The parser compiled by mypyc, in place (deploy/build_parsers.py): rebuilt whenever one of its
-# sources, the build script or the locked packages (mypy is the compiler) is newer than the record
-# of the last build. `parsers` refuses to load a compiled module older than its source.
+# The parser compiled by mypyc, in place (deploy/build_parsers.py): rebuilt whenever one of the
+# modules it compiles (its MODULES, listed by --sources), the build's code or the locked packages
+# (mypy is the compiler) is newer than the record of the last build. The modules left as Python
+# (cli, catalog_check) rebuild nothing. `parsers` refuses to load a compiled module older than its
+# source.
 PARSERS_BUILT := parsers/compiled.json
-$(PARSERS_BUILT): $(wildcard parsers/*.py) deploy/build_parsers.py $(BIN)/.installed
+PARSERS_COMPILED := $(shell $(PYTHON) deploy/build_parsers.py --sources)
+$(PARSERS_BUILT): $(PARSERS_COMPILED) deploy/build_parsers.py parsers/build.py $(BIN)/.installed
 	$(BIN)/python deploy/build_parsers.py
 
 parsers: $(PARSERS_BUILT)

@@ -1,10 +1,12 @@
 """Compile the parser with mypyc: each module in MODULES becomes a C extension module next to its
 source (one shared library holds their code), then parsers/compiled.json records the SHA-256 of
 the sources compiled, so `parsers` refuses to run a compiled module its source has moved past
-(parsers/build.py). `make parsers` runs this whenever a parsers/*.py is newer than that record.
+(parsers/build.py). `make parsers` runs this whenever one of the SOURCES it compiles is newer than
+that record.
 
     .venv/bin/python deploy/build_parsers.py           # needs gcc and Python's headers
     .venv/bin/python deploy/build_parsers.py --clean   # back to pure Python
+    python3 deploy/build_parsers.py --sources          # what it compiles (the Makefile's list)
 
 The modules that do I/O or run once per command (cli, catalog_check, build) stay Python.
 """
@@ -32,6 +34,7 @@ MODULES = (
     "items",
     "parser",
 )
+SOURCES = tuple(f"parsers/{m}.py" for m in MODULES)  # relative to ROOT
 TEMP = ROOT / "build" / "mypyc"  # the generated C and the object files
 
 
@@ -46,8 +49,13 @@ def load_build() -> ModuleType:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clean", action="store_true", help="remove the compiled modules")
+    what = ap.add_mutually_exclusive_group()
+    what.add_argument("--clean", action="store_true", help="remove the compiled modules")
+    what.add_argument("--sources", action="store_true", help="print the sources it compiles")
     args = ap.parse_args()
+    if args.sources:
+        print(" ".join(SOURCES))
+        return 0
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     build = load_build()
@@ -59,11 +67,12 @@ def main() -> int:
     from mypyc.build import mypycify
     from setuptools import setup  # type: ignore[import-untyped]
 
-    sources = [f"parsers/{m}.py" for m in MODULES]
     digests = {m: build.source_digest(m) for m in MODULES}  # what is compiled, read once
     setup(
         name="chotdon-parsers",
-        ext_modules=mypycify(sources, group_name=f"parsers.{build.GROUP}", target_dir=str(TEMP)),
+        ext_modules=mypycify(
+            list(SOURCES), group_name=f"parsers.{build.GROUP}", target_dir=str(TEMP)
+        ),
         script_args=["--quiet", "build_ext", "--inplace", "--build-temp", str(TEMP)],
     )
     build.STAMP.write_text(json.dumps(digests, indent=1) + "\n", encoding="utf-8")

@@ -6,6 +6,7 @@ Each case imports a copy of the package in a fresh interpreter."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -112,3 +113,23 @@ def test_a_current_build_runs_compiled_with_the_same_reading(tmp_path: Path) -> 
     assert compiled.stdout.split(" ", 1)[0] == "compiled", compiled.stderr
     assert pure.stdout.split(" ", 1)[0] == "pure", pure.stderr
     assert compiled.stdout.split(" ", 1)[1] == pure.stdout.split(" ", 1)[1]
+
+
+def test_make_rebuilds_for_exactly_the_modules_it_compiles() -> None:
+    """`make parsers` depends on the compiled modules' sources, never on those left as Python."""
+    spec = importlib.util.spec_from_file_location("build_parsers", ROOT / "deploy/build_parsers.py")
+    assert spec is not None and spec.loader is not None
+    build_parsers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_parsers)
+    database = subprocess.run(
+        ["make", "--no-print-directory", "-pq", "parsers"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    rule = next(line for line in database.splitlines() if line.startswith(f"parsers/{STAMP.name}:"))
+    prerequisites = rule.split(":", 1)[1].split()
+    sources = {p for p in prerequisites if p.startswith("parsers/") and p != "parsers/build.py"}
+    assert sources == {f"parsers/{m}.py" for m in build_parsers.MODULES}
+    assert "parsers/cli.py" not in sources and "parsers/catalog_check.py" not in sources
