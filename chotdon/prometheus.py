@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.metrics import MetricWrapperBase
 
-from chotdon.records import OrderEvent, StockLevels
+from chotdon.records import Comment, Intent, OrderEvent, StockLevels, parse_failed
 
 # parsing a comment takes tens of microseconds; a slow one a few milliseconds
 PARSE_BUCKETS = (20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3)
@@ -160,6 +160,16 @@ class StreamMetrics(DeadLetterMetrics):
         if failed:
             self._parse_errors(stream).inc()
         self.parse_latency.observe(seconds)
+
+    def observe_parse(self, parse: Callable[[Comment], Intent], comment: Comment) -> Intent:
+        """`parse(comment)`, counted: the comment, its intent, the time the parse took and whether
+        the parser failed on it."""
+        started = time.perf_counter()
+        intent = parse(comment)
+        took = time.perf_counter() - started
+        self.observe_comment(comment.stream)
+        self.observe_intent(comment.stream, intent.intent, took, failed=parse_failed(intent))
+        return intent
 
     def observe_order_event(self, event: OrderEvent) -> None:
         self._orders(event.stream, event.kind).inc()

@@ -123,6 +123,10 @@ class Match(msgspec.Struct, frozen=True):
     text: str
 
 
+# the explanation rule of a comment the parser failed on ("error:KeyError")
+PARSE_ERROR = "error:"
+
+
 class Intent(Record, tag="intent", frozen=True):
     """What a comment means: the parser's output, with the comment it came from attached by
     the shell that ran the parser (the pure parser leaves `comment` empty)."""
@@ -134,6 +138,11 @@ class Intent(Record, tag="intent", frozen=True):
     explanation: list[Match] = []
     parser_version: str = ""
     comment: Comment | None = None
+
+
+def parse_failed(intent: Intent) -> bool:
+    """True for the "other" the parser answers when it failed on a comment (a bug to report)."""
+    return any(m.rule.startswith(PARSE_ERROR) for m in intent.explanation)
 
 
 class OrderLine(msgspec.Struct, frozen=True, kw_only=True):

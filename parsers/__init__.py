@@ -14,6 +14,6 @@ from .build import check
 
 BUILD = check()  # before any module of the parser is imported: 'compiled' or 'pure'
 
-from .parser import PARSER_VERSION, Parser, parse_failed  # noqa: E402
+from .parser import PARSER_VERSION, Parser  # noqa: E402
 
-__all__ = ["BUILD", "PARSER_VERSION", "Parser", "parse_failed"]
+__all__ = ["BUILD", "PARSER_VERSION", "Parser"]

@@ -8,7 +8,7 @@ from typing import Final
 
 from chotdon.catalog import Catalog, Product
 from chotdon.phones import mask_phones_in
-from chotdon.records import Intent, IntentKind, Item, Match
+from chotdon.records import PARSE_ERROR, Intent, IntentKind, Item, Match
 
 from . import tags
 from .catalog_index import CatalogIndex
@@ -19,15 +19,8 @@ from .text import Text, tokenise
 
 PARSER_VERSION: Final = "1.0.0"
 CACHE_SIZE: Final = 4096  # livestream comments repeat a lot ("chốt", "+1"): parse each text once
-# the explanation rule of a comment the parser failed on ("error:KeyError")
-PARSE_ERROR: Final = "error:"
 
 log = logging.getLogger(__name__)
-
-
-def parse_failed(intent: Intent) -> bool:
-    """True for the "other" the parser answers when it failed on a comment (a bug to report)."""
-    return any(m.rule.startswith(PARSE_ERROR) for m in intent.explanation)
 
 
 class Parser:

@@ -40,7 +40,6 @@ from chotdon.records import (
     record_stream,
 )
 from ingest.sources import JsonLinesSource, Source, SourceRecord
-from parsers import parse_failed
 from sinks.feed.hub import FeedHub
 from sinks.feed.view import StreamView
 from sinks.sqlite_store import Batch, SQLiteStore
@@ -301,14 +300,8 @@ class EmbeddedRunner:
 
     def _comment(self, state: StreamState, comment: Comment, batch: Batch) -> list[OrderEvent]:
         self.stats.comments += 1
-        started = time.perf_counter()
-        intent = state.parse(comment)
-        took = time.perf_counter() - started
-        if self.metrics:
-            self.metrics.observe_comment(comment.stream)
-            self.metrics.observe_intent(
-                comment.stream, intent.intent, took, failed=parse_failed(intent)
-            )
+        metrics = self.metrics
+        intent = metrics.observe_parse(state.parse, comment) if metrics else state.parse(comment)
         batch.records.append(intent)
         return state.resolve(intent)
 

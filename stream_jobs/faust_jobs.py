@@ -56,7 +56,6 @@ from chotdon.records import (
     encode,
     record_stream,
 )
-from parsers import parse_failed
 
 from . import metrics as windows
 from .actions import ActionError
@@ -402,12 +401,7 @@ class StreamJob:
         processor = live.processor
         if isinstance(record, Comment):
             processor.current = live.switches.current(topic, message.offset)
-            started = time.perf_counter()
-            intent = processor.parse(record)
-            took = time.perf_counter() - started
-            metrics = self.config.metrics
-            metrics.observe_comment(record.stream)
-            metrics.observe_intent(record.stream, intent.intent, took, failed=parse_failed(intent))
+            intent = self.config.metrics.observe_parse(processor.parse, record)
             events = processor.resolve(intent)
             applied: Any = intent
         else:

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from chotdon.catalog import Catalog, Product, load_catalog
 from chotdon.prometheus import PipelineMetrics
-from chotdon.records import INTENT_KINDS
-from parsers import Parser, parse_failed
+from chotdon.records import INTENT_KINDS, Comment, Intent, parse_failed
+from parsers import Parser
 from parsers.text import MAX_CHARS, normalise, tokenise
 
 from .scoring import CATALOGS
@@ -119,3 +119,36 @@ def test_a_parser_failure_is_logged_masked_and_counted(
     metrics.observe_intent("s", got.intent, 1e-4, failed=parse_failed(got))
     metrics.observe_intent("s", "order", 1e-4, failed=False)
     assert metrics.registry.get_sample_value("chotdon_parse_errors_total", {"stream": "s"}) == 1
+
+
+def test_both_shells_count_a_parse_with_its_intent_time_and_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """StreamMetrics.observe_parse (the embedded runner's and the worker's one way to parse)."""
+    parser = Parser(load_catalog("kim-an"))
+    metrics = PipelineMetrics()
+
+    def parse(comment: Comment) -> Intent:
+        return parser.parse(comment.text, "A1")
+
+    def sample(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(name, {"stream": "s", **labels})
+
+    got = metrics.observe_parse(
+        parse, Comment(stream="s", comment_id="c1", user_id="u", text="chốt 2 hộp", ts=1.0)
+    )
+    assert got.intent == "order" and got.items
+    assert sample("chotdon_comments_total") == 1 and sample("chotdon_parse_errors_total") == 0
+    assert sample("chotdon_intents_total", intent="order") == 1
+
+    def broken(catalog: Catalog, code: str | None) -> Product | None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(Catalog, "by_code", broken)
+    got = metrics.observe_parse(
+        parse, Comment(stream="s", comment_id="c2", user_id="u", text="chốt 3 hộp", ts=2.0)
+    )
+    assert got.intent == "other" and parse_failed(got)
+    assert sample("chotdon_comments_total") == 2 and sample("chotdon_parse_errors_total") == 1
+    assert sample("chotdon_intents_total", intent="other") == 1
+    assert metrics.registry.get_sample_value("chotdon_parse_latency_seconds_count") == 2
