@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -242,6 +242,22 @@ def _product(raw: Any, index: int) -> Product:
     )
 
 
+def _unique(
+    products: tuple[Product, ...], claims: Callable[[Product], Iterable[tuple[Hashable, str]]]
+) -> None:
+    """Each key a product claims (with how to name it) is claimed by one product only: the
+    second to claim one is a CatalogError naming both."""
+    owners: dict[Hashable, int] = {}
+    for i, product in enumerate(products):
+        for key, named in claims(product):
+            if key in owners:
+                raise CatalogError(
+                    f"products[{i}] ({product.sku}): duplicate {named} "
+                    f"(also products[{owners[key]}])"
+                )
+            owners[key] = i
+
+
 def parse_catalog(data: Any) -> Catalog:
     """Validate a decoded catalog document (a dict) and build the model."""
     if not isinstance(data, dict):
@@ -253,25 +269,11 @@ def parse_catalog(data: Any) -> Catalog:
     if not isinstance(raw_products, list) or not raw_products:
         raise CatalogError("catalog: field 'products' must be a non-empty list")
     products = tuple(_product(raw, i) for i, raw in enumerate(raw_products))
-    owners: dict[tuple[str, str], int] = {}
-    for i, product in enumerate(products):
-        for owned in product.platform_ids.items():
-            if owned in owners:
-                raise CatalogError(
-                    f"products[{i}] ({product.sku}): duplicate platform_ids.{owned[0]} "
-                    f"'{owned[1]}' (also products[{owners[owned]}])"
-                )
-            owners[owned] = i
-    for field in ("sku", "code"):
-        seen: dict[str, int] = {}
-        for i, product in enumerate(products):
-            key = getattr(product, field).upper()
-            if key in seen:
-                raise CatalogError(
-                    f"products[{i}] ({product.sku}): duplicate {field} '{getattr(product, field)}'"
-                    f" (also products[{seen[key]}])"
-                )
-            seen[key] = i
+    _unique(
+        products, lambda p: ((o, f"platform_ids.{o[0]} '{o[1]}'") for o in p.platform_ids.items())
+    )
+    _unique(products, lambda p: [(p.sku.upper(), f"sku '{p.sku}'")])
+    _unique(products, lambda p: [(p.code.upper(), f"code '{p.code}'")])
     target = data.get("target_revenue", 0)
     if isinstance(target, bool) or not isinstance(target, int) or target < 0:
         raise CatalogError("catalog: field 'target_revenue' must be a whole number >= 0")

@@ -132,6 +132,17 @@ def test_duplicate_code_is_rejected_naming_both() -> None:
         parse_catalog(data)
 
 
+def test_duplicate_sku_is_rejected_whatever_its_case() -> None:
+    data = catalog_with()
+    sku = data["products"][0]["sku"]
+    data["products"].append(dict(data["products"][0], sku=sku.lower(), code="A2"))
+    with pytest.raises(
+        CatalogError,
+        match=re.escape(f"products[1] ({sku.lower()}): duplicate sku '{sku.lower()}' "),
+    ):
+        parse_catalog(data)
+
+
 def test_a_product_names_its_shopee_item_once() -> None:
     data = catalog_with(platform_ids={"shopee": 22512345678})
     data["products"].append(dict(data["products"][0], sku="OI-KG", code="A2", platform_ids={}))
