@@ -23,7 +23,7 @@ from chotdon.prometheus import PipelineMetrics
 from chotdon.records import SetCurrent, ViewerCount
 from ingest.sources import Source
 from sinks.feed.hub import FeedHub
-from sinks.feed.server import create_app, guard
+from sinks.feed.server import serve
 from sinks.feed.view import StreamView
 from sinks.sqlite_store import SQLiteStore
 
@@ -114,21 +114,13 @@ async def _run_session(options: SessionOptions, source: Source, log: Log) -> Run
     stop_on_sigterm()
     try:
         if options.serve:
-            app = create_app(hub, options.token, metrics.registry, hosts=[options.host])
-            site_runner = web.AppRunner(app)
-            await site_runner.setup()
-            guard(site_runner)
-            site = web.TCPSite(site_runner, options.host, options.port)
             try:
-                await site.start()
+                site_runner = await serve(
+                    hub, options.token, metrics.registry, options.host, options.port
+                )
             except OSError as exc:
                 where = f"{options.host}:{options.port}"
                 raise SessionError(f"--host/--port {where}: {exc.strerror or exc}") from None
-            port = site_runner.addresses[0][1]
-            base = f"http://{options.host}:{port}/"
-            print(f"Trang đơn hàng (xem): {base}", flush=True)
-            print(f"Trang chủ shop (host): {base}?token={options.token}", flush=True)
-            print(f"Prometheus: {base}metrics", flush=True)
         return await runner.run(source, keep_running=options.keep_running)
     finally:
         if confirming is not None and options.confirmer is not None:

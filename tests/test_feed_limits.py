@@ -10,7 +10,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from chotdon.catalog import load_catalog
@@ -140,11 +139,7 @@ async def test_half_open_requests_are_bounded_and_timed_out(
     monkeypatch.setattr(server, "MAX_CONNECTIONS", 6)
     monkeypatch.setattr(server, "HEADERS_S", 0.5)
     hub = FeedHub({STREAM: StreamView.for_catalog(load_catalog("kim-an"))}, Recorder())
-    runner = web.AppRunner(create_app(hub, TOKEN, PipelineMetrics().registry))
-    await runner.setup()
-    server.guard(runner)
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    runner = await server.serve(hub, TOKEN, PipelineMetrics().registry, "127.0.0.1", 0)
     port = runner.addresses[0][1]
     try:
         held = []

@@ -37,7 +37,7 @@ from chotdon.records import Comment, HostAction, SetCurrent, ViewerCount, decode
 from sinks.redis_store import RedisStore, StoredStream
 
 from .hub import ActionSink, FeedHub
-from .server import create_app, guard
+from .server import serve
 from .view import StreamView, Update
 
 CHECK_S = 5.0  # how often the versions are compared with Redis's
@@ -251,16 +251,9 @@ async def run_feed(options: FeedOptions, stop: asyncio.Event) -> None:
         await feed.start()
         metrics = FeedMetrics()
         feed.hub.observe(metrics)
-        app = create_app(feed.hub, options.token, metrics.registry, hosts=[options.host])
-        site_runner = web.AppRunner(app)
-        await site_runner.setup()
-        guard(site_runner)
-        await web.TCPSite(site_runner, options.host, options.port).start()
-        port = site_runner.addresses[0][1]
-        base = f"http://{options.host}:{port}/"
-        print(f"Trang đơn hàng (xem): {base}", flush=True)
-        print(f"Trang chủ shop (host): {base}?token={options.token}", flush=True)
-        print(f"Prometheus: {base}metrics", flush=True)
+        site_runner = await serve(
+            feed.hub, options.token, metrics.registry, options.host, options.port
+        )
         await stop.wait()
     finally:
         if site_runner is not None:

@@ -105,6 +105,28 @@ def create_app(
     return app
 
 
+async def serve(
+    hub: FeedHub, token: str, registry: CollectorRegistry, host: str, port: int
+) -> web.AppRunner:
+    """Serve the feed (`create_app`) on host:port (0: a free port), its connections guarded, and
+    print its addresses: the read-only page, the host's (with the token) and /metrics. Returns
+    the runner (`cleanup()` stops serving); OSError, serving nothing, when the address is taken
+    or not this machine's."""
+    runner = web.AppRunner(create_app(hub, token, registry, hosts=[host]))
+    await runner.setup()
+    guard(runner)
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    base = f"http://{host}:{runner.addresses[0][1]}/"
+    print(f"Trang đơn hàng (xem): {base}", flush=True)
+    print(f"Trang chủ shop (host): {base}?token={token}", flush=True)
+    print(f"Prometheus: {base}metrics", flush=True)
+    return runner
+
+
 def guard(runner: web.AppRunner) -> None:
     """Bound what connections can hold (call after `runner.setup()`): beyond MAX_CONNECTIONS
     (or half the process's file limit) a new one is closed at once, and one that has not sent
