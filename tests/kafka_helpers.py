@@ -266,13 +266,30 @@ class WorkerProcess(ChildProcess):
         super().__init__(args, log_path)
 
 
-class SinkProcess(ChildProcess):
+class RedisStageProcess(ChildProcess):
+    """A stage between the broker and Redis: `python -m MODULE`, told both and the prefix."""
+
+    def __init__(
+        self, module: str, prefix: str, redis_url: str, log_path: Path, *extra: str
+    ) -> None:
+        args = ["--bootstrap", BOOTSTRAP, "--redis", redis_url, "--topic-prefix", prefix, *extra]
+        super().__init__([sys.executable, "-m", module, *args], log_path)
+
+
+class SinkProcess(RedisStageProcess):
     """`python -m sinks.redis_sink` (what `chotdon sink redis` runs)."""
 
     def __init__(self, prefix: str, redis_url: str, log_path: Path) -> None:
-        module = [sys.executable, "-m", "sinks.redis_sink"]
-        args = ["--bootstrap", BOOTSTRAP, "--redis", redis_url, "--topic-prefix", prefix]
-        super().__init__([*module, *args], log_path)
+        super().__init__("sinks.redis_sink", prefix, redis_url, log_path)
+
+
+class FeedProcess(RedisStageProcess):
+    """`python -m sinks.feed.redis_feed` (what `chotdon feed` runs): the host's page, served from
+    Redis on 127.0.0.1:port."""
+
+    def __init__(self, prefix: str, redis_url: str, port: int, log_path: Path) -> None:
+        address = ("--host", "127.0.0.1", "--port", str(port))
+        super().__init__("sinks.feed.redis_feed", prefix, redis_url, log_path, *address)
 
 
 # -- the embedded mode, for the expected results --------------------------------------------------

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -30,9 +29,9 @@ from sinks.feed.redis_feed import build_view
 from sinks.feed.view import StreamView
 from sinks.redis_store import RedisStore
 from tests.kafka_helpers import (
-    BOOTSTRAP,
     ROOT,
     ChildProcess,
+    FeedProcess,
     SinkProcess,
     WorkerProcess,
     delete_topics,
@@ -174,13 +173,6 @@ class Run:
     noise: dict[str, list[str]]  # per process, the lines it logged from the fault until the end
 
 
-def feed_process(prefix: str, redis_url: str, port: int, log_path: Path) -> ChildProcess:
-    """`chotdon feed`: the host's page, served from Redis."""
-    args = ["--bootstrap", BOOTSTRAP, "--redis", redis_url, "--topic-prefix", prefix]
-    address = ["--host", "127.0.0.1", "--port", str(port)]
-    return ChildProcess([sys.executable, "-m", "sinks.feed.redis_feed", *args, *address], log_path)
-
-
 def page_shows(port: int, catalogs: list[Catalog]) -> dict[str, tuple[int, int, int]]:
     """Per stream, what the (public) page shows: orders, revenue and how many orders it lists."""
     shown = {}
@@ -206,7 +198,7 @@ def run_with_fault(
     worker = WorkerProcess(prefix, PARTITIONS, f"{prefix}-worker", tmp_path / "worker.log")
     sink = SinkProcess(prefix, redis_url, tmp_path / "sink.log")
     port = free_port()
-    feed = feed_process(prefix, redis_url, port, tmp_path / "feed.log")
+    feed = FeedProcess(prefix, redis_url, port, tmp_path / "feed.log")
     children = [worker.start(), sink.start(), feed.start()]
     page = {
         stream: (orders, revenue, sum(s == stream for s, _ in expected.orders))
