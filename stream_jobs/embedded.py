@@ -1,8 +1,15 @@
 """The embedded runner: the whole pipeline in one asyncio process, with no services.
 
-    source ─▶ [inbox] ─▶ parse + resolve ─▶ [outbox] ─▶ SQLite, then the feed and metrics
+    source ─▶ [inbox] ──┬─▶ parse + resolve ─▶ [outbox] ─▶ SQLite, then the feed and metrics
+    host ──▶ [actions] ─┘ (first)
 
-Both queues are bounded, so a fast source waits for a slow stage instead of filling memory.
+The queues are bounded, so a fast source waits for a slow stage instead of filling memory.
+The host's actions (from the feed, in this process) have a queue of their own, taken before the
+source's: under a backlog of thousands of comments, an approval or a stock change applies after
+the comment in hand, not after the backlog, and is committed and shown at once. They apply in
+the order the host sent them, where the host saw the stream: the feed stamps an action with the
+time of the latest record on the host's page (`server._now`), so a replay, which merges the
+switches with the comments by time, puts a switch before the comments that were waiting too.
 The process stage runs the same pure stage code as the distributed mode (the parser, the order
 book); the sink commits each batch to SQLite — with the books' state and the source position —
 before the host's page sees it, so what the page shows survives a restart.
@@ -56,6 +63,7 @@ PROGRESS_EVERY = 2.0  # seconds between progress lines
 MAX_STREAMS = 1000  # streams one run serves (and unknown ones it names) at most
 DERIVED_STREAM = re.compile(r"(.+)-([2-9]|[1-9][0-9]+)")  # what `chotdon simulate` names them
 DRAIN_SECONDS = 20.0  # on stop, what was read is committed within this, else given up
+ACTIONS_QUEUED = 256  # the host's actions waiting at most (the feed waits for each it sends)
 
 Log = Callable[[str], None]
 
@@ -82,6 +90,7 @@ class _Item:
 
 
 _END = object()
+_WAKE = object()  # in the inbox: a host action waits in the actions queue
 
 
 class PipelineError(RuntimeError):
@@ -117,6 +126,7 @@ class EmbeddedRunner:
             for event in store.latest_orders(catalog.stream):
                 self.stats.figures.apply(event)
         self._inbox: asyncio.Queue[_Item | object] = asyncio.Queue(queue_size)
+        self._actions: asyncio.Queue[_Item] = asyncio.Queue(ACTIONS_QUEUED)
         self._outbox: asyncio.Queue[Batch | object] = asyncio.Queue(max(2, queue_size // 64))
         self._pending_errors: list[tuple[int, str, str]] = []
         self._source_name = ""
@@ -127,13 +137,16 @@ class EmbeddedRunner:
     # -- the host's actions -------------------------------------------------------------------
 
     async def submit(self, action: HostAction) -> list[OrderEvent]:
-        """Apply a host action in order with the comments; raises what the book refused."""
+        """Apply a host action after the comment in hand, before those waiting, in the order the
+        host's actions came; raises what the book refused."""
         if self._failure is not None:
             raise PipelineError("the pipeline has stopped") from self._failure
         if not isinstance(action, SetCurrent) and not action.action_id:
             action = msgspec.structs.replace(action, action_id=f"host-{uuid.uuid4().hex[:12]}")
         done: asyncio.Future[list[OrderEvent]] = asyncio.get_running_loop().create_future()
-        await self._inbox.put(_Item(0, action, done))
+        await self._actions.put(_Item(0, action, done))
+        if self._inbox.empty():  # the process stage may be waiting for the source: wake it
+            self._inbox.put_nowait(_WAKE)
         return await done
 
     # -- running ------------------------------------------------------------------------------
@@ -210,16 +223,19 @@ class EmbeddedRunner:
 
     async def _process(self, source_name: str) -> None:
         batch = Batch(source_name)
+        actions, inbox = self._actions, self._inbox
         while True:
-            item = await self._inbox.get()
+            item = actions.get_nowait() if actions.qsize() else await inbox.get()
             if item is _END:
                 break
+            if item is _WAKE:
+                continue
             assert isinstance(item, _Item)
             try:
                 self._handle(item, batch)
             except Exception as exc:  # a record no stage can handle: dead letter, not a stop
                 self._unhandled(item, exc)
-            if self._inbox.empty() or len(batch.records) >= BATCH_SIZE:
+            if item.done or inbox.empty() or len(batch.records) >= BATCH_SIZE:
                 await self._flush(batch)
                 batch = Batch(source_name)
                 await asyncio.sleep(0)  # the feed's pages and the host get the loop between batches

@@ -11,14 +11,15 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 
 from chotdon.catalog import load_catalog
-from chotdon.records import Comment, Intent, encode
+from chotdon.records import AdjustStock, AnyRecord, Comment, HostAction, Intent, SetCurrent, encode
 from ingest.sources import RecordsSource, SourceRecord
 from sinks.sqlite_store import SQLiteStore
-from stream_jobs.embedded import EmbeddedRunner
+from stream_jobs.embedded import BATCH_SIZE, EmbeddedRunner
 
 DEMO = Path(str(resources.files("chotdon") / "data" / "demo_session.jsonl"))
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,3 +171,48 @@ def test_the_queue_between_stages_is_bounded(tmp_path: Path) -> None:
     store.close()
     assert stats.comments == 3000
     assert max(depths) <= 16
+
+
+def test_the_hosts_actions_go_before_a_backlog_of_comments(tmp_path: Path) -> None:
+    """Thousands of comments wait in the inbox when the host switches the product and then adds
+    stock: both apply, in that order, after the batch in hand, not after the backlog."""
+    waiting = 3 * BATCH_SIZE
+    comments = [
+        Comment(stream="kim-an-oi", comment_id=f"c{i}", user_id=f"u{i}", text="chốt 1", ts=i)
+        for i in range(waiting)
+    ]
+    actions: list[HostAction] = [
+        SetCurrent(stream="kim-an-oi", code="A2", ts=0.0),
+        AdjustStock(stream="kim-an-oi", sku="OI-KG", delta=5000, action_id="more", ts=0.0),
+    ]
+    store = SQLiteStore(tmp_path / "host.db")
+    runner = EmbeddedRunner([load_catalog("kim-an")], store, queue_size=waiting)
+    applied: list[AnyRecord] = []
+    runner.listeners.append(applied.append)
+    sent: list[asyncio.Task[object]] = []
+
+    class Backlog:
+        """The comments all at once (the reader queues them before the stages first run),
+        then the host's actions, sent while the comments wait."""
+
+        name, resumable = "backlog", False
+
+        async def records(self, start: int = 0) -> AsyncIterator[tuple[int, SourceRecord]]:
+            for position, comment in enumerate(comments, 1):
+                yield position, comment
+            sent.extend(asyncio.ensure_future(runner.submit(a)) for a in actions)
+
+    async def run() -> None:
+        await runner.run(Backlog())
+        await asyncio.gather(*sent)
+
+    asyncio.run(run())
+    store.close()
+    order = [r for r in applied if isinstance(r, Intent | SetCurrent | AdjustStock)]
+    hosts = [i for i, r in enumerate(order) if not isinstance(r, Intent)]
+    assert [order[i] for i in hosts] == actions  # in the order the host sent them
+    first = hosts[0]  # after the batch in hand (BATCH_SIZE records at most), before the others
+    assert hosts == [first, first + 1] and 0 < first <= BATCH_SIZE
+    assert len(order) == waiting + 2
+    after = [r for r in order[first + 2 :] if isinstance(r, Intent)]
+    assert {i.items[0].sku for i in after} == {"OI-KG"}  # read with the product now shown
