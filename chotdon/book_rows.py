@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 class BookRows:
     head: bytes  # stock and counters: small, whatever the session's length
     customers: dict[str, bytes | None]  # customer -> row; None: the row goes
-    log: list[tuple[int, bytes]]  # logged inputs by number
-    dropped: list[int] = field(default_factory=list)  # numbers of logged inputs that go
+    log: list[tuple[int, bytes]]  # logged inputs of the recent window, by number
+    dropped: list[int] = field(default_factory=list)  # numbers of logged inputs whose row goes
+    # older logged inputs, compressed, by the first number each block covers; None: the row goes
+    blocks: dict[int, bytes | None] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.customers or self.log or self.dropped)
+        return bool(self.customers or self.log or self.dropped or self.blocks)

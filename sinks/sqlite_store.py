@@ -4,7 +4,8 @@ Everything a batch produced is written in one transaction together with what cha
 order books and the source position, so a restarted run continues exactly where the last commit
 left it: nothing lost, nothing doubled (the books also ignore a comment id they have already
 applied). A book is stored as rows (`chotdon.book_rows`): a commit writes the rows of the
-customers the batch touched and the log entries it added, never the whole book.
+customers the batch touched and the log entries it added (and, once per block of older entries,
+the block and the deletion of the entries it holds), never the whole book.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ CREATE TABLE IF NOT EXISTS book_customers (
     stream TEXT, customer TEXT, row BLOB NOT NULL, PRIMARY KEY (stream, customer));
 CREATE TABLE IF NOT EXISTS book_log (
     stream TEXT, number INTEGER, entry BLOB NOT NULL, PRIMARY KEY (stream, number));
+CREATE TABLE IF NOT EXISTS book_blocks (
+    stream TEXT, first INTEGER, block BLOB NOT NULL, PRIMARY KEY (stream, first));
 CREATE TABLE IF NOT EXISTS comments (
     stream TEXT, comment_id TEXT, ts REAL, record BLOB, PRIMARY KEY (stream, comment_id));
 CREATE TABLE IF NOT EXISTS intents (
@@ -223,6 +226,14 @@ class SQLiteStore:
             "INSERT OR REPLACE INTO book_log VALUES (?, ?, ?)",
             [(stream, n, entry) for n, entry in changes.log],
         )
+        db.executemany(
+            "DELETE FROM book_blocks WHERE stream = ? AND first = ?",
+            [(stream, first) for first, block in changes.blocks.items() if block is None],
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO book_blocks VALUES (?, ?, ?)",
+            [(stream, first, block) for first, block in changes.blocks.items() if block],
+        )
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -241,10 +252,12 @@ class SQLiteStore:
             "SELECT customer, row FROM book_customers WHERE stream = ?", (stream,)
         )
         log = db.execute("SELECT number, entry FROM book_log WHERE stream = ?", (stream,))
+        blocks = db.execute("SELECT first, block FROM book_blocks WHERE stream = ?", (stream,))
         rows = BookRows(
             bytes(row[0]),
             {customer: bytes(data) for customer, data in customers},
             [(number, bytes(entry)) for number, entry in log],
+            blocks={first: bytes(block) for first, block in blocks},
         )
         return rows, row[1]
 

@@ -2,15 +2,18 @@
 
     head               stock, the event counter and the waitlist counter: a few hundred bytes
     customer rows      one per customer: the order and its pending review items
-    log rows           one per logged input, appended, numbered (dropped ones are deleted)
+    log rows           one per logged input of the log's recent window, numbered
+    block rows         one per block of older logged inputs, compressed (`BookLog`): when a
+                       block is written, the rows of the inputs it holds are deleted
 
 The log's journal (how the book stood before each recent input: `encode_state` and the customer
 rows a step saved) is in memory only; `roll_back` puts a journal record back.
 
 `take_changes` gives the head, the rows of the customers touched since the last take (None for
-an order that no longer exists) and the log rows appended or dropped; `restore_book` builds the
-book back from all rows (orders in the order they were opened, as the live book has them, so
-that an undo after a restart tells them in the same order). The waitlist is not stored: each
+an order that no longer exists) and the log and block rows written or deleted, so that the
+stored log grows as the book's own does; `restore_book` builds the book back from all rows
+(orders in the order they were opened, as the live book has them, so that an undo after a
+restart tells them in the same order). The waitlist is not stored: each
 waiting line keeps its ticket, and the queues are the waiting lines in ticket order. The
 embedded mode keeps the rows in SQLite, the distributed mode in a Faust table (the same bytes
 either way).
@@ -83,15 +86,15 @@ def encode_customer(book: StreamBook, customer: str) -> bytes | None:
 
 
 def has_changes(book: StreamBook) -> bool:
-    return bool(book.changed or book.log.added or book.log.dropped)
+    return bool(book.changed or book.log.added or book.log.dropped or book.log.sealed)
 
 
 def take_changes(book: StreamBook) -> BookRows:
     """What changed since the last take (and starts the next)."""
     customers = {customer: encode_customer(book, customer) for customer in sorted(book.changed)}
     book.changed = set()
-    log, dropped = book.log.take()
-    return BookRows(encode_head(book), customers, log, dropped)
+    log, dropped, blocks = book.log.take()
+    return BookRows(encode_head(book), customers, log, dropped, blocks)
 
 
 def all_rows(book: StreamBook) -> BookRows:
@@ -112,15 +115,28 @@ def restore_book(rows: BookRows) -> StreamBook:
         book.waitlist.setdefault(key, {})[ticket] = wait_key
         refit(book, key, ticket, 0, amount)
 
+    log = book.log
+    for first, block in sorted(rows.blocks.items()):
+        if block is not None:
+            for number, data in log.put_block(first, block):
+                log.index(number, _restored_id(book, number, data))
     for number, data in sorted(rows.log):
-        entry = decode(data)
-        if not isinstance(entry, Intent | Approve | Reject | AdjustStock):
-            raise ValueError(f"log entry {number} of {h.stream} is a {type(entry).__name__}")
-        if isinstance(entry, Intent) and entry.comment is not None and entry.comment.deleted:
-            book.deleted.add(entry.comment.comment_id)
-        book.log.put(number, data, entry_id(entry))
-    book.log.seal()
+        if number < log.next:  # also in a block: a checkpoint cut short before deleting it
+            log.dropped.append(number)
+        else:
+            log.put(number, data, _restored_id(book, number, data))
+    log.seal()
     return book
+
+
+def _restored_id(book: StreamBook, number: int, data: bytes) -> str:
+    """The id of a logged input read back (a deletion report's comment is deleted again)."""
+    entry = decode(data)
+    if not isinstance(entry, Intent | Approve | Reject | AdjustStock):
+        raise ValueError(f"log entry {number} of {book.stream} is a {type(entry).__name__}")
+    if isinstance(entry, Intent) and entry.comment is not None and entry.comment.deleted:
+        book.deleted.add(entry.comment.comment_id)
+    return entry_id(entry)
 
 
 def encode_state(book: StreamBook) -> bytes:

@@ -69,8 +69,9 @@ log = logging.getLogger(__name__)
 
 RAW_LIMIT = 10_000  # characters of a dead letter's raw record kept
 SWITCHES_KEPT = 16  # product switches a stream's state remembers (see Switches)
-# key suffixes of a stream's rows: customers, log entries, the product switches, the metrics
-CUSTOMER, LOG, SWITCHES, METRICS = b"\x00c\x00", b"\x00l\x00", b"\x00s\x00", b"\x00m\x00"
+# key suffixes of a stream's rows: customers, log entries, log blocks, product switches, metrics
+CUSTOMER, LOG, BLOCK = b"\x00c\x00", b"\x00l\x00", b"\x00b\x00"
+SWITCHES, METRICS = b"\x00s\x00", b"\x00m\x00"
 
 Outputs = dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]]
 
@@ -184,6 +185,9 @@ class StreamJob:
         }
         self.topics = {spec.suffix: config.topic(spec) for spec in topics.ALL}  # names, once
         self.states: dict[bytes, LiveStream] = {}  # by stream key; the table has the last
+        # the table's row keys by what precedes their first NUL (a stream key, see `_book`),
+        # gathered once after a rebalance, for the streams not yet restored
+        self.row_keys: dict[bytes, list[bytes]] | None = None
         self.dirty: dict[bytes, int] = {}  # key -> partition: state changed since checkpoint
         self.pending: list[EventT[bytes]] = []  # handled, not yet acked
         self.pending_since = 0.0
@@ -308,6 +312,7 @@ class StreamJob:
         if self.pending:  # Faust waits for them to be acked first (stream_wait_empty)
             raise RuntimeError(f"{self.name}: {len(self.pending)} events in flight, rebalancing")
         self.states.clear()
+        self.row_keys = None  # the table is recovered anew
         self.state_sizes.clear()
         self.last_offsets.clear()  # the next owner may have moved the partitions on
 
@@ -333,25 +338,47 @@ class StreamJob:
         return live
 
     def _book(self, key: bytes) -> StreamBook | None:
-        head = self.table.data.get(key)
+        """The stream's book from its rows in the table, reading no other stream's: the table's
+        row keys are gathered once per rebalance (the streams live here write only their own
+        rows after that), each stream's taken out when it is restored."""
+        data = self.table.data
+        head = data.get(key)
         if head is None:
             return None
+        if self.row_keys is None:
+            self.row_keys = {}
+            for row_key in list(data):
+                self.row_keys.setdefault(row_key.partition(b"\x00")[0], []).append(row_key)
         rows = BookRows(head, {}, [])
-        for row_key, value in list(self.table.data.items()):
-            if row_key.startswith(key + CUSTOMER):
-                rows.customers[row_key[len(key) + len(CUSTOMER) :].decode()] = value
-            elif row_key.startswith(key + LOG):
-                rows.log.append((int(row_key[len(key) + len(LOG) :]), value))
+        group = key.partition(b"\x00")[0]  # a stream key holding a NUL shares its group
+        for row_key in self.row_keys.pop(group, []):
+            if not row_key.startswith(key):
+                self.row_keys.setdefault(group, []).append(row_key)  # another stream's
+                continue
+            kind, name = row_key[len(key) : len(key) + 3], row_key[len(key) + 3 :]
+            value = data.get(row_key)
+            if value is None:
+                continue
+            if kind == CUSTOMER:
+                rows.customers[name.decode()] = value
+            elif kind == LOG:
+                rows.log.append((int(name), value))
+            elif kind == BLOCK:
+                rows.blocks[int(name)] = value
         return restore_book(rows)
 
     def rows(self, key: bytes, live: LiveStream) -> list[tuple[bytes, bytes | None]]:
-        """The table rows a checkpoint writes for a changed stream (None: delete the row)."""
+        """The table rows a checkpoint writes for a changed stream (None: delete the row). A
+        block comes before the deletions of the entry rows it holds: a checkpoint cut short
+        leaves an entry twice (`restore_book` takes the block's), never lost."""
         changes = take_changes(live.processor.book)
         rows = [
             (key, changes.head),
             *((key + CUSTOMER + c.encode(), row) for c, row in changes.customers.items()),
+            *((key + BLOCK + b"%012d" % n, block) for n, block in changes.blocks.items() if block),
             *((key + LOG + b"%012d" % n, entry) for n, entry in changes.log),
             *((key + LOG + b"%012d" % n, None) for n in changes.dropped),
+            *((key + BLOCK + b"%012d" % n, None) for n, b in changes.blocks.items() if b is None),
         ]
         if live.switched:
             rows.append((key + SWITCHES, self._entry.encode(live.switches)))

@@ -109,9 +109,12 @@ class BookLog:
     """The inputs that changed a book, in the order applied, each encoded once as a record, with
     the index of their ids (what makes applying a comment or action twice change nothing).
 
-    Entries are numbered; the numbers appended or dropped since `take` are what a checkpoint
-    writes. A deleted comment is logged as its deletion report (an Intent whose comment is
-    `deleted`), so the deleted ids come back with the log after a restart.
+    Entries are numbered; what changed since `take` is what a commit or a checkpoint writes: the
+    entries appended, the numbers of the entries that left (dropped, or moved into a block) and
+    the blocks written or gone, by their first number (a block keeps its range when entries
+    leave it: its key in a store never changes). A deleted comment is logged as its deletion
+    report (an Intent whose comment is `deleted`), so the deleted ids come back with the log
+    after a restart.
 
     The last `WINDOW` to 2 x `WINDOW` entries (from `base` on) are kept as they are, each
     applied live with how the book stood before it (`journal`): an undo rolls back over them
@@ -121,10 +124,22 @@ class BookLog:
     session is the id index (a comment id and a number per logged input, ~110 bytes: exact
     dedup and undo need every id) and the compressed blocks (~40 bytes per input), against
     ~400 bytes per input when every entry was kept as it is; the window and its journal stay
-    under ~4 MB per stream (`python benchmarks/book_state.py`).
+    under ~4 MB per stream (`python benchmarks/book_state.py`). The stores keep the log alike:
+    a row per entry of the window, a row per block (the same bytes).
     """
 
-    __slots__ = ("added", "base", "blocks", "dropped", "ids", "journal", "next", "recent", "window")
+    __slots__ = (
+        "added",
+        "base",
+        "blocks",
+        "dropped",
+        "ids",
+        "journal",
+        "next",
+        "recent",
+        "sealed",
+        "window",
+    )
 
     def __init__(self, window: int = WINDOW) -> None:
         self.ids: dict[str, int] = {}  # comment or action id -> number
@@ -135,7 +150,8 @@ class BookLog:
         self.next = 0
         self.window = window
         self.added: dict[int, bytes] = {}
-        self.dropped: list[int] = []
+        self.dropped: list[int] = []  # since `take`: entries that left the window
+        self.sealed: dict[int, bytes | None] = {}  # since `take`: blocks by first (None: gone)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BookLog) and list(self.rows()) == list(other.rows())
@@ -157,8 +173,18 @@ class BookLog:
             self._compress(self.window)
 
     def put(self, number: int, data: bytes, eid: str) -> None:
-        """Restore an entry (numbers ascending; `seal` once all are in)."""
+        """Restore an entry (numbers ascending, after the blocks; `seal` once all are in)."""
         self.recent[number] = data
+        self.index(number, eid)
+
+    def put_block(self, first: int, data: bytes) -> list[tuple[int, bytes]]:
+        """Restore a block written from `first` on (ascending, before the entries); its (number,
+        entry) pairs, for the caller to `index`."""
+        pairs = _pairs.decode(zlib.decompress(data))
+        self.blocks.append(Block(first, pairs[-1][0], data))
+        return pairs
+
+    def index(self, number: int, eid: str) -> None:
         if eid:
             self.ids[eid] = number
         self.next = number + 1
@@ -171,11 +197,11 @@ class BookLog:
     def drop(self, number: int, eid: str) -> None:
         if self.recent.pop(number, None) is None:
             self._drop_old(number)
+        elif self.added.pop(number, None) is None:  # stored as an entry: its row goes
+            self.dropped.append(number)
         self.journal.pop(number, None)
-        self.added.pop(number, None)
         if eid:
             del self.ids[eid]
-        self.dropped.append(number)
 
     def get(self, number: int) -> bytes:
         if number in self.recent:
@@ -198,21 +224,26 @@ class BookLog:
             assert isinstance(entry, Intent | Approve | Reject | AdjustStock)
             yield number, entry
 
-    def take(self) -> tuple[list[tuple[int, bytes]], list[int]]:
-        """The entries appended and the numbers dropped since the last take."""
-        added, dropped = list(self.added.items()), self.dropped
-        self.added, self.dropped = {}, []
-        return added, dropped
+    def take(self) -> tuple[list[tuple[int, bytes]], list[int], dict[int, bytes | None]]:
+        """Since the last take: the entries appended, the numbers of those that left and the
+        blocks written (None: gone)."""
+        added, dropped, sealed = list(self.added.items()), self.dropped, self.sealed
+        self.added, self.dropped, self.sealed = {}, [], {}
+        return added, dropped, sealed
 
     def _compress(self, count: int) -> None:
         """Move the oldest `count` recent entries (and their journal) into blocks."""
         moving = list(itertools.islice(self.recent.items(), count))
         for start in range(0, len(moving), self.window):
             chunk = moving[start : start + self.window]
-            self.blocks.append(Block(chunk[0][0], chunk[-1][0], _block_data(chunk)))
+            block = Block(chunk[0][0], chunk[-1][0], _block_data(chunk))
+            self.blocks.append(block)
+            self.sealed[block.first] = block.data
         for number, _ in moving:
             del self.recent[number]
             self.journal.pop(number, None)
+            if self.added.pop(number, None) is None:  # stored as an entry: its row goes
+                self.dropped.append(number)
         self.base = next(iter(self.recent), self.next)
 
     def _block(self, number: int) -> Block:
@@ -228,10 +259,11 @@ class BookLog:
         i = self._block_index(number)
         block = self.blocks[i]
         left = [(n, d) for n, d in _unpack(block) if n != number]
-        if left:
-            self.blocks[i] = Block(left[0][0], left[-1][0], _block_data(left))
+        if left:  # the same range, so that it is stored under the same key
+            self.blocks[i] = block._replace(data=_block_data(left))
         else:
             del self.blocks[i]
+        self.sealed[block.first] = self.blocks[i].data if left else None
 
 
 def _unpack(block: Block) -> list[tuple[int, bytes]]:
