@@ -1,7 +1,8 @@
 """`chotdon sink redis`: the Kafka topics the feed needs, stored in Redis (see redis_store).
 
-At least once: a batch's offsets are committed only after Redis took the whole batch, and every
-write is idempotent, so a batch re-delivered after a crash or a rebalance changes nothing.
+At least once: a batch's offsets are committed only after Redis took the whole batch (the commit
+runs while the next batch is fetched and written), and every write is idempotent, so a batch
+re-delivered after a crash or a rebalance changes nothing.
 
 Redis is a view of Kafka: losing it loses nothing. With every batch (and every CHECK_S while idle)
 the sink checks that Redis still holds each of its partitions as far as the sink applied it (see
@@ -155,6 +156,7 @@ class RedisSink:
         await consumer.start()
         progress = asyncio.create_task(self._progress())
         probe = asyncio.create_task(self._probe(consumer, redis))
+        committing: asyncio.Task[None] | None = None  # the last batch's commit, under way
         checked = time.monotonic()
         try:
             while not stop.is_set():
@@ -173,11 +175,17 @@ class RedisSink:
                 if not batch:
                     continue  # only checked
                 self._held.update((tp, spans[tp.topic, tp.partition].end) for tp in batch)
-                await self._commit(consumer, batch)
+                # the commit goes on while the next batch is fetched and written; commits stay
+                # in order, one at a time
+                if committing is not None:
+                    await committing
+                committing = asyncio.create_task(self._commit(consumer, batch))
                 self._observe_lag(consumer, batch)
         finally:
             progress.cancel()
             probe.cancel()
+            if committing is not None:
+                await committing
             await consumer.stop()
             await redis.aclose()
             self.log(self.stats.line())

@@ -165,16 +165,24 @@ return 1
 """
 )
 
-# KEYS comments, summary, version; ARGV comment_id, text, record, channel
+# KEYS comments, summary, version; ARGV channel, then comment_id, text, record of each comment
 # One field per comment id: the count is exact however often an intent arrives, and the texts
-# are there for the review queue when the feed restarts.
-_COMMENT = (
+# are there for the review queue when the feed restarts. The comments of a stream in a batch
+# go in one call; it returns 1 or 0 (seen before) for each.
+_COMMENTS = (
     _COMMON
     + """
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('HSET', KEYS[2], 'comments', redis.call('HLEN', KEYS[1]))
-notify(KEYS[3], ARGV[4], '"record":' .. ARGV[3])
-return 1
+local stored, added = {}, false
+for i = 2, #ARGV, 3 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+    notify(KEYS[3], ARGV[1], '"record":' .. ARGV[i + 2])
+    stored[#stored + 1], added = 1, true
+  else
+    stored[#stored + 1] = 0
+  end
+end
+if added then redis.call('HSET', KEYS[2], 'comments', redis.call('HLEN', KEYS[1])) end
+return stored
 """
 )
 
@@ -295,7 +303,7 @@ class RedisStore:
         self._metrics = r.register_script(_METRICS)
         self._viewers = r.register_script(_VIEWERS)
         self._current = r.register_script(_CURRENT)
-        self._comment = r.register_script(_COMMENT)
+        self._comments = r.register_script(_COMMENTS)
         self._catalog = r.register_script(_CATALOG)
         self._load = r.register_script(_LOAD)
 
@@ -312,7 +320,7 @@ class RedisStore:
         spans = spans or {}
         parts = sorted(spans)
         markers = [self.keys.applied(topic, partition) for topic, partition in parts]
-        queued: list[Entry] = []
+        queued: list[list[Entry]] = []  # the entries of each command queued, in order
         streams: set[str] = set()
         async with self.redis.pipeline(transaction=True) as pipe:
             if markers:
@@ -324,13 +332,14 @@ class RedisStore:
                 if result.behind:
                     return result
             pipe.multi()  # type: ignore[no-untyped-call]
-            for entry in entries:
-                stream = record_stream(entry.record)
-                if stream is None or not await self._queue(pipe, stream, entry):
-                    result.ignored += 1
-                    continue
-                queued.append(entry)
-                streams.add(stream)
+            commands = self._commands(entries)
+            result.ignored = len(entries) - sum(len(group) for _, group in commands)
+            for stream, group in commands:
+                if await self._queue(pipe, stream, group):
+                    queued.append(group)
+                    streams.add(stream)
+                else:
+                    result.ignored += len(group)
             if streams:
                 pipe.sadd(self.keys.streams, *sorted(streams))
             moved = {
@@ -341,21 +350,56 @@ class RedisStore:
             if moved:
                 pipe.mset(moved)
             replies = await pipe.execute(raise_on_error=False) if queued or moved else []
-        for entry, reply in zip(queued, replies, strict=False):  # then the SADD's and MSET's
+        for group, reply in zip(queued, replies, strict=False):  # then the SADD's and MSET's
             if isinstance(reply, ResponseError):
-                result.refused.append((entry, str(reply)))
-            elif reply == 1:
-                result.applied.append(entry)
-            else:
-                result.repeated.append(entry)
+                result.refused += [(entry, str(reply)) for entry in group]
+                continue
+            for entry, stored in zip(
+                group, reply if isinstance(reply, list) else [reply], strict=True
+            ):
+                (result.applied if stored == 1 else result.repeated).append(entry)
         return result
 
-    async def _queue(self, pipe: Any, stream: str, entry: Entry) -> bool:
-        """Queue the entry's script on the pipeline; False for a record kept nowhere."""
-        k, record = self.keys, entry.record
+    @staticmethod
+    def _commands(entries: Sequence[Entry]) -> list[tuple[str, list[Entry]]]:
+        """The entries as commands, in order: one per entry, but the comments of a stream (the
+        intents that carry one) in one, where its first comment is. Only one stream's records
+        are ordered among themselves, and the intents come before the order events."""
+        commands: list[tuple[str, list[Entry]]] = []
+        comments: dict[str, list[Entry]] = {}
+        for entry in entries:
+            record = entry.record
+            stream = record_stream(record)
+            if stream is None:
+                continue
+            if isinstance(record, Intent) and record.comment is not None:
+                group = comments.get(stream)
+                if group is None:
+                    group = comments[stream] = []
+                    commands.append((stream, group))
+                group.append(entry)
+            else:
+                commands.append((stream, [entry]))
+        return commands
+
+    async def _queue(self, pipe: Any, stream: str, entries: list[Entry]) -> bool:
+        """Queue the script of a command (`_commands`) on the pipeline; False for a record kept
+        nowhere."""
+        k, entry = self.keys, entries[0]
+        record = entry.record
         channel = k.of(stream, "notify")
         version = k.of(stream, "version")
-        if isinstance(record, OrderEvent):
+        if isinstance(record, Intent) and record.comment is not None:
+            comments: list[Any] = [channel]
+            for e in entries:
+                assert isinstance(e.record, Intent) and e.record.comment is not None
+                comments += [e.record.comment.comment_id, e.record.comment.text, encode(e.record)]
+            await self._comments(
+                keys=[k.of(stream, "comments"), k.of(stream, "summary"), version],
+                args=comments,
+                client=pipe,
+            )
+        elif isinstance(record, OrderEvent):
             await self._order(
                 keys=[
                     k.of(stream, "feed"),
@@ -437,12 +481,6 @@ class RedisStore:
                     encode(record),
                     channel,
                 ],
-                client=pipe,
-            )
-        elif isinstance(record, Intent) and record.comment is not None:
-            await self._comment(
-                keys=[k.of(stream, "comments"), k.of(stream, "summary"), version],
-                args=[record.comment.comment_id, record.comment.text, encode(record), channel],
                 client=pipe,
             )
         elif isinstance(record, Catalog):

@@ -30,7 +30,7 @@ from chotdon.records import (
     decode,
     encode,
 )
-from sinks.redis_store import Keys
+from sinks.redis_store import Entry, Keys, RedisStore
 from tests.redis_helpers import (  # noqa: F401  (fixtures)
     REDIS_URL,
     ROOT,
@@ -217,6 +217,57 @@ async def test_sink_stores_the_session_and_a_redelivery_changes_nothing(
         for m in metric.samples
     ]
     assert lags and set(lags) == {0.0}  # read to the end of every partition it got records of
+
+
+async def test_a_streams_comments_go_in_one_call_announced_each_once_in_order(
+    prefix: str, redis: Redis
+) -> None:
+    """The comments of a stream in a batch are one script call: each is stored and announced
+    once, in the stream's order and before the stream's order events; a comment seen before
+    is a duplicate, and the other stream's records keep their own order."""
+    keys, store = Keys(prefix), RedisStore(redis, prefix)
+    other = "phu-xuyen-gom"
+
+    def of(stream: str, n: int) -> Intent:
+        made = intent(n, f"chốt {n} hộp", T0 + n)
+        assert made.comment is not None
+        return msgspec.structs.replace(
+            made, comment=msgspec.structs.replace(made.comment, stream=stream)
+        )
+
+    first = await store.write([Entry(of(STREAM, 1))])
+    assert len(first.applied) == 1
+    pubsub = redis.pubsub()
+    await pubsub.psubscribe(keys.notify_pattern)
+    assert (await pubsub.get_message(timeout=5) or {}).get("type") == "psubscribe"
+    batch = [
+        Entry(of(STREAM, 2)),
+        Entry(of(other, 7)),
+        Entry(of(STREAM, 1)),  # stored by the first batch
+        Entry(of(STREAM, 3)),
+        Entry(of(other, 8)),
+        Entry(event(1, "o1", 2)),
+    ]
+    result = await store.write(batch)
+    assert sorted(map(batch.index, result.applied)) == [0, 1, 3, 4, 5]
+    assert result.repeated == [batch[2]] and not result.refused and result.ignored == 0
+
+    heard: dict[str, list[tuple[int, str]]] = {}
+    while sum(len(v) for v in heard.values()) < 5:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+        assert message is not None, heard
+        body = json.loads(message["data"])
+        stream = keys.stream_of(message["channel"].decode())
+        assert stream is not None
+        record = body["record"]
+        said = record["comment"]["comment_id"] if record["type"] == "intent" else record["type"]
+        heard.setdefault(stream, []).append((body["n"], said))
+    await pubsub.aclose()
+    assert heard == {STREAM: [(2, "c2"), (3, "c3"), (4, "order")], other: [(1, "c7"), (2, "c8")]}
+    for stream, count in ((STREAM, b"3"), (other, b"2")):
+        assert await redis.hget(keys.of(stream, "summary"), "comments") == count
+        assert await redis.hlen(keys.of(stream, "comments")) == int(count)
+    assert await redis.smembers(keys.streams) == {STREAM.encode(), other.encode()}
 
 
 async def test_events_produced_again_or_older_change_nothing(
