@@ -30,6 +30,7 @@ from .lexicon import (
     LITRE_LETTER,
     NUMBER_WORDS,
     PLUS_SIGN,
+    TEENCODE,
     TENS_WORD,
     TIMES_SIGNS,
     UNIT_WORDS,
@@ -164,7 +165,12 @@ def _unit_at(words: list[Word], i: int) -> tuple[str, float] | None:
     return hit
 
 
-_PLAIN_UNITS: Final = {fold(k): v for k, v in reversed(list(UNIT_WORDS.items()))}
+# typed without diacritics: the units' folded forms, and those of the teencode that reads as a
+# unit ("2 can", "3 ky" as "2 cân", "3 ký")
+_PLAIN_UNITS: Final = {
+    **{fold(k): UNIT_WORDS[v] for k, v in TEENCODE.items() if v in UNIT_WORDS},
+    **{fold(k): v for k, v in reversed(list(UNIT_WORDS.items()))},
+}
 _NUMBER_PLAIN: Final = {fold(k): v for k, v in NUMBER_WORDS.items()}
 _COMPOUND_PLAIN: Final = {fold(k): v for k, v in COMPOUND_DIGITS.items()}
 
@@ -399,11 +405,13 @@ class Grammar:
             return self._measured(r, Qty(1.5 * one_of[1], one_of[0], i, i + 2, "unit-and-a-half"))
         elif (
             (classifier := _unit_at(words, i)) is not None
+            and classifier[0] in COUNT_UNITS
             and w.accented
             and self._starts_ref(words, i + 1)
+            and words[i + 1].clause == w.clause
             and i not in r.consumed
         ):
-            # "đôi giày 43": a unit before a product counts one
+            # "đôi giày 43": a unit before a product counts one ("Yến: hộp ổi" is a name)
             r.elements.append(Qty(classifier[1], classifier[0], i, i + 1, "classifier"))
             r.consumed.add(i)
             return i + 1
@@ -485,15 +493,42 @@ class Grammar:
         amount = measure(q.value, q.unit)
         options = self.index.amounts.get(amount, []) if amount else []
         kind = q.start > 0 and r.words[q.start - 1].in_(tags.KIND_MARKERS)  # "loại 2 cân"
-        if amount is not None and (options or kind or self._beside_counted(r, q.start)):
+        if (
+            amount is not None
+            and (options or kind or self._beside_counted(r, q.start))
+            and not self._weighs_product_before(r, q.start, amount[0], options)
+        ):
             # "túi 2kg": the unit word before the weight is the jar's, part of the variant
             start = q.start - 1 if self._after_unit_word(r, q.start) else q.start
             r.elements.append(Variant(options, start, q.end, False, q))
             r.consumed.add(start)
         else:
+            times = self._times_after(r.words, q.end) if amount is not None else 0
+            if times:  # "bơ 3 ký x2": six kilograms, "5 lạng x2" one
+                q.value, q.end = round(q.value * times, 3), q.end + 2
             r.elements.append(q)
         r.consumed.update(range(q.start, q.end))
         return q.end
+
+    def _weighs_product_before(
+        self, r: Reading, i: int, dimension: str, options: list[Option]
+    ) -> bool:
+        """ "bơ 3 ký": right after a product sold by weight, a weight is how much of it, even when
+        another product has that weight as a variant (a 3 kg box of plums)."""
+        last = r.elements[-1] if r.elements else None
+        if not isinstance(last, Ref) or last.end != i:
+            return False
+        sold = measure(1.0, last.product.unit)
+        mine = any(o.product.sku == last.product.sku for o in options)
+        return sold is not None and sold[0] == dimension and not mine
+
+    def _times_after(self, words: list[Word], j: int) -> float:
+        """The n of an "x n" at j, in the same clause, or 0."""
+        if j + 1 >= len(words) or words[j].raw not in TIMES_SIGNS:
+            return 0
+        n = words[j + 1]
+        same = n.clause == words[j - 1].clause
+        return n.tok.value if same and n.tok.kind == "num" and 0 < n.tok.value <= MAX_QTY else 0
 
     def _beside_counted(self, r: Reading, i: int) -> bool:
         """Right after a count ("3 lọ"), a counted product ("hũ mật ong") or a count unit."""
@@ -540,6 +575,8 @@ class Grammar:
             return False
         nxt = words[j]
         if nxt.tok.kind != "word" or self._starts_ref(words, j) or nxt.plain in self.index.values:
+            return False
+        if nxt.raw in TIMES_SIGNS:  # "3 ký x2"
             return False
         if self.index.codes.get(nxt.raw + (words[j + 1].raw if j + 1 < len(words) else "")):
             return False

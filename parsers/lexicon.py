@@ -128,6 +128,7 @@ UNIT_WORDS: Final[dict[str, tuple[str, float]]] = {
     **{u: (u, 1.0) for u in sorted(UNITS)},  # the catalog's selling units, as written
     "hủ": ("hũ", 1.0),
     "lạng": ("kg", 0.1),
+    "yến": ("kg", 10.0),  # "1 yến gạo", "nửa yến": ten kilograms
     "bịt": ("bịch", 1.0),
     "hôp": ("hộp", 1.0),
     "chiêc": ("chiếc", 1.0),
