@@ -11,7 +11,7 @@ import regex
 from chotdon.catalog import Catalog, Product
 
 from .everyday import collides
-from .lexicon import CUE_WORDS, UNIT_WORDS, VOLUME_FACTORS, WEIGHT_FACTORS
+from .lexicon import CUE_WORDS, NUMBER_WORDS, UNIT_WORDS, VOLUME_FACTORS, WEIGHT_FACTORS
 from .text import fold, normalise, tokenise
 from .vocab import canon
 
@@ -45,6 +45,12 @@ def typed_words_of(text: str) -> Words:
     """Words of a variant value as a viewer types them, without teencode: size "M" is "m", not
     the "mình" that teencode reads in a typed "m"."""
     return tuple(t.norm for t in tokenise(text).tokens if t.kind in ("word", "num"))
+
+
+def _digits(words: Words) -> Words:
+    """A name's number words after its first as viewers type them: "mực 1 nắng" for "mực một
+    nắng"."""
+    return words[:1] + tuple(str(NUMBER_WORDS.get(w, w)) for w in words[1:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +123,7 @@ class CatalogIndex:
             names = {words_of(a) for a in (product.name, *product.aliases)}
             vocab = {fold(w) for ws in names for w in ws}
             index.vocab[product.sku] = vocab
-            for ws in names:
+            for ws in names | {_digits(ws) for ws in names}:
                 if ws:
                     plain = tuple(fold(w) for w in ws)
                     weak = len(ws) == 1 and everyday_risk(ws[0])
@@ -154,6 +160,7 @@ class CatalogIndex:
                         and (pw,) not in known
                         and w not in UNIT_WORDS  # by its marks: "quà" (gift) is not "quả"
                         and pw not in variant_like
+                        and w not in CUE_WORDS  # "Nha Trang": its "nha" reads as the "nhé"
                         and not pw.isdigit()
                         and len(pw) > 1
                     ):

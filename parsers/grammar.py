@@ -585,8 +585,10 @@ class Grammar:
     def _body_weight(self, r: Reading, i: int, j: int) -> bool:
         """ "55kg mặc size gì", "mình 55kg", "nặng 74kg": a person's weight."""
         words = r.words
-        if i > 0 and (
-            words[i - 1].in_(tags.BODY_WEIGHT_BEFORE) or words[i - 1].tok.kind == "measure"
+        if (
+            i > 0
+            and i - 1 not in r.consumed  # "mực 1 nang 1kg": a word of the product's name
+            and (words[i - 1].in_(tags.BODY_WEIGHT_BEFORE) or words[i - 1].tok.kind == "measure")
         ):
             return True
         if j < len(words) and words[j].in_(tags.BODY_WEIGHT_AFTER):
