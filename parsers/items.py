@@ -8,6 +8,8 @@ showing, chosen through the unit when the unit says more ("lấy nửa cân" is 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from chotdon.catalog import COUNT_UNITS, Catalog, Product
 from chotdon.records import Item
 
@@ -52,16 +54,34 @@ def assemble(elements: list[Element], clause_of: dict[int, int]) -> list[Draft]:
                         d.qty = e
                 each = False
                 continue
-            if (
-                pending_q is None
-                and pending_v
-                and isinstance(nxt, Variant)
-                and nxt.start == e.end
-                and axes([nxt]) & axes(pending_v)
-            ):
+            next_values = (
+                isinstance(nxt, Variant) and nxt.start == e.end and axes([nxt]) & axes(pending_v)
+            )
+            if pending_q is None and pending_v and (e.postfix or next_values):
+                if e.postfix or _ends_with_count(elements, k, clause_of):
+                    # "L trắng 2 M đen 1", "chai 1 lít x2, chai 500ml x1": the count closes
+                    # the values before it
+                    drafts.append(Draft(None, e, pending_v, clause))
+                    pending_v, boundary = [], False
+                    continue
                 # "đôi 40 đen 1 đôi 41 nâu": the count starts the next line, not this one
                 drafts.append(Draft(None, None, pending_v, clause))
                 pending_v, pending_q, boundary = [], e, False
+                continue
+            before = drafts[-1] if drafts else None
+            if (
+                last is None
+                and before is not None
+                and before.qty is None
+                and (before.ref is not None or before.variants)
+                and pending_q is None
+                and not pending_v
+                and not e.postfix
+                and (nxt is None or clause_of.get(nxt.start, 0) != clause)
+            ):
+                # "short xám 32, 2 cái": a clause that is only a count counts the line before
+                before.qty = e
+                boundary = False
                 continue
             prefix = (
                 isinstance(nxt, Ref)
@@ -88,10 +108,21 @@ def assemble(elements: list[Element], clause_of: dict[int, int]) -> list[Draft]:
             pending_q, pending_v = None, []
             boundary = False
         elif isinstance(e, Variant):
+            closed = (  # "mũ trắng 1 đen 1": after its count, a line takes no more of one axis
+                last is not None
+                and last.qty is not None
+                and all(v.end <= last.qty.start for v in last.variants)
+                and axes([e]) & axes(last.variants)
+            )
+            names_next = isinstance(nxt, Ref) and nxt.start == e.end  # "với 10 ký st25"
             if (
                 pending_q is None
                 and last is not None
-                and (not boundary or (last.variants and isinstance(elements[k - 1], Sep)))
+                and not closed
+                and (
+                    not boundary
+                    or (last.variants and isinstance(elements[k - 1], Sep) and not names_next)
+                )
             ):
                 last.variants.append(e)
             else:
@@ -100,6 +131,15 @@ def assemble(elements: list[Element], clause_of: dict[int, int]) -> list[Draft]:
     if pending_q is not None or pending_v:
         drafts.append(Draft(None, pending_q, pending_v, last_clause))
     return drafts
+
+
+def _ends_with_count(elements: list[Element], k: int, clause_of: dict[int, int]) -> bool:
+    """The clause of elements[k] ends with a count: its counts follow their values."""
+    clause = clause_of.get(elements[k].start, 0)
+    tail = [
+        e for e in elements[k:] if clause_of.get(e.start, 0) == clause and not isinstance(e, Sep)
+    ]
+    return isinstance(tail[-1], Qty)
 
 
 def axes(variants: list[Variant]) -> set[tuple[str, str]]:
@@ -141,16 +181,16 @@ def _values_by_axis(product: Product, variants: list[Variant]) -> dict[str, list
     return by_axis
 
 
-def _labels_for(product: Product, by_axis: dict[str, list[str]]) -> list[str]:
-    """The product's variant labels the values name: one value per axis joined in the catalog's
-    axis order ("M / trắng"); several values of one axis ("40 và 42") give one label each."""
+def _values_for(by_axis: dict[str, list[str]]) -> list[dict[str, str]]:
+    """The lines the values name, one value per axis each: several values of one axis ("40 và
+    42") give one line each."""
     if not by_axis:
         return []
     several = next((axis for axis, values in by_axis.items() if len(values) > 1), None)
     firsts = {axis: values[0] for axis, values in by_axis.items()}
     if several is None:
-        return [product.label(firsts)]
-    return [product.label({**firsts, several: value}) for value in by_axis[several]]
+        return [firsts]
+    return [{**firsts, several: value} for value in by_axis[several]]
 
 
 def _amount(variants: list[Variant], product: Product) -> Qty | None:
@@ -217,7 +257,7 @@ def resolve(
     """Items for the drafts. `context` is what a draft naming no product may mean, best first
     (the product named before, the current one); `default_qty` is the quantity of an item that
     states none (1 for an order, None for a change or a cancel)."""
-    items: list[Item] = []
+    lines: list[Line] = []
     last_named: Product | None = None
     said: dict[str, dict[str, str]] = {}  # the values said last for each product, by axis
     for d in drafts:
@@ -233,12 +273,15 @@ def resolve(
             continue
         qty: int | float | None = default_qty
         amount = _amount(d.variants, product) if d.qty is None else None
+        stated = True
         if amount is not None:
             qty = _number(convert(amount.value, amount.unit, product))
         elif d.qty is not None and measured_as_counted(unit, product):
-            pass  # "50kg" next to a shirt is the buyer's weight, not how many shirts
+            stated = False  # "50kg" next to a shirt is the buyer's weight, not how many shirts
         elif d.qty is not None:
             qty = _number(convert(d.qty.value, unit, product))
+        else:
+            stated = False
         by_axis = _values_by_axis(product, d.variants)
         if by_axis and d.ref is None:
             # "áo trắng 1 M 1 L": the colour said for the first line holds for the next
@@ -246,25 +289,39 @@ def resolve(
                 by_axis.setdefault(axis, [value])
         if by_axis:
             said[product.sku] = {axis: values[-1] for axis, values in by_axis.items()}
-        values = _labels_for(product, by_axis)
+        values = _values_for(by_axis)
         if len(values) > 1:
             # "2 đôi size 40 và 42": one of each when the count matches
             share = 1 if qty in (None, len(values)) else qty
-            items.extend(Item(product.sku, share, v) for v in values)
+            lines.extend(Line(Item(product.sku, share, product.label(v)), v, True) for v in values)
         else:
-            items.append(Item(product.sku, qty, values[0] if values else None))
-    return _merge(_drop_totals(items))
+            label = product.label(values[0]) if values else None
+            lines.append(Line(Item(product.sku, qty, label), values[0] if values else {}, stated))
+    return _merge(_drop_totals(lines))
 
 
-def _drop_totals(items: list[Item]) -> list[Item]:
-    """ "2 đôi giày, 1 đôi 39 1 đôi 43": a total followed by its breakdown is said once."""
-    out = list(items)
-    for item in items:
-        if item.variant is not None or item.qty is None:
-            continue
-        parts = [i for i in items if i.sku == item.sku and i.variant is not None and i.qty]
-        if len(parts) > 1 and sum(i.qty or 0 for i in parts) == item.qty:
-            out.remove(item)
+class Line(NamedTuple):
+    item: Item
+    values: dict[str, str]  # the value of each axis it names
+    stated: bool  # its quantity was said, not the default one
+
+
+def _drop_totals(lines: list[Line]) -> list[Item]:
+    """A line followed by its breakdown is said once: "2 đôi giày, 1 đôi 39 1 đôi 43" (the
+    parts add up to it), "trắng: 1 M, 1 L", "10 ký gạo, 2 túi 5kg" (no count of its own)."""
+    out = []
+    for line in lines:
+        parts = [
+            p.item.qty
+            for p in lines
+            if p.item.sku == line.item.sku
+            and p.item.qty
+            and p.values.items() > line.values.items()  # each names its values, and more
+        ]
+        total = line.item.qty
+        adds_up = len(parts) > 1 and sum(q or 0 for q in parts) == total
+        if total is None or not parts or (line.stated and not adds_up):
+            out.append(line.item)
     return out
 
 

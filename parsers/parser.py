@@ -172,9 +172,10 @@ def _order_items(
     drafts = _drafts(reading, chosen)
     if not drafts:
         return [Item(current.sku, 1, None)] if current is not None else []
-    said = _values_said_before(reading, clauses, chosen[0])
-    if said and not drafts[0].variants:
-        drafts[0].variants = said  # "ck e đi 41, chốt 1 đôi nhé": the size said before
+    # "ck e đi 41, chốt 1 đôi nhé", "ck e mặc L, lấy 2 áo đen": the size said before
+    filled = axes(drafts[0].variants)
+    said = [v for v in _values_said_before(reading, clauses, chosen[0]) if not axes([v]) & filled]
+    drafts[0].variants = said + drafts[0].variants
     return _resolve(reading, drafts, catalog, current, 1)
 
 
