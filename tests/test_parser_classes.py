@@ -80,6 +80,66 @@ CASES: list[tuple[str, str | None, str, str, list[Line]]] = [
     ("giay-dep-minh", "T4", "vớ 3 cặp nha", "order", [("TAT-CAP", 3, None)]),
     ("giay-dep-minh", "H9", "chốt 1 set quà", "order", [("HOP-QUA", 1, None)]),
     ("nong-san-moc-chau", "M2", "man hau thung 3kg x2", "order", [("MAN-HAU", 2, "3kg")]),
+    # 8. (third set) units typed without marks, "yến"; a weight "x n"; the weight after a
+    # product sold by weight is its quantity, even when another product has it as a variant
+    ("nong-san-moc-chau", "B1", "lay 2 can bo nhe", "order", [("BO-SAP", 2, None)]),
+    ("dac-san-tay-bac", "TT", "thit trau 1 ky ruoi", "order", [("THIT-TRAU", 1.5, None)]),
+    ("gao-que-huong", "G1", "nửa yến st25", "order", [("GAO-ST25", 5, None)]),
+    ("nong-san-moc-chau", "B1", "bơ 3 ký x2", "order", [("BO-SAP", 6, None)]),
+    ("dac-san-tay-bac", "TT", "thịt trâu 5 lạng x3", "order", [("THIT-TRAU", 1.5, None)]),
+    ("nong-san-moc-chau", None, "bơ 5 ký", "order", [("BO-SAP", 5, None)]),
+    (
+        "nong-san-moc-chau",
+        None,
+        "lấy 1 thùng mận 5kg và 3 ký bơ",
+        "order",
+        [("MAN-HAU", 1, "5kg"), ("BO-SAP", 3, None)],
+    ),
+    # 9. (third set) names: number words typed as digits, a name word that is a cue word, a
+    # viewer's name that is a unit
+    ("hai-san-ca-mau", "M2", "muc 1 nang 2kg", "order", [("MUC-MOT-NANG", 2, None)]),
+    ("hai-san-ca-mau", "T1", "sửa thành 3 ký nhé", "change", [("TOM-KHO", 3, None)]),
+    ("gao-que-huong", "G1", "Hải Yến: gạo nấu có dẻo không", "question", []),
+    # 10. (third set) counts after their values, a count alone in its clause, a line followed by
+    # its breakdown, a size said before the order
+    (
+        "giay-dep-minh",
+        "V02",
+        "M trắng 2 L cam 1",
+        "order",
+        [("SO-MI", 2, "M / trắng"), ("SO-MI", 1, "L / cam")],
+    ),
+    (
+        "my-pham-nha-xinh",
+        "Q3",
+        "chai 100ml x2, chai 400ml x1",
+        "order",
+        [("TAY-TRANG", 2, "100ml"), ("TAY-TRANG", 1, "400ml")],
+    ),
+    (
+        "my-pham-nha-xinh",
+        "K7",
+        "khăn trắng 2 xám 1",
+        "order",
+        [("KHAN-TAM", 2, "trắng"), ("KHAN-TAM", 1, "xám")],
+    ),
+    ("giay-dep-minh", "B12", "sandal 40 đen, 2 đôi", "order", [("SANDAL", 2, "40 / đen")]),
+    (
+        "giay-dep-minh",
+        "V02",
+        "xanh: 1 S, 2 XL",
+        "order",
+        [("SO-MI", 1, "S / xanh"), ("SO-MI", 2, "XL / xanh")],
+    ),
+    (
+        "thoi-trang-ha",
+        "A1",
+        "lấy 3 áo size L, 2 đen 1 trắng",
+        "order",
+        [("AO-THUN", 2, "L / đen"), ("AO-THUN", 1, "L / trắng")],
+    ),
+    ("dac-san-tay-bac", "G2", "lấy 4 ký gạo, 2 túi 2kg", "order", [("GAO-ST25", 2, "2kg")]),
+    ("thoi-trang-ha", "A1", "ck e mặc XL, lấy 1 áo đen", "order", [("AO-THUN", 1, "XL / đen")]),
 ]
 
 
