@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import subprocess
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from chotdon.catalog import Catalog, load_catalog
@@ -84,15 +86,33 @@ def parser_us(records: list[SimRecord], streams: int) -> tuple[float, float]:
     return wall / n * 1e6, cpu / n * 1e6
 
 
+class Collections:
+    """The CPU time the garbage collector takes (gc.callbacks: told at each start and stop)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+        gc.callbacks.append(self._told)
+
+    def _told(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.seconds += time.thread_time() - self._started
+
+
 def child(source: str, db: str, streams: int) -> None:
-    """One session in this process; prints comments, wall and CPU seconds as JSON."""
+    """One session in this process; prints comments, wall seconds and CPU seconds as JSON: all
+    the threads', the event loop's thread's (the rest is the SQLite writer's and the file
+    reader's threads) and the collector's (in the loop's thread, mostly)."""
     options = SessionOptions(catalogs(streams), db, serve=False)
-    started, cpu = time.perf_counter(), time.process_time()
+    collections = Collections()
+    started, cpu, loop = time.perf_counter(), time.process_time(), time.thread_time()
     stats = asyncio.run(run_session(options, JsonLinesSource(source), log=lambda _m: None))
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    print(
-        json.dumps({"comments": stats.comments, "seconds": wall, "cpu": cpu, "peak_kb": peak_kb()})
-    )
+    result = {"comments": stats.comments, "seconds": wall, "cpu": cpu, "peak_kb": peak_kb()}
+    result |= {"loop_cpu": time.thread_time() - loop, "gc_cpu": collections.seconds}
+    print(json.dumps(result))
 
 
 def peak_kb() -> int:
@@ -102,15 +122,30 @@ def peak_kb() -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 
 
-def embedded(source: Path, db: Path, streams: int) -> tuple[int, float, float, float]:
-    """(comments, wall µs and CPU µs per comment, peak MB) of one session in a child process."""
+@dataclass
+class Session:
+    """One embedded session's figures, per comment (µs) where not said."""
+
+    comments: int
+    wall: float
+    cpu: float  # all threads
+    loop_cpu: float  # the event loop's thread: reading, parsing, resolving, the feed, metrics
+    gc_cpu: float  # the collector's, within loop_cpu mostly
+    peak_mb: float
+
+
+def embedded(source: Path, db: Path, streams: int) -> Session:
+    """One session in a child process."""
     cmd = [sys.executable, __file__, "--child", str(source), str(db), "--streams", str(streams)]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE)
     if proc.returncode:
         raise SystemExit(f"the embedded session failed (exit {proc.returncode})")
     result = json.loads(proc.stdout)
     n = result["comments"]
-    return n, result["seconds"] / n * 1e6, result["cpu"] / n * 1e6, result["peak_kb"] / 1024
+    per = {k: result[k] / n * 1e6 for k in ("seconds", "cpu", "loop_cpu", "gc_cpu")}
+    return Session(
+        n, per["seconds"], per["cpu"], per["loop_cpu"], per["gc_cpu"], result["peak_kb"] / 1024
+    )
 
 
 def main() -> None:
@@ -133,24 +168,36 @@ def main() -> None:
     print(f"{'comments':>9}  {'embedded':>8} {'parser':>6} {'ratio':>5} {'vs 1st':>7}  ", end="")
     print(f"{'memory':>6}  {'parser':>7} {'rest':>7}  {'parser':>7} {'rest':>7} {'ratio':>5}")
     first = 0.0
+    splits = []
     for size in (int(s) for s in args.sizes.split(",")):
         records = session(size, args.streams, args.seed)
         source = work / f"session-{size}.jsonl"
         with source.open("wb") as f:
             write_jsonl(records, f)
-        comments, wall, cpu, peak_mb = embedded(source, work / f"session-{size}.db", args.streams)
+        run = embedded(source, work / f"session-{size}.db", args.streams)
         parse_wall, parse_cpu = parser_us(records, args.streams)
-        rate, parsed = 1e6 / wall, 1e6 / parse_wall
+        rate, parsed = 1e6 / run.wall, 1e6 / parse_wall
         first = first or rate
-        print(f"{comments:>9,}  {rate:>8,.0f} {parsed:>6,.0f} {rate / parsed:>5.0%}", end="")
-        print(f" {rate / first:>7.0%}  {peak_mb:>3,.0f} MB", end="")
-        print(f"  {parse_wall:>7.1f} {wall - parse_wall:>7.1f}", end="")
-        print(f"  {parse_cpu:>7.1f} {cpu - parse_cpu:>7.1f} {parse_cpu / cpu:>5.0%}")
+        print(f"{run.comments:>9,}  {rate:>8,.0f} {parsed:>6,.0f} {rate / parsed:>5.0%}", end="")
+        print(f" {rate / first:>7.0%}  {run.peak_mb:>3,.0f} MB", end="")
+        print(f"  {parse_wall:>7.1f} {run.wall - parse_wall:>7.1f}", end="")
+        print(f"  {parse_cpu:>7.1f} {run.cpu - parse_cpu:>7.1f} {parse_cpu / run.cpu:>5.0%}")
+        splits.append((run, parse_cpu))
         source.unlink()
     print(
         "ratio: the embedded throughput over the parser's (the parser's share of a comment's "
         "time); rest: the pipeline's µs per comment\nbeyond the parser's (reading, resolving, "
         f"SQLite, the feed's views, the metrics)\n(SQLite files in {work})"
+    )
+    print("\nthe rest's CPU µs per comment by thread")
+    print(f"{'comments':>9}  {'loop thread':>11} {'of it GC':>8}  {'other threads':>13}")
+    for run, parse_cpu in splits:
+        print(f"{run.comments:>9,}  {run.loop_cpu - parse_cpu:>11.1f} {run.gc_cpu:>8.1f}", end="")
+        print(f"  {run.cpu - run.loop_cpu:>13.1f}")
+    print(
+        "loop thread: the event loop's beyond the parser (reading, resolving, the feed's views, "
+        "the metrics, garbage collection);\nother threads: the SQLite writer's (encoding and "
+        "committing each batch) and the file reader's"
     )
 
 
