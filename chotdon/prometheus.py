@@ -6,17 +6,24 @@ Names follow Prometheus conventions: base units (seconds, bytes, VND), `_total` 
 ids, topics, partitions, kinds and reasons from fixed lists — never a comment's text.
 
 Hot paths look their labelled children up through `Children`: `labels()` takes a lock and
-builds a key on every call, which shows at thousands of comments/s.
+builds a key on every call, which shows at thousands of comments/s. What is counted for every
+comment (comments, intents, parse failures, parse latency) is kept in plain Python values by
+`TallyCounter` and `TallyHistogram`, custom collectors read at each scrape: a comment costs a few
+dict and list updates there, where the library's metrics take a lock per update.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 from chotdon.records import Comment, Intent, OrderEvent, StockLevels, parse_failed
 
@@ -68,6 +75,62 @@ class Children(Generic[M]):
         if child is None:
             child = self._children[values] = self.metric.labels(*values)
         return child
+
+
+class TallyCounter:
+    """A counter kept in a dict by label values, for what is counted once per comment: `add` is
+    one dict update (no lock: one thread counts; a scrape from another thread copies the dict
+    in one step). Exposed as `<name>_total`, like the library's Counter."""
+
+    def __init__(
+        self, name: str, documentation: str, labels: Sequence[str], registry: CollectorRegistry
+    ) -> None:
+        self.name, self.documentation, self.labels = name, documentation, tuple(labels)
+        self.counts: dict[tuple[str, ...], float] = {}
+        registry.register(self)
+
+    def add(self, *values: str) -> None:
+        self.counts[values] = self.counts.get(values, 0) + 1
+
+    def keep(self, *values: str) -> None:
+        """Expose these label values from now on, at 0 until counted."""
+        self.counts.setdefault(values, 0)
+
+    def describe(self) -> list[Metric]:
+        return [CounterMetricFamily(self.name, self.documentation, labels=self.labels)]
+
+    def collect(self) -> list[Metric]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+        for values, count in list(self.counts.items()):
+            family.add_metric(values, count)
+        return [family]
+
+
+class TallyHistogram:
+    """A histogram without labels kept in a list of bucket counts: `observe` is a bisection and
+    two additions (the library's Histogram takes a lock per bucket and walks the bounds)."""
+
+    def __init__(
+        self, name: str, documentation: str, buckets: Sequence[float], registry: CollectorRegistry
+    ) -> None:
+        self.name, self.documentation = name, documentation
+        self.bounds = tuple(buckets)
+        self.les = [*map(floatToGoString, self.bounds), "+Inf"]  # as the library writes them
+        self.counts = [0] * len(self.les)  # the last: above every bound
+        self.sum = 0.0
+        registry.register(self)
+
+    def observe(self, amount: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, amount)] += 1  # a bucket counts up to its le
+        self.sum += amount
+
+    def describe(self) -> list[Metric]:
+        return [HistogramMetricFamily(self.name, self.documentation)]
+
+    def collect(self) -> list[Metric]:
+        counts, total = list(self.counts), self.sum
+        buckets = list(zip(self.les, itertools.accumulate(counts), strict=True))
+        return [HistogramMetricFamily(self.name, self.documentation, buckets, sum_value=total)]
 
 
 class Metrics:
@@ -126,39 +189,33 @@ class StreamMetrics(DeadLetterMetrics):
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         super().__init__(registry)
         r = self.registry
-        self.comments = Counter("chotdon_comments", "Comments read", ["stream"], registry=r)
-        self.intents = Counter(
-            "chotdon_intents", "Comments parsed, by intent", ["stream", "intent"], registry=r
+        self.comments = TallyCounter("chotdon_comments", "Comments read", ["stream"], r)
+        self.intents = TallyCounter(
+            "chotdon_intents", "Comments parsed, by intent", ["stream", "intent"], r
         )
         self.orders = Counter(
             "chotdon_orders", "Order events, by kind", ["stream", "status"], registry=r
         )
-        self.parse_latency = Histogram(
-            "chotdon_parse_latency_seconds",
-            "Time to parse one comment",
-            buckets=PARSE_BUCKETS,
-            registry=r,
+        self.parse_latency = TallyHistogram(
+            "chotdon_parse_latency_seconds", "Time to parse one comment", PARSE_BUCKETS, r
         )
-        self.parse_errors = Counter(
+        self.parse_errors = TallyCounter(
             "chotdon_parse_errors",
             "Comments the parser failed on (read as 'other'; the log has the traceback)",
             ["stream"],
-            registry=r,
+            r,
         )
-        self._comments = Children(self.comments)
-        self._intents = Children(self.intents)
         self._orders = Children(self.orders)
-        self._parse_errors = Children(self.parse_errors)
 
     def observe_comment(self, stream: str) -> None:
-        self._comments(stream).inc()
-        self._parse_errors(stream)  # a stream's parser failures are 0, not absent
+        self.comments.add(stream)
+        self.parse_errors.keep(stream)  # a stream's parser failures are 0, not absent
 
     def observe_intent(self, stream: str, kind: str, seconds: float, failed: bool = False) -> None:
         """One parsed comment: its intent, how long it took, whether the parser failed on it."""
-        self._intents(stream, kind).inc()
+        self.intents.add(stream, kind)
         if failed:
-            self._parse_errors(stream).inc()
+            self.parse_errors.add(stream)
         self.parse_latency.observe(seconds)
 
     def observe_parse(self, parse: Callable[[Comment], Intent], comment: Comment) -> Intent:

@@ -17,6 +17,8 @@ from chotdon.prometheus import (
     FeedMetrics,
     PipelineMetrics,
     SinkMetrics,
+    TallyCounter,
+    TallyHistogram,
     WorkerMetrics,
 )
 
@@ -37,7 +39,7 @@ OWN_FILES = [
 ]
 
 METRIC_REF = re.compile(r"(?<![\w:])chotdon_[a-zA-Z0-9_]+")
-DECLARATION = re.compile(r"\b(Counter|Gauge|Histogram|Summary)\(\s*\"(chotdon_\w+)\"")
+DECLARATION = re.compile(r"\b(?:Tally)?(Counter|Gauge|Histogram|Summary)\(\s*\"(chotdon_\w+)\"")
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|_KEY$|SECRETS$")
 SUFFIXES = {
     "Counter": ("_total", "_created"),
@@ -79,6 +81,8 @@ def registered_metrics() -> dict[str, tuple[str, ...]]:
         for value in vars(holder).values():
             if isinstance(value, MetricWrapperBase):
                 found[value._name] = tuple(value._labelnames)
+            elif isinstance(value, TallyCounter | TallyHistogram):  # custom collectors
+                found[value.name] = value.labels if isinstance(value, TallyCounter) else ()
     return found
 
 

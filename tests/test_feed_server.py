@@ -13,9 +13,10 @@ import msgspec
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from chotdon.catalog import load_catalog
-from chotdon.prometheus import PipelineMetrics
+from chotdon.prometheus import PARSE_BUCKETS, PipelineMetrics, TallyCounter, TallyHistogram
 from chotdon.records import (
     AdjustStock,
     Approve,
@@ -448,6 +449,33 @@ def test_metrics_looked_up_once_count_every_update() -> None:
     assert value("chotdon_parse_errors_total", {"stream": STREAM}) == 1
     assert value("chotdon_parse_latency_seconds_count") == 3
     assert value("chotdon_queue_depth", {"queue": "inbox"}) == 2
+
+
+def test_tallies_expose_what_the_library_metrics_would() -> None:
+    """The per-comment counters and the parse-latency histogram, kept in plain values, read on a
+    scrape as prometheus-client's own Counter and Histogram fed the same (a bucket counts up to
+    and including its bound; `_created` samples aside)."""
+    tallied, library = CollectorRegistry(), CollectorRegistry()
+    counter = TallyCounter("chotdon_x", "X", ["stream", "kind"], tallied)
+    histogram = TallyHistogram("chotdon_x_seconds", "Time", PARSE_BUCKETS, tallied)
+    counter_ = Counter("chotdon_x", "X", ["stream", "kind"], registry=library)
+    histogram_ = Histogram("chotdon_x_seconds", "Time", buckets=PARSE_BUCKETS, registry=library)
+    counter.keep("b", "order")
+    counter_.labels("b", "order")
+    for stream, kind in [("a", "order"), ("a", "other"), ("a", "order"), ("b", "order")]:
+        counter.add(stream, kind)
+        counter_.labels(stream, kind).inc()
+    for seconds in (0.0, 20e-6, 20.5e-6, 1e-3, 0.011, 7.0, 3e-4):  # on, beside and above bounds
+        histogram.observe(seconds)
+        histogram_.observe(seconds)
+
+    def exposed(registry: CollectorRegistry) -> list[str]:
+        lines = generate_latest(registry).decode().splitlines()
+        return [line for line in lines if "_created" not in line]
+
+    assert exposed(tallied) == exposed(library)
+    assert tallied.get_sample_value("chotdon_x_total", {"stream": "a", "kind": "order"}) == 2
+    assert tallied.get_sample_value("chotdon_x_seconds_bucket", {"le": "2e-05"}) == 2
 
 
 async def test_metrics_exposition(hub: FeedHub) -> None:
