@@ -35,7 +35,9 @@ from .stages import stock_levels
 # A batch's records live until it is committed, so at 700 they are traced again and again and
 # promoted to the old generation, whose full collections then grow with the session: the
 # collector took 15-22 µs of CPU a comment (20k-100k comments), ~6 at 20,000 (a pause of a few
-# milliseconds each, ~10 times a second at full speed). See benchmarks/embedded_scaling.py.
+# milliseconds each, ~10 times a second at full speed). What the session starts with (the
+# modules, the parser's word lists, the catalogs, a restored book) lives as long as it does and
+# is frozen out of the collections. See benchmarks/embedded_scaling.py.
 YOUNG_GENERATION = 20_000
 
 
@@ -80,12 +82,14 @@ class SessionError(Exception):
 
 @contextlib.contextmanager
 def young_generation(size: int = YOUNG_GENERATION) -> Iterator[None]:
-    """Collect the young generation every `size` allocations while inside (then as before)."""
+    """Collect the young generation every `size` allocations while inside; what `gc.freeze()`
+    leaves out of the collections inside is collected again after (then all as before)."""
     before = gc.get_threshold()
     gc.set_threshold(size, *before[1:])
     try:
         yield
     finally:
+        gc.unfreeze()
         gc.set_threshold(*before)
 
 
@@ -106,6 +110,7 @@ async def _run_session(options: SessionOptions, source: Source, log: Log) -> Run
     hub = FeedHub(restore_views(store, runner), runner.submit)
     runner.hub = hub
     hub.observe(metrics)
+    gc.freeze()  # the catalogs, books and views as the session starts: collected at its end
     site_runner: web.AppRunner | None = None
     confirming: asyncio.Task[None] | None = None
     if options.confirmer is not None:

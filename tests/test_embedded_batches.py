@@ -143,5 +143,8 @@ def test_a_session_collects_the_young_generation_less_often_and_restores_it() ->
         assert gc.get_threshold() == (12_345, *before[1:])
     with pytest.raises(KeyboardInterrupt), young_generation():
         assert gc.get_threshold()[0] == YOUNG_GENERATION
+        gc.freeze()  # as the session does once started
+        assert gc.get_freeze_count() > 0
         raise KeyboardInterrupt
     assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0  # what the session froze is collected again
