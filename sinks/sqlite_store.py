@@ -105,48 +105,85 @@ class Batch:
         )
 
 
-PUT_INTENT = "INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?, ?)"
-ADD_COMMENT = "INSERT OR IGNORE INTO comments VALUES (?, ?, ?, ?)"
-PUT_COMMENT = "INSERT OR REPLACE INTO comments VALUES (?, ?, ?, ?)"
-PUT_EVENT = "INSERT OR REPLACE INTO order_events VALUES (?, ?, ?, ?, ?, ?)"
-PUT_ORDER = (
-    "INSERT INTO orders VALUES (?, ?, ?, ?) ON CONFLICT (stream, order_id) DO UPDATE"
-    " SET seq = excluded.seq, record = excluded.record WHERE excluded.seq > seq"
+ROWS_PER_STEP = 256  # rows an INSERT writes at most (x 6 values: well under SQLite's limit)
+
+
+class Insert:
+    """An INSERT of rows of `width` values, many rows to a statement: the sqlite3 module lets the
+    GIL go for each step of a statement, and a thread waiting to take it back waits until the
+    event loop's thread yields it (up to the 5 ms switch interval). So one row per step, as
+    `executemany` runs, keeps the writer thread waiting while the loop works, and the writes add
+    to the loop's time instead of running beside it; a few steps per batch let them overlap."""
+
+    def __init__(self, head: str, width: int, tail: str = "") -> None:
+        row = "(" + ", ".join("?" * width) + ")"
+        self.width = width
+        self.sql = {  # by rows: ROWS_PER_STEP and the powers of two below it
+            2**k: f"{head} VALUES {', '.join([row] * 2**k)}{tail}"
+            for k in range(ROWS_PER_STEP.bit_length())
+        }
+
+    def run(self, db: sqlite3.Connection, values: list[object]) -> None:
+        """Insert the rows whose values `values` holds one after another, in order: in
+        statements of ROWS_PER_STEP rows, the rest in statements of the powers of two it adds
+        up to (a few statements of each size, prepared once: sqlite3 keeps them)."""
+        rows, done, size = len(values) // self.width, 0, ROWS_PER_STEP
+        while done < rows:
+            while size > rows - done:
+                size //= 2
+            end = done + size
+            db.execute(self.sql[size], values[done * self.width : end * self.width])
+            done = end
+
+
+PUT_INTENT = Insert("INSERT OR REPLACE INTO intents", 5)
+ADD_COMMENT = Insert("INSERT OR IGNORE INTO comments", 4)
+PUT_COMMENT = Insert("INSERT OR REPLACE INTO comments", 4)
+PUT_EVENT = Insert("INSERT OR REPLACE INTO order_events", 6)
+PUT_ORDER = Insert(
+    "INSERT INTO orders",
+    4,
+    " ON CONFLICT (stream, order_id) DO UPDATE"
+    " SET seq = excluded.seq, record = excluded.record WHERE excluded.seq > seq",
 )
-PUT_METRICS = "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?)"
-ADD_VIEWERS = "INSERT INTO viewers VALUES (?, ?, ?)"
-ADD_ACTION = "INSERT INTO actions VALUES (?, ?, ?)"
+PUT_METRICS = Insert("INSERT OR REPLACE INTO metrics", 4)
+ADD_VIEWERS = Insert("INSERT INTO viewers", 3)
+ADD_ACTION = Insert("INSERT INTO actions", 3)
+PUT_CUSTOMER = Insert("INSERT OR REPLACE INTO book_customers", 3)
+PUT_LOG_ENTRY = Insert("INSERT OR REPLACE INTO book_log", 3)
 
 
-def _record_rows(records: Iterable[AnyRecord]) -> dict[str, list[tuple[object, ...]]]:
-    """The rows of a batch's records, per statement, each record encoded once. Grouping keeps
-    each statement's rows in the batch's order and gives what writing the records one by one
-    would: only `comments` has two statements, and a comment stored as itself (replace) wins
-    over the copy its intent adds (ignore) in either order."""
-    rows: defaultdict[str, list[tuple[object, ...]]] = defaultdict(list)
+def _record_rows(records: Iterable[AnyRecord]) -> dict[Insert, list[object]]:
+    """The rows of a batch's records, per statement (their values one after another), each
+    record encoded once. Grouping keeps each statement's rows in the batch's order and gives
+    what writing the records one by one would: only `comments` has two statements, and a
+    comment stored as itself (replace) wins over the copy its intent adds (ignore) in either
+    order."""
+    rows: defaultdict[Insert, list[object]] = defaultdict(list)
     for record in records:
         if isinstance(record, Intent):
             c = record.comment
             if c is not None:
-                rows[PUT_INTENT].append(
-                    (c.stream, c.comment_id, c.ts, record.intent, encode(record))
-                )
-                rows[ADD_COMMENT].append((c.stream, c.comment_id, c.ts, encode(c)))
+                rows[PUT_INTENT] += (c.stream, c.comment_id, c.ts, record.intent, encode(record))
+                rows[ADD_COMMENT] += (c.stream, c.comment_id, c.ts, encode(c))
         elif isinstance(record, OrderEvent):
             data = encode(record)
             event = (record.stream, record.seq, record.order_id, record.kind, record.ts, data)
-            rows[PUT_EVENT].append(event)
-            rows[PUT_ORDER].append((record.stream, record.order_id, record.seq, data))
+            rows[PUT_EVENT] += event
+            rows[PUT_ORDER] += (record.stream, record.order_id, record.seq, data)
         elif isinstance(record, Comment):
-            rows[PUT_COMMENT].append((record.stream, record.comment_id, record.ts, encode(record)))
+            rows[PUT_COMMENT] += (record.stream, record.comment_id, record.ts, encode(record))
         elif isinstance(record, MetricsSnapshot):
-            rows[PUT_METRICS].append(
-                (record.stream, record.window_s, record.window_start, encode(record))
+            rows[PUT_METRICS] += (
+                record.stream,
+                record.window_s,
+                record.window_start,
+                encode(record),
             )
         elif isinstance(record, ViewerCount):
-            rows[ADD_VIEWERS].append((record.stream, record.ts, record.viewers))
+            rows[ADD_VIEWERS] += (record.stream, record.ts, record.viewers)
         elif isinstance(record, SetCurrent | Approve | Reject | AdjustStock):
-            rows[ADD_ACTION].append((record.stream, record.ts, encode(record)))
+            rows[ADD_ACTION] += (record.stream, record.ts, encode(record))
     return rows
 
 
@@ -186,8 +223,8 @@ class SQLiteStore:
         db.execute("BEGIN")
         try:
             self.put_catalogs(batch.catalogs)
-            for statement, params in rows.items():
-                db.executemany(statement, params)
+            for insert, values in rows.items():
+                insert.run(db, values)
             for stream, (changes, current) in batch.books.items():
                 self._write_book(stream, changes, current)
             db.executemany(
@@ -214,18 +251,13 @@ class SQLiteStore:
         )
         gone = [(stream, c) for c, row in changes.customers.items() if row is None]
         db.executemany("DELETE FROM book_customers WHERE stream = ? AND customer = ?", gone)
-        db.executemany(
-            "INSERT OR REPLACE INTO book_customers VALUES (?, ?, ?)",
-            [(stream, c, row) for c, row in changes.customers.items() if row is not None],
-        )
+        kept = [(c, row) for c, row in changes.customers.items() if row is not None]
+        PUT_CUSTOMER.run(db, [v for c, row in kept for v in (stream, c, row)])
         db.executemany(
             "DELETE FROM book_log WHERE stream = ? AND number = ?",
             [(stream, n) for n in changes.dropped],
         )
-        db.executemany(
-            "INSERT OR REPLACE INTO book_log VALUES (?, ?, ?)",
-            [(stream, n, entry) for n, entry in changes.log],
-        )
+        PUT_LOG_ENTRY.run(db, [v for n, entry in changes.log for v in (stream, n, entry)])
         db.executemany(
             "DELETE FROM book_blocks WHERE stream = ? AND first = ?",
             [(stream, first) for first, block in changes.blocks.items() if block is None],

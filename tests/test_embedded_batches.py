@@ -16,7 +16,7 @@ from chotdon.catalog import load_catalog
 from chotdon.records import AdjustStock, AnyRecord, Comment, OrderEvent, SetCurrent
 from ingest.simulator import simulate
 from sinks.feed.view import StreamView, Update
-from sinks.sqlite_store import Batch, SQLiteStore
+from sinks.sqlite_store import PUT_ORDER, ROWS_PER_STEP, Batch, Insert, SQLiteStore
 from stream_jobs.embedded_session import YOUNG_GENERATION, young_generation
 from stream_jobs.order_book import new_book
 from stream_jobs.processor import StreamProcessor
@@ -84,6 +84,33 @@ def test_a_batch_is_stored_as_its_records_one_by_one(
     a, b = dump(tmp_path / "a.db"), dump(tmp_path / "b.db")
     assert all(a[t] for t in ("comments", "intents", "order_events", "orders", "actions"))
     assert a == b
+
+
+@pytest.mark.parametrize("rows", [0, 1, 7, ROWS_PER_STEP, ROWS_PER_STEP + 1, 3 * ROWS_PER_STEP - 1])
+def test_rows_inserted_many_to_a_statement_as_one_by_one(rows: int) -> None:
+    """A later row of the same key wins within a statement and across statements, and an
+    upsert keeps the newest seq, as `executemany` (one row per step) would leave them."""
+    replace = Insert("INSERT OR REPLACE INTO t", 2)
+    values: list[object] = [v for i in range(rows) for v in (f"k{i % 50}", i)]
+    orders: list[object] = [v for i in range(rows) for v in ("s", f"o{i % 30}", (i * 7) % 61, i)]
+    many, one = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+    for db in (many, one):
+        db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)")
+        db.execute(
+            "CREATE TABLE orders (stream TEXT, order_id TEXT, seq INTEGER, record BLOB,"
+            " PRIMARY KEY (stream, order_id))"
+        )
+    replace.run(many, values)
+    PUT_ORDER.run(many, orders)
+    one.executemany(
+        "INSERT OR REPLACE INTO t VALUES (?, ?)", zip(values[::2], values[1::2], strict=True)
+    )
+    for i in range(0, len(orders), 4):
+        PUT_ORDER.run(one, orders[i : i + 4])
+    for table in ("t", "orders"):
+        query = f"SELECT * FROM {table} ORDER BY 1, 2"
+        assert many.execute(query).fetchall() == one.execute(query).fetchall()
+    assert many.execute("SELECT count(*) FROM t").fetchone() == (min(rows, 50),)
 
 
 def latest_of_each(updates: list[Update]) -> list[tuple[str, str]]:
