@@ -12,6 +12,8 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faust import Stream
+from faust.serializers.schemas import Schema
+from faust.types.tuples import Message
 
 from chotdon import topics
 from stream_jobs import faust_fixes
@@ -54,6 +56,40 @@ def test_the_per_record_cost_fix_watches_the_faust_code_it_copies_and_relies_on(
     assert {"Consumer._drain_messages", "Stream.noack_take", "Stream._py_aiter", "Stream.ack"} <= (
         watched
     )
+    assert {"Topic._compile_decode", "Schema.compile", "Registry.loads_value"} <= watched
+
+
+async def test_a_raw_bytes_topic_makes_the_events_fausts_decode_makes(tmp_path: Path) -> None:
+    """Fix 5: a topic of raw bytes gives each message's event without Faust's decoding, the
+    same event Faust's decode gives; a topic of another type keeps Faust's decode."""
+    app: Any = App(
+        "decode",
+        broker="kafka://127.0.0.1:9",
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        autodiscover=False,
+        datadir=str(tmp_path),
+    )
+    raw = app.topic("raw", key_type=bytes, value_type=bytes)
+    agents = raw.clone(is_iterator=True)  # what an agent's stream reads
+    as_json = app.topic("json", key_type=bytes, value_serializer="json")
+    fausts = Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    faust_decode = fausts.compile(app)
+    for key, value in ((b"s", b'{"a": 1}'), (None, b"x"), (b"s", None), (None, None)):
+        message = Message("raw", 0, 7, 0.0, 0, [("h", b"1")], key, value, None)
+        for topic in (raw, agents):
+            event, expected = await topic.decode(message), await faust_decode(message)
+            assert topic.decode.__qualname__.startswith("_Topic.")
+            assert (event.key, event.value, event.headers, event.message) == (
+                expected.key,
+                expected.value,
+                expected.headers,
+                message,
+            )
+    message = Message("json", 0, 7, 0.0, 0, None, b"s", b'{"a": 1}', None)
+    assert (await as_json.decode(message)).value == {"a": 1}
 
 
 async def test_a_hand_off_that_had_to_wait_finishes_where_it_waited() -> None:
