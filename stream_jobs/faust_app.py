@@ -81,6 +81,10 @@ def create_app(config: WorkerConfig, worker_metrics: WorkerMetrics | None = None
         producer_max_batch_size=PRODUCE_BATCH_BYTES,
         producer_linger=0.0,
         producer_acks=-1,
+        # the events queued for the agent: a batch in hand and the next. With Faust's 4,096, a
+        # host's action (actions topic) waited behind ~1.5 s of comments in a backlog
+        # (benchmarks/action_wait.py)
+        stream_buffer_maxsize=2 * config.batch_size,
         stream_wait_empty=True,  # a rebalance waits for the events in flight (checkpointed)
         table_standby_replicas=0,
         web_enabled=config.web_port > 0,
