@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -50,6 +49,7 @@ from chotdon.records import (
     ViewerCount,
     decode,
 )
+from chotdon.stop_signals import install_stop_signals
 
 from .redis_store import Entry, RedisStore, Span, WriteResult, parse_catalog_record
 
@@ -404,9 +404,7 @@ def _or_dash(offset: int | None) -> str:
 async def run_sink(options: SinkOptions) -> SinkStats:
     """Run until SIGTERM or SIGINT, then commit what was written and stop."""
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    install_stop_signals(stop)
     metrics = SinkMetrics()
     metrics.serve(options.metrics)
     return await RedisSink(options, metrics=metrics).run(stop)

@@ -28,7 +28,8 @@ from chotdon.catalog import Catalog, load_catalog
 from chotdon.config import add_flags, settings
 from chotdon.phones import mask_phones_in
 from chotdon.records import RecordError, decode
-from ingest.connectors.runner import Connector, install_stop_signals
+from chotdon.stop_signals import install_stop_signals
+from ingest.connectors.runner import Connector
 from sinks.redis_store import RedisAnswered
 
 from .confirm import DRAIN_SECONDS, Answered, Confirmer, repliers_of

@@ -25,6 +25,7 @@ from typing import cast
 
 from chotdon.config import add_flags, add_metrics_flag, settings
 from chotdon.prometheus import ConnectorMetrics
+from chotdon.stop_signals import install_stop_signals
 
 from .base import Checkpoint, state_file
 from .runner import (
@@ -34,7 +35,6 @@ from .runner import (
     Outcome,
     Platform,
     UsageError,
-    install_stop_signals,
     jsonl_emit,
     run_connector,
 )

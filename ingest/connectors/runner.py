@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import contextlib
 import queue
-import signal
 import sys
 import threading
 import time
@@ -407,14 +406,6 @@ def stable_comment(comment: Comment) -> Comment:
     if comment.comment_id.startswith(prefix):
         return comment
     return msgspec.structs.replace(comment, comment_id=prefix + comment.comment_id)
-
-
-def install_stop_signals(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT set `stop`: the runner flushes and saves its checkpoint, then exits."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
-            loop.add_signal_handler(sig, stop.set)
 
 
 # -- where records go ---------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import dataclasses
 import secrets
-import signal
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -34,6 +33,7 @@ from chotdon.config import add_flags
 from chotdon.log_limits import limit_client_logs
 from chotdon.prometheus import FeedMetrics
 from chotdon.records import Comment, HostAction, SetCurrent, ViewerCount, decode, encode
+from chotdon.stop_signals import install_stop_signals
 from sinks.redis_store import RedisStore, StoredStream
 
 from .hub import ActionSink, FeedHub
@@ -291,9 +291,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        install_stop_signals(stop)
         await run_feed(options, stop)
 
     asyncio.run(main())
