@@ -9,7 +9,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -20,26 +19,22 @@ from chotdon.records import AdjustStock, AnyRecord, Comment, HostAction, Intent,
 from ingest.sources import RecordsSource, SourceRecord
 from sinks.sqlite_store import SQLiteStore
 from stream_jobs.embedded import BATCH_SIZE, EmbeddedRunner
+from tests.commands import chotdon
 
 DEMO = Path(str(resources.files("chotdon") / "data" / "demo_session.jsonl"))
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def run_command(db: Path, *args: str) -> list[str]:
+    """`chotdon run` of the kim-an catalog into `db`, no page, ending with its source."""
+    return chotdon(
+        "run", "--catalog", "kim-an", "--db", str(db), "--no-serve", "--exit-at-end", *args
+    )
+
+
 def chotdon_run(db: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "chotdon",
-            "run",
-            "--catalog",
-            "kim-an",
-            "--db",
-            str(db),
-            "--no-serve",
-            "--exit-at-end",
-            *args,
-        ],
+        run_command(db, *args),
         input=stdin,
         capture_output=True,
         text=True,
@@ -96,22 +91,7 @@ def test_a_killed_run_restarts_without_losing_or_doubling_anything(tmp_path: Pat
     assert len(expected) > 100
 
     db = tmp_path / "crashed.db"
-    cmd = [
-        sys.executable,
-        "-m",
-        "chotdon",
-        "run",
-        "--catalog",
-        "kim-an",
-        "--db",
-        str(db),
-        "--no-serve",
-        "--exit-at-end",
-        "--source",
-        str(DEMO),
-        "--speed",
-        "40",
-    ]
+    cmd = run_command(db, "--source", str(DEMO), "--speed", "40")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until part of the session is committed
