@@ -10,10 +10,35 @@ queue, so a slow platform never holds the pipeline: when the queue is full the o
 dropped and counted. One reply per comment (a Private Reply allows no more), across restarts:
 the comments answered are kept in an `Answered` store (the session's SQLite in the embedded
 mode, Redis in the distributed one), looked up before a reply goes and written as soon as it
-went, so a restart answers nothing twice (only a crash between the platform's answer and that
-write could). Each platform is rate limited (YouTube: each message costs 50 quota units). A
-refused token or a spent quota switches that platform's replies off with one clear message;
-network errors are retried a few times, then the reply is dropped and counted.
+went, so a restart answers nothing twice but in the windows below. Each platform is rate
+limited (YouTube: each message costs 50 quota units). A refused token or a spent quota switches
+that platform's replies off with one clear message; network errors are retried a few times,
+then the reply is dropped and counted.
+
+Where a buyer can be answered twice (at least once, not exactly once). The store is written
+after the platform has accepted a reply, and looked up before one goes; no reply the connectors
+send carries an idempotency key (YouTube's liveChatMessages.insert takes none: `part` and the
+message), so in these three windows the platform is asked twice:
+
+1. The process dies (SIGKILL, out of memory, power) after the platform accepted a reply and
+   before `remember` stored it. `chotdon confirm` reads the orders again from its last commit,
+   which waits for every reply read to be sent or given up, so it sends that reply again; the
+   embedded mode offers only the events committed after its restart, so only a later event of
+   the same comment (an order updated, a waiting line confirmed) is answered again.
+2. A reply that timed out or lost its connection after it was sent is retried (`ATTEMPTS`): the
+   platform may have posted the first. The connectors raise the same TransientError for a
+   connection that never opened and for one that broke after the request went.
+3. Two `chotdon confirm` with the same group, while Kafka moves a partition between them: both
+   can read an event, find the comment unanswered and send (look-up and write are not atomic).
+
+A Facebook Private Reply is never doubled: Graph sends one per comment (its documented limit)
+and refuses a second, counted as a failure; public replies (`--confirm-public`), YouTube chat
+messages and Shopee live comments can be. Each window lasts one request; SIGTERM and Ctrl-C
+let the queued replies go for `DRAIN_SECONDS`, then cancel what is left, which can be a reply
+in flight (window 1 again). Closing them means answering at most once instead: claiming the
+comment in the store before the reply goes (an atomic add, which also closes 3), and neither
+resending a claimed one after a restart nor retrying a reply whose request may have gone, at
+the cost of a buyer left unanswered in the same windows.
 """
 
 from __future__ import annotations
