@@ -14,6 +14,12 @@ Figures, all from one run:
   event (its `seq`, as the stream processor alone gives it), start-up included, and between
   a quarter and three quarters of the comments counted (mid-drain: no start-up, no rebalance);
   and the CPU seconds the worker processes used per comment. Then the same with two workers;
+- where the time goes, per process (the CPU a process is charged is what it cost, however
+  many others share the cores): at each rate, the cores each used (the workers, the sink, the
+  broker, Redis: their pid files, as deploy/ starts them) and the worker's batches and
+  checkpoints from its Prometheus metrics (records a batch, ms a batch from its first record to
+  its outputs acknowledged, ms a checkpoint, during which the stream waits); mid-drain, the CPU
+  µs per comment of each and the cores they add up to;
 - raw aiokafka consume-and-produce of the same backlog on the same broker (records/s), and the
   drain rate as a share of it; the parser's single-core throughput on the same comments, and
   its CPU per comment against the worker's (a ratio that does not depend on what else the
@@ -38,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +55,8 @@ import msgspec
 from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 from embedded_scaling import START_TS, catalogs, parser_us
+from feed_load import free_port
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from chotdon import topics
@@ -80,14 +89,46 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU seconds (user + system) the processes have used so far (Linux)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def service_pids(redis_url: str) -> dict[str, list[int]]:
+    """The broker's and Redis's pids, from the pid files deploy/kafka/broker and
+    deploy/redis/server write (their data folders as they default them); [] if not found."""
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    files = {
+        "broker": Path(os.environ.get("CHOTDON_KAFKA_DIR", "/tmp/chotdon-kafka")) / "kafka.pid",
+        "Redis": Path(os.environ.get("CHOTDON_REDIS_DIR", "/tmp/chotdon-redis"))
+        / f"redis-{port}.pid",
+    }
+    pids: dict[str, list[int]] = {}
+    for name, file in files.items():
+        try:
+            pid = int(file.read_text().strip())
+            cpu_seconds([pid])
+            pids[name] = [pid]
+        except (OSError, ValueError):
+            pids[name] = []
+    return pids
+
+
 class Processes:
-    """Workers and the sink as `chotdon` commands, their logs in one folder."""
+    """Workers and the sink as `chotdon` commands, their logs in one folder; the first worker
+    serves its Prometheus metrics."""
 
     def __init__(self, bootstrap: str, redis: str, prefix: str, work: Path) -> None:
         self.bootstrap, self.redis, self.prefix, self.work = bootstrap, redis, prefix, work
         self.procs: list[subprocess.Popen[bytes]] = []
         self.workers: list[subprocess.Popen[bytes]] = []
         self.sinks: list[subprocess.Popen[bytes]] = []
+        self.services = service_pids(redis)
+        self.metrics_port = free_port()
 
     def start(self, *args: str, name: str) -> None:
         log = (self.work / f"{name}.log").open("wb")
@@ -96,17 +137,39 @@ class Processes:
         self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
 
     def worker(self, name: str = "worker") -> None:
-        self.start("worker", "--partitions", str(PARTITIONS), "--loglevel", "warning", name=name)
+        args = ["worker", "--partitions", str(PARTITIONS), "--loglevel", "warning"]
+        if not self.workers:
+            args += ["--metrics", f"127.0.0.1:{self.metrics_port}"]
+        self.start(*args, name=name)
         self.workers.append(self.procs[-1])
 
-    @staticmethod
-    def cpu(procs: list[subprocess.Popen[bytes]]) -> float:
-        """CPU seconds (user + system) the processes have used so far (Linux)."""
-        ticks = 0
-        for proc in procs:
-            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds each kind of process has used so far."""
+        pids = {
+            "workers": [p.pid for p in self.workers],
+            "sink": [p.pid for p in self.sinks],
+            **self.services,
+        }
+        return {name: cpu_seconds(of) for name, of in pids.items() if of}
+
+    def worker_metrics(self) -> dict[str, float]:
+        """The first worker's batch and checkpoint counts and seconds, and records read."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        wanted = (
+            "chotdon_worker_batch_duration_seconds_count",
+            "chotdon_worker_batch_duration_seconds_sum",
+            "chotdon_worker_checkpoint_duration_seconds_count",
+            "chotdon_worker_checkpoint_duration_seconds_sum",
+            "chotdon_worker_records_in_total",
+        )
+        found = dict.fromkeys(wanted, 0.0)
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name in found:
+                    found[sample.name] += sample.value
+        return found
 
     def sink(self) -> None:
         self.start("sink", "redis", "--redis", self.redis, name="sink")
@@ -239,11 +302,14 @@ async def send_paced(
 
 
 async def latency(
-    args: argparse.Namespace, producer: Any, prefix: str, rate: float, seed: int
+    args: argparse.Namespace, producer: Any, procs: Processes, rate: float, seed: int
 ) -> None:
     records = session(args.streams, rate, args.seconds, seed)
+    prefix = procs.prefix
     async with Notifications(args.redis, prefix) as redis, InKafka(args.bootstrap, prefix) as kafka:
+        before = (time.monotonic(), procs.cpu(), await asyncio.to_thread(procs.worker_metrics))
         stamps, sent_rate = await send_paced(producer, prefix, records)
+        after = (time.monotonic(), procs.cpu(), await asyncio.to_thread(procs.worker_metrics))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # the events of the last comments still coming
             await asyncio.sleep(1)
@@ -262,6 +328,29 @@ async def latency(
             f"{rate:>6,.0f} comments/s ({sent_rate:,.0f} sent)  latency p50 {p50:7,.0f} ms"
             f"  p95 {p95:7,.0f} ms  p99 {p99:7,.0f} ms  ({len(seconds):,} order events {where})"
         )
+    stages(before, after)
+
+
+def stages(
+    before: tuple[float, dict[str, float], dict[str, float]],
+    after: tuple[float, dict[str, float], dict[str, float]],
+) -> None:
+    """While the comments were sent: the worker's batches and checkpoints, the cores used."""
+    wall = after[0] - before[0]
+    m = {name: after[2][name] - value for name, value in before[2].items()}
+    batches = max(m["chotdon_worker_batch_duration_seconds_count"], 1)
+    checkpoints = max(m["chotdon_worker_checkpoint_duration_seconds_count"], 1)
+    cores = ", ".join(f"{name} {(after[1][name] - v) / wall:.2f}" for name, v in before[1].items())
+    print(
+        f"        the worker: {batches / wall:,.0f} batches/s of"
+        f" {m['chotdon_worker_records_in_total'] / batches:,.0f} records,"
+        f" {m['chotdon_worker_batch_duration_seconds_sum'] / batches * 1000:,.1f} ms each"
+        f" (handled, outputs acknowledged); {checkpoints / wall:.1f} checkpoints/s,"
+        f" {m['chotdon_worker_checkpoint_duration_seconds_sum'] / checkpoints * 1000:,.1f} ms"
+        f" each (the stream waits)\n"
+        f"        cores used: {cores} (of {os.cpu_count()}; load average"
+        f" {os.getloadavg()[0]:.1f})"
+    )
 
 
 async def comments_counted(redis: Redis, prefix: str, streams: int) -> int:
@@ -324,16 +413,14 @@ async def drain(
     seqs = last_seqs(records, args.streams)
     procs = Processes(args.bootstrap, args.redis, prefix, work)
     started = time.monotonic()
-    counts: list[tuple[float, int, float, float]] = []  # (when, counted, workers', sink's CPU)
+    counts: list[tuple[float, int, dict[str, float]]] = []  # (when, counted, CPU seconds)
     try:
         for i in range(workers):
             procs.worker(f"drain{workers}-worker{i}")
         procs.sink()
         while True:
             counted = await comments_counted(redis, prefix, args.streams)
-            counts.append(
-                (time.monotonic(), counted, procs.cpu(procs.workers), procs.cpu(procs.sinks))
-            )
+            counts.append((time.monotonic(), counted, procs.cpu()))
             if counted >= comments and await events_stored(redis, prefix, seqs):
                 break
             procs.check()
@@ -341,21 +428,23 @@ async def drain(
                 raise SystemExit(f"the backlog did not drain in 10 minutes; logs in {work}")
             await asyncio.sleep(0.2)
         took = time.monotonic() - started
-        cpu = procs.cpu(procs.workers) / comments
+        cpu = procs.cpu()["workers"] / comments
     finally:
         procs.stop()
         await drop(args.bootstrap, redis, prefix)
     first, third = (next(c for c in counts if c[1] >= q * comments) for q in (0.25, 0.75))
     n = third[1] - first[1]
-    steady, steady_cpu = n / (third[0] - first[0]), (third[2] - first[2]) / n
-    sink_cpu = (third[3] - first[3]) / n
+    steady = n / (third[0] - first[0])
+    each = {name: (third[2][name] - first[2][name]) / n for name in first[2]}  # CPU s a comment
     print(
         f"backlog of {comments:,} comments, {workers} worker(s) + sink: {took:5.1f} s,"
         f" {comments / took:>7,.0f} comments/s ({steady:,.0f}/s mid-drain); CPU per comment:"
-        f" workers {cpu * 1e6:,.0f} µs ({steady_cpu * 1e6:,.0f} µs mid-drain),"
-        f" sink {sink_cpu * 1e6:,.0f} µs mid-drain"
+        f" workers {cpu * 1e6:,.0f} µs start-up included\n        mid-drain: "
+        + ", ".join(f"{name} {seconds * 1e6:,.0f} µs" for name, seconds in each.items())
+        + f" a comment; at {steady:,.0f}/s that is {sum(each.values()) * steady:.2f} cores"
+        f" (of {os.cpu_count()}; load average {os.getloadavg()[0]:.1f})"
     )
-    return Drained(comments / took, steady, cpu, steady_cpu)
+    return Drained(comments / took, steady, cpu, each["workers"])
 
 
 async def passthrough(args: argparse.Namespace, records: list[SimRecord]) -> float:
@@ -450,7 +539,7 @@ async def run(args: argparse.Namespace) -> None:
                 await asyncio.sleep(0.5)
         for i, rate in enumerate(args.rates):
             procs.check()
-            await latency(args, producer, prefix, rate, seed=i)
+            await latency(args, producer, procs, rate, seed=i)
     finally:
         await producer.stop()
         procs.stop()

@@ -64,6 +64,7 @@ from .faust_catalogs import CatalogReader
 from .faust_fixes import take_events
 from .order_book import StreamBook, new_book
 from .processor import StreamProcessor
+from .worker_config import BATCH_SIZE, BATCH_WITHIN
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,8 @@ Outputs = dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]]
 @dataclass(frozen=True, slots=True)
 class JobConfig:
     prefix: str
-    batch_size: int = 500
-    batch_within: float = 0.05  # seconds a batch waits to fill
+    batch_size: int = BATCH_SIZE
+    batch_within: float = BATCH_WITHIN
     checkpoint_s: float = 1.0  # state written at most this often (0: every batch)
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
 
