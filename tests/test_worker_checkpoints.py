@@ -54,16 +54,16 @@ def test_a_host_order_action_is_checkpointed_at_once(kafka_broker: str, tmp_path
         assert changelog_rows(changelog) == 0, "state written before its checkpoint was due"
 
         sku = events[0].lines[0].sku
-        action = AdjustStock(stream=stream, sku=sku, delta=5, action_id="more-stock")
-        produce_raw(topics.ACTIONS.name(prefix), [(stream.encode(), encode(action))])
 
         def remaining() -> float | None:
             out = read_topic(topics.ORDERS.name(prefix), 1).records
             levels = [r for r in out if isinstance(r, StockLevels)]
             return levels[-1].remaining[sku] if levels else None
 
-        before = remaining()
+        before = remaining()  # (read before the action: the worker may apply it at once)
         assert before is not None
+        action = AdjustStock(stream=stream, sku=sku, delta=5, action_id="more-stock")
+        produce_raw(topics.ACTIONS.name(prefix), [(stream.encode(), encode(action))])
         wait_until(lambda: remaining() == before + 5, 30, "the stock levels after the action")
         rows = wait_until(lambda: changelog_rows(changelog), 10, "the state, written at once")
         assert rows >= 4, f"{rows} rows: the book's head, its 3 customers and log"
