@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -30,6 +31,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
 from chotdon import topics
+from chotdon.collector import young_generation
 from chotdon.config import add_flags, add_metrics_flag
 from chotdon.kafka_admin import FETCH_MAX_WAIT_MS
 from chotdon.log_limits import limit_client_logs
@@ -407,7 +409,9 @@ async def run_sink(options: SinkOptions) -> SinkStats:
     install_stop_signals(stop)
     metrics = SinkMetrics()
     metrics.serve(options.metrics)
-    return await RedisSink(options, metrics=metrics).run(stop)
+    with young_generation():
+        gc.freeze()  # the modules and clients it starts with, out of the collections
+        return await RedisSink(options, metrics=metrics).run(stop)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

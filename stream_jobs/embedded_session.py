@@ -12,13 +12,13 @@ import secrets
 import signal
 import sqlite3
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from chotdon.catalog import Catalog
+from chotdon.collector import young_generation
 from chotdon.prometheus import PipelineMetrics
 from chotdon.records import SetCurrent, ViewerCount
 from ingest.sources import Source
@@ -30,15 +30,6 @@ from sinks.sqlite_store import SQLiteStore
 from .confirm import DRAIN_SECONDS, Confirmer
 from .embedded import EmbeddedRunner, Log, PipelineError, RunStats
 from .stages import stock_levels
-
-# Objects allocated between two collections of the young generation (CPython's default: 700).
-# A batch's records live until it is committed, so at 700 they are traced again and again and
-# promoted to the old generation, whose full collections then grow with the session: the
-# collector took 15-22 µs of CPU a comment (20k-100k comments), ~6 at 20,000 (a pause of a few
-# milliseconds each, ~10 times a second at full speed). What the session starts with (the
-# modules, the parser's word lists, the catalogs, a restored book) lives as long as it does and
-# is frozen out of the collections. See benchmarks/embedded_scaling.py.
-YOUNG_GENERATION = 20_000
 
 
 @dataclass
@@ -78,19 +69,6 @@ def _log(message: str) -> None:
 class SessionError(Exception):
     """The session cannot start with these options (a file that is not a database, a port
     taken): said in one line, exit status 2."""
-
-
-@contextlib.contextmanager
-def young_generation(size: int = YOUNG_GENERATION) -> Iterator[None]:
-    """Collect the young generation every `size` allocations while inside; what `gc.freeze()`
-    leaves out of the collections inside is collected again after (then all as before)."""
-    before = gc.get_threshold()
-    gc.set_threshold(size, *before[1:])
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)
 
 
 async def run_session(options: SessionOptions, source: Source, log: Log = _log) -> RunStats:

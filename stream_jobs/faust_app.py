@@ -24,6 +24,7 @@ records around restarts and rebalances: `faust_fixes` patches that.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from faust import Stream
 from faust.types import TP, AppT, TableT
 
 from chotdon import topics
+from chotdon.collector import young_generation
 from chotdon.kafka_admin import TopicsError, bootstrap_servers, check_topics
 from chotdon.log_limits import limit_client_logs
 from chotdon.prometheus import WorkerMetrics
@@ -142,6 +144,7 @@ def create_app(config: WorkerConfig, worker_metrics: WorkerMetrics | None = None
     async def say_assigned(_sender: Any, assigned: set[TP], signal: Any, **_kw: Any) -> None:
         mine = sorted({tp.partition for tp in assigned if tp.topic.startswith(f"{config.prefix}.")})
         log.info("chotdon worker: partitions %s of %s.*", mine, config.prefix)
+        gc.freeze()  # the worker as started (modules, Faust's services): out of the collections
 
     # mode's handler type names the `signal` keyword by a string mypy does not resolve
     app.on_partitions_revoked.connect(forget_states)  # type: ignore[arg-type]
@@ -170,5 +173,6 @@ def run_worker(config: WorkerConfig) -> int:
     # Faust's progress spinner sets the root logger to DEBUG (to spin on every record): every
     # debug call of the clients would build a log record, one per record sent
     worker.spinner = None
-    worker.execute_from_commandline()
+    with young_generation():
+        worker.execute_from_commandline()
     return 0  # not reached: execute_from_commandline exits

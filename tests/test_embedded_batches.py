@@ -13,11 +13,11 @@ import msgspec
 import pytest
 
 from chotdon.catalog import load_catalog
+from chotdon.collector import YOUNG_GENERATION, young_generation
 from chotdon.records import AdjustStock, AnyRecord, Comment, OrderEvent, SetCurrent
 from ingest.simulator import simulate
 from sinks.feed.view import StreamView, Update
 from sinks.sqlite_store import PUT_ORDER, ROWS_PER_STEP, Batch, Insert, SQLiteStore
-from stream_jobs.embedded_session import YOUNG_GENERATION, young_generation
 from stream_jobs.order_book import new_book
 from stream_jobs.processor import StreamProcessor
 
