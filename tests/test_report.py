@@ -47,7 +47,7 @@ def test_the_figures_are_the_databases(page: str, demo_db: Path) -> None:
     orders = final_orders(demo_db)
     paid = [o for o in orders if o["total"] > 0]  # type: ignore[operator]
     revenue = sum(o["total"] for o in paid)  # type: ignore[misc]
-    assert kpi(page, "revenue") == format_vnd(revenue) == "14.595.000 ₫"
+    assert kpi(page, "revenue") == format_vnd(revenue) == "14.745.000 ₫"
     assert kpi(page, "orders") == str(len(paid))
     assert kpi(page, "comments") == "2.001"
     peak = max(n for (n,) in rows(demo_db, "viewers", "viewers"))  # type: ignore[type-var]
