@@ -99,6 +99,7 @@ class Qty:
         rule: str,
         postfix: bool = False,
         foreign: bool = False,
+        elsewhere: bool = False,
     ) -> None:
         self.value = value
         self.unit = unit  # canonical unit, or None for a bare count
@@ -107,6 +108,9 @@ class Qty:
         self.rule = rule
         self.postfix = postfix  # "x2", "sl 3": belongs to the product before it
         self.foreign = foreign  # "1 chai Tommy": counts a thing the catalog does not name
+        # "2 ký cá khô", "1 đôi giày" where neither is sold: goods of another shop, never the
+        # product on screen
+        self.elsewhere = elsewhere
 
 
 class Ref:
@@ -485,7 +489,13 @@ class Grammar:
         if value <= 0:
             return 0
         foreign = unit is not None and self._names_other_thing(r, j)
-        return self._measured(r, Qty(round(value, 3), unit, i, j, rule, postfix, foreign))
+        elsewhere = (
+            foreign
+            and words[j].in_(tags.GOODS_NOUNS)
+            and words[j].plain not in self.index.known_words
+        )
+        q = Qty(round(value, 3), unit, i, j, rule, postfix, foreign, elsewhere)
+        return self._measured(r, q)
 
     def _measured(self, r: Reading, q: Qty) -> int:
         """A weight or volume that is a variant of the catalog ("1 hũ 500g"), or that describes

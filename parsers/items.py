@@ -214,6 +214,9 @@ def _choose(ref: Ref, unit: str | None) -> Product:
 
 
 def _by_context(draft: Draft, context: list[Product], catalog: Catalog) -> Product | None:
+    amounts = [v.amount for v in draft.variants if v.amount is not None]
+    if len(amounts) == len(draft.variants) and any(q.elsewhere for q in [draft.qty, *amounts] if q):
+        return None  # "1 đôi dép", "3 ký cá khô" of a shop selling neither: for review
     unit = draft.qty.unit if draft.qty else None
     holders = [o.product for v in draft.variants for o in v.options]
     for p in context:

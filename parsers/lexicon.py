@@ -149,6 +149,80 @@ PLUS_SIGN: Final = "+"  # "+1" as the whole comment: one more
 WEIGHT_FACTORS: Final = {"kg": 1.0, "g": 0.001}
 VOLUME_FACTORS: Final = {"lít": 1.0, "ml": 0.001}
 
+# Goods sold live, by their head noun: after a count and unit ("2 ký cá khô", "1 đôi giày"), one
+# the catalog does not name is another shop's product, never the one on screen.
+GOODS_NOUNS: Final = frozenset(
+    {
+        "giày",
+        "dép",
+        "áo",
+        "quần",
+        "váy",
+        "đầm",
+        "mũ",
+        "nón",
+        "túi",
+        "ví",
+        "balo",
+        "kính",
+        "tất",
+        "khăn",
+        "chăn",
+        "gối",
+        "nồi",
+        "chảo",
+        "bát",
+        "cá",
+        "thịt",
+        "gà",
+        "vịt",
+        "heo",
+        "lợn",
+        "tôm",
+        "cua",
+        "ghẹ",
+        "mực",
+        "ốc",
+        "gạo",
+        "nếp",
+        "mì",
+        "miến",
+        "bún",
+        "bánh",
+        "kẹo",
+        "mứt",
+        "sữa",
+        "trà",
+        "chè",
+        "rượu",
+        "bia",
+        "dầu",
+        "mắm",
+        "muối",
+        "đường",
+        "nấm",
+        "măng",
+        "rau",
+        "khoai",
+        "ngô",
+        "đậu",
+        "hạt",
+        "táo",
+        "xoài",
+        "bưởi",
+        "chuối",
+        "dưa",
+        "nho",
+        "ổi",
+        "vải",
+        "nhãn",
+        "mận",
+        "son",
+        "kem",
+        "phấn",
+    }
+)
+
 # Cue words. Phrases are space-separated canonical words.
 ORDER_VERBS: Final = frozenset({"chốt", "lấy", "mua", "đặt", "gửi", "ship", "để", "ủng"})
 # Weak verbs need a self-reference or a request; "ủng" is "ủng hộ": buying to support sellers.
@@ -419,7 +493,7 @@ WEAK_QUESTION_END: Final = frozenset({"vậy", "thế", "à", "hả"})
 
 
 # Words the grammar and the intent cues read around items.
-CHANGE_FROM_TO: Final = frozenset({"từ", "sang", "thành"})
+CHANGE_FROM_TO: Final = frozenset({"từ", "sang", "qua", "thành"})  # "đổi qua L trắng": sang
 # what may stand beside sizes and colours in a comment that is only those ("XL trắng nhé")
 LONE_VALUE_COMPANY: Final = (
     frozenset({"nhé", "ạ", "shop", "với", "luôn", "ơi", "lấy", "chốt"})

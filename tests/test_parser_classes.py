@@ -140,6 +140,12 @@ CASES: list[tuple[str, str | None, str, str, list[Line]]] = [
     ),
     ("dac-san-tay-bac", "G2", "lấy 4 ký gạo, 2 túi 2kg", "order", [("GAO-ST25", 2, "2kg")]),
     ("thoi-trang-ha", "A1", "ck e mặc XL, lấy 1 áo đen", "order", [("AO-THUN", 1, "XL / đen")]),
+    ("giay-dep-minh", "V02", "đổi qua M cam nha", "change", [("SO-MI", None, "M / cam")]),
+    # 11. (third set) goods the catalog does not sell are another shop's, never the product on
+    # screen: an order for review
+    ("nong-san-moc-chau", "B1", "lấy 3 ký cá khô", "order", []),
+    ("my-pham-nha-xinh", "M5", "chốt 2 hộp bánh", "order", []),
+    ("thoi-trang-be-na", "P1", "lấy 1 đôi dép size 39", "order", []),
 ]
 
 
