@@ -7,9 +7,10 @@ ids, topics, partitions, kinds and reasons from fixed lists — never a comment'
 
 Hot paths look their labelled children up through `Children`: `labels()` takes a lock and
 builds a key on every call, which shows at thousands of comments/s. What is counted for every
-comment (comments, intents, parse failures, parse latency) is kept in plain Python values by
-`TallyCounter` and `TallyHistogram`, custom collectors read at each scrape: a comment costs a few
-dict and list updates there, where the library's metrics take a lock per update.
+comment or order event (comments, intents, parse failures, parse latency, order events and
+their latency) is kept in plain Python values by `TallyCounter` and `TallyHistogram`, custom
+collectors read at each scrape: a comment costs a few dict and list updates there, where the
+library's metrics take a lock per update.
 """
 
 from __future__ import annotations
@@ -154,11 +155,11 @@ class LatencyMetrics(Metrics):
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         super().__init__(registry)
-        self.order_latency = Histogram(
+        self.order_latency = TallyHistogram(
             "chotdon_order_latency_seconds",
             "From a comment's platform time to its order event being visible to the host",
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            LATENCY_BUCKETS,
+            self.registry,
         )
 
     def observe_visible(self, event: OrderEvent, now: float | None = None) -> None:
@@ -193,8 +194,8 @@ class StreamMetrics(DeadLetterMetrics):
         self.intents = TallyCounter(
             "chotdon_intents", "Comments parsed, by intent", ["stream", "intent"], r
         )
-        self.orders = Counter(
-            "chotdon_orders", "Order events, by kind", ["stream", "status"], registry=r
+        self.orders = TallyCounter(
+            "chotdon_orders", "Order events, by kind", ["stream", "status"], r
         )
         self.parse_latency = TallyHistogram(
             "chotdon_parse_latency_seconds", "Time to parse one comment", PARSE_BUCKETS, r
@@ -205,7 +206,6 @@ class StreamMetrics(DeadLetterMetrics):
             ["stream"],
             r,
         )
-        self._orders = Children(self.orders)
 
     def observe_comment(self, stream: str) -> None:
         self.comments.add(stream)
@@ -229,7 +229,7 @@ class StreamMetrics(DeadLetterMetrics):
         return intent
 
     def observe_order_event(self, event: OrderEvent) -> None:
-        self._orders(event.stream, event.kind).inc()
+        self.orders.add(event.stream, event.kind)
 
 
 class FeedMetrics(LatencyMetrics):
