@@ -13,7 +13,10 @@ The split says where a comment's time goes: the parser's µs per comment, the re
 pipeline's (the session's µs per comment less the parser's: reading, resolving, SQLite, the
 feed, the metrics), both in wall time and in CPU time (all the child's threads; it moves less
 than wall time when other processes share the cores). The parser build (pure Python or
-compiled with mypyc: `make parsers`) is printed, as it moves the parser's figure most.
+compiled with mypyc: `make parsers`) is printed, as it moves the parser's figure most. A second
+table splits the rest's CPU time by stage: resolving (the stream core run alone in this process,
+less the parser), the rest of the event loop's thread (of it the garbage collector's, timed by
+gc.callbacks), and the SQLite writer's thread (the child's other threads).
 
 Goals (issue 12): throughput at 200k within 20% of 10k; peak memory at 200k under 400 MB;
 throughput at least 70% of the parser's.
@@ -39,7 +42,11 @@ from chotdon.records import Comment, SetCurrent
 from ingest.simulator import SimRecord, simulate, stream_catalogs, write_jsonl
 from ingest.sources import JsonLinesSource
 from parsers import BUILD, Parser
+from stream_jobs.book_rows import take_changes
+from stream_jobs.embedded import BATCH_SIZE
 from stream_jobs.embedded_session import SessionOptions, run_session
+from stream_jobs.order_book import new_book
+from stream_jobs.processor import StreamProcessor
 
 RATE = 50.0  # comments/s per stream
 START_TS = 1_760_000_000.0
@@ -84,6 +91,24 @@ def parser_us(records: list[SimRecord], streams: int) -> tuple[float, float]:
             n += 1
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     return wall / n * 1e6, cpu / n * 1e6
+
+
+def core_us(records: list[SimRecord], streams: int) -> float:
+    """CPU µs per comment of the stream core alone, as the runner calls it: each comment parsed
+    and resolved into its stream's book, each batch's changes and stock levels taken."""
+    processors = {c.stream: StreamProcessor(c, new_book(c)) for c in catalogs(streams)}
+    cpu, n = time.process_time(), 0
+    for i, record in enumerate(records, 1):
+        if isinstance(record, SetCurrent):
+            processors[record.stream].current = record.code
+        elif isinstance(record, Comment):
+            processors[record.stream].comment(record)
+            n += 1
+        if i % BATCH_SIZE == 0:
+            for p in processors.values():
+                take_changes(p.book)
+                p.take_stock()
+    return (time.process_time() - cpu) / n * 1e6
 
 
 class Collections:
@@ -182,22 +207,26 @@ def main() -> None:
         print(f" {rate / first:>7.0%}  {run.peak_mb:>3,.0f} MB", end="")
         print(f"  {parse_wall:>7.1f} {run.wall - parse_wall:>7.1f}", end="")
         print(f"  {parse_cpu:>7.1f} {run.cpu - parse_cpu:>7.1f} {parse_cpu / run.cpu:>5.0%}")
-        splits.append((run, parse_cpu))
+        splits.append((run, parse_cpu, core_us(records, args.streams)))
         source.unlink()
     print(
         "ratio: the embedded throughput over the parser's (the parser's share of a comment's "
         "time); rest: the pipeline's µs per comment\nbeyond the parser's (reading, resolving, "
         f"SQLite, the feed's views, the metrics)\n(SQLite files in {work})"
     )
-    print("\nthe rest's CPU µs per comment by thread")
-    print(f"{'comments':>9}  {'loop thread':>11} {'of it GC':>8}  {'other threads':>13}")
-    for run, parse_cpu in splits:
-        print(f"{run.comments:>9,}  {run.loop_cpu - parse_cpu:>11.1f} {run.gc_cpu:>8.1f}", end="")
-        print(f"  {run.cpu - run.loop_cpu:>13.1f}")
+    print("\nthe rest's CPU µs per comment, by stage")
+    print(f"{'comments':>9}  {'resolving':>9} {'loop, other':>11} {'of it GC':>8}  ", end="")
+    print(f"{'SQLite writer':>13}")
+    for run, parse_cpu, core_cpu in splits:
+        print(f"{run.comments:>9,}  {core_cpu - parse_cpu:>9.1f}", end="")
+        print(
+            f" {run.loop_cpu - core_cpu:>11.1f} {run.gc_cpu:>8.1f}  {run.cpu - run.loop_cpu:>13.1f}"
+        )
     print(
-        "loop thread: the event loop's beyond the parser (reading, resolving, the feed's views, "
-        "the metrics, garbage collection);\nother threads: the SQLite writer's (encoding and "
-        "committing each batch) and the file reader's"
+        "resolving: the stream core (parse, resolve, each batch's changes taken) in this process "
+        "less the parser;\nloop, other: the rest of the event loop's thread (reading and "
+        "decoding, the feed's views, the metrics, batching,\ngarbage collection); SQLite writer: "
+        "the other threads (encoding and committing each batch; reading the file)"
     )
 
 
