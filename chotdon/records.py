@@ -142,7 +142,9 @@ class Intent(Record, tag="intent", frozen=True):
 
 def parse_failed(intent: Intent) -> bool:
     """True for the "other" the parser answers when it failed on a comment (a bug to report)."""
-    return any(m.rule.startswith(PARSE_ERROR) for m in intent.explanation)
+    return intent.intent == "other" and any(
+        m.rule.startswith(PARSE_ERROR) for m in intent.explanation
+    )
 
 
 class OrderLine(msgspec.Struct, frozen=True, kw_only=True):
