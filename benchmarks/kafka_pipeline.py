@@ -18,7 +18,7 @@ Figures, all from one run:
   many others share the cores): at each rate, the cores each used (the workers, the sink, the
   broker, Redis: their pid files, as deploy/ starts them) and the worker's batches and
   checkpoints from its Prometheus metrics (records a batch, ms a batch from its first record to
-  its outputs acknowledged, ms a checkpoint, during which the stream waits); mid-drain, the CPU
+  its outputs sent, ms a checkpoint, during which the stream waits); mid-drain, the CPU
   µs per comment of each and the cores they add up to;
 - raw aiokafka consume-and-produce of the same backlog on the same broker (records/s), and the
   drain rate as a share of it; the parser's single-core throughput on the same comments, and
@@ -345,7 +345,7 @@ def stages(
         f"        the worker: {batches / wall:,.0f} batches/s of"
         f" {m['chotdon_worker_records_in_total'] / batches:,.0f} records,"
         f" {m['chotdon_worker_batch_duration_seconds_sum'] / batches * 1000:,.1f} ms each"
-        f" (handled, outputs acknowledged); {checkpoints / wall:.1f} checkpoints/s,"
+        f" (handled, outputs sent); {checkpoints / wall:.1f} checkpoints/s,"
         f" {m['chotdon_worker_checkpoint_duration_seconds_sum'] / checkpoints * 1000:,.1f} ms"
         f" each (the stream waits)\n"
         f"        cores used: {cores} (of {os.cpu_count()}; load average"

@@ -324,7 +324,7 @@ class WorkerMetrics(StreamMetrics):
         )
         self.batch_duration = Histogram(
             "chotdon_worker_batch_duration_seconds",
-            "Time to handle a batch of records and have its outputs acknowledged, by job",
+            "Time to handle a batch of records and send its outputs, by job",
             ["job"],
             buckets=STEP_BUCKETS,
             registry=r,

@@ -11,12 +11,13 @@ its records, its table rows (the changelog is partitioned alike) and its outputs
 A comment crosses Kafka once: parsed, applied to the book and counted in the metrics in one
 pass; the intents are still published, for analysts and the sink's review queue.
 
-Delivery: at least once, with idempotent steps. The job handles a batch of events, sends what it
-produced (one produce batch per topic partition) and waits for the broker's acks; its state
-(table rows per stream) is written to the table's changelog at a checkpoint (at most every
-`checkpoint_s`, or when a rebalance starts) and only once that write is acknowledged are the
-batch's input events acked, which is what lets Faust commit their offsets. So the outputs are
-durable before the state, and the state before the offsets. After a crash the inputs since the
+Delivery: at least once, with idempotent steps. The job handles a batch of events and sends
+what it produced (one produce batch per topic partition), handling the next batch while the
+broker acknowledges it; at a checkpoint (at most every `checkpoint_s`, or when a rebalance
+starts) it waits until every output sent so far is acknowledged, then writes its state (table
+rows per stream) to the table's changelog, and only once that write is acknowledged are the
+input events acked, which is what lets Faust commit their offsets. So the outputs are durable
+before the state, and the state before the offsets. After a crash the inputs since the
 last commit come again, and the recovered state may already include some of them; the job
 recognises those: the order book by comment and action id, the product switches by their
 position, the metrics by the offsets they counted. A stream's book, switches and metrics are
@@ -193,6 +194,7 @@ class StreamJob:
         self.pending: list[EventT[bytes]] = []  # handled, not yet acked
         self.pending_since = 0.0
         self.outputs: Outputs = {}  # this batch's records, by topic and partition
+        self.sending: list[asyncio.Future[Any]] = []  # produce batches not known acknowledged
         self.batch_catalogs: dict[str, Catalog | None] = {}  # looked up once per batch
         self.batch_streams: dict[bytes, int] = {}  # key -> partition: streams in this batch
         self.dead_letters: Counter[str] = Counter()
@@ -221,7 +223,7 @@ class StreamJob:
                     for event in events:
                         await self.handle(event)
                     self.end_batch()
-                    await self.flush()
+                    await self.flush(wait=False)
                     self._batch_duration.observe(time.perf_counter() - started)
                     self._observe_read(events)
                     if not self.pending:
@@ -506,29 +508,37 @@ class StreamJob:
         """Queue a record for this batch's produce (`flush`)."""
         self.outputs.setdefault((self.topics[spec.suffix], partition), []).append((key, value))
 
-    async def flush(self) -> None:
+    async def flush(self, wait: bool = True) -> None:
         """Send the records queued, one produce batch per topic partition (the client's own
-        batches, not a call per record), and wait until the broker has them all (raises the
-        first failure)."""
+        batches, not a call per record). With `wait`, wait until the broker has them and all
+        sent before (raises the first failure); without, raise only a failure the broker has
+        already answered: the next batch is handled while the broker takes this one (the client
+        keeps each partition's batches in order), and the checkpoint waits for them all."""
         outputs, self.outputs = self.outputs, {}
-        if not outputs:
-            return
-        # Faust's producer sends one record per call; its aiokafka client takes whole batches
-        client = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
-        sent = []
-        out: Counter[str] = Counter()
-        for (topic, partition), records in outputs.items():
-            batch = client.create_batch()
-            for key, value in records:
-                if batch.append(key=key, value=value, timestamp=None) is None:  # full
-                    sent.append(await client.send_batch(batch, topic, partition=partition))
-                    batch = client.create_batch()
-                    batch.append(key=key, value=value, timestamp=None)  # an empty one takes any
-            sent.append(await client.send_batch(batch, topic, partition=partition))
-            out[topic] += len(records)
-        await asyncio.gather(*sent)
-        for topic, n in out.items():
-            self.config.metrics.records_out.labels(topic).inc(n)
+        if outputs:
+            # Faust's producer sends one record per call; its aiokafka client takes whole batches
+            client = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+            out: Counter[str] = Counter()
+            for (topic, partition), records in outputs.items():
+                batch = client.create_batch()
+                for key, value in records:
+                    if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                        self.sending.append(
+                            await client.send_batch(batch, topic, partition=partition)
+                        )
+                        batch = client.create_batch()
+                        batch.append(key=key, value=value, timestamp=None)  # an empty one takes any
+                self.sending.append(await client.send_batch(batch, topic, partition=partition))
+                out[topic] += len(records)
+            for topic, n in out.items():
+                self.config.metrics.records_out.labels(topic).inc(n)
+        if wait:
+            sending, self.sending = self.sending, []
+            await asyncio.gather(*sending)
+        else:
+            for answered in [f for f in self.sending if f.done()]:
+                answered.result()  # a failure stops the worker before it acks anything
+            self.sending = [f for f in self.sending if not f.done()]
 
     def dead_letter(self, event: EventT[bytes], kind: str, reason: str) -> None:
         """Send the event to the dead letters saying why; `kind`, one of a few fixed words,
