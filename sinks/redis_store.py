@@ -542,7 +542,8 @@ ANSWERED_TTL = 8 * 24 * 3600  # seconds; a comment can be answered for 7 days (P
 class RedisAnswered:
     """The comments answered on their platforms (`Answered`, see stream_jobs.confirm) in the
     distributed mode: a set per stream, `<prefix>:{stream}:answered`, kept a week after its last
-    reply, so a restarted `chotdon confirm` (or another replica) never answers one twice."""
+    reply, so a restarted `chotdon confirm` (or another replica) never answers one twice: a
+    claim is one SADD, which says whether it added the comment."""
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
@@ -551,12 +552,13 @@ class RedisAnswered:
     async def answered(self, stream: str, comment: str) -> bool:
         return bool(await self.redis.sismember(self.keys.of(stream, "answered"), comment))
 
-    async def remember(self, stream: str, comment: str) -> None:
+    async def claim(self, stream: str, comment: str) -> bool:
         key = self.keys.of(stream, "answered")
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(key, comment)
             pipe.expire(key, ANSWERED_TTL)
-            await pipe.execute()
+            added, _ = await pipe.execute()
+        return bool(added)
 
 
 @dataclass

@@ -361,9 +361,10 @@ class ConnectorStates:
         row = await asyncio.to_thread(lambda: self.db.execute(query, (stream, comment)).fetchone())
         return row is not None
 
-    async def remember(self, stream: str, comment: str) -> None:
+    async def claim(self, stream: str, comment: str) -> bool:
         query = "INSERT OR IGNORE INTO replies VALUES (?, ?)"
-        await asyncio.to_thread(self.db.execute, query, (stream, comment))
+        added = await asyncio.to_thread(self.db.execute, query, (stream, comment))
+        return added.rowcount == 1
 
 
 def _position(db: sqlite3.Connection, source: str) -> int:

@@ -7,38 +7,26 @@ pipeline has committed - from the embedded runner (`offer` is a listener of its 
 records) or from the orders topic (`chotdon confirm`, distributed mode) - builds the reply with
 the host's templates (`confirm_messages`, pure), and sends it from its own task through a bounded
 queue, so a slow platform never holds the pipeline: when the queue is full the oldest reply is
-dropped and counted. One reply per comment (a Private Reply allows no more), across restarts:
-the comments answered are kept in an `Answered` store (the session's SQLite in the embedded
-mode, Redis in the distributed one), looked up before a reply goes and written as soon as it
-went, so a restart answers nothing twice but in the windows below. Each platform is rate
-limited (YouTube: each message costs 50 quota units). A refused token or a spent quota switches
-that platform's replies off with one clear message; network errors are retried a few times,
-then the reply is dropped and counted.
+dropped and counted. Each platform is rate limited (YouTube: each message costs 50 quota
+units). A refused token or a spent quota switches that platform's replies off with one clear
+message; a network error that kept a reply from the platform is retried a few times, then the
+reply is dropped and counted.
 
-Where a buyer can be answered twice (at least once, not exactly once). The store is written
-after the platform has accepted a reply, and looked up before one goes; no reply the connectors
-send carries an idempotency key (YouTube's liveChatMessages.insert takes none: `part` and the
-message), so in these three windows the platform is asked twice:
-
-1. The process dies (SIGKILL, out of memory, power) after the platform accepted a reply and
-   before `remember` stored it. `chotdon confirm` reads the orders again from its last commit,
-   which waits for every reply read to be sent or given up, so it sends that reply again; the
-   embedded mode offers only the events committed after its restart, so only a later event of
-   the same comment (an order updated, a waiting line confirmed) is answered again.
-2. A reply that timed out or lost its connection after it was sent is retried (`ATTEMPTS`): the
-   platform may have posted the first. The connectors raise the same TransientError for a
-   connection that never opened and for one that broke after the request went.
-3. Two `chotdon confirm` with the same group, while Kafka moves a partition between them: both
-   can read an event, find the comment unanswered and send (look-up and write are not atomic).
-
-A Facebook Private Reply is never doubled: Graph sends one per comment (its documented limit)
-and refuses a second, counted as a failure; public replies (`--confirm-public`), YouTube chat
-messages and Shopee live comments can be. Each window lasts one request; SIGTERM and Ctrl-C
-let the queued replies go for `DRAIN_SECONDS`, then cancel what is left, which can be a reply
-in flight (window 1 again). Closing them means answering at most once instead: claiming the
-comment in the store before the reply goes (an atomic add, which also closes 3), and neither
-resending a claimed one after a restart nor retrying a reply whose request may have gone, at
-the cost of a buyer left unanswered in the same windows.
+One reply per comment, across restarts and replicas: the comments answered are kept in an
+`Answered` store (the session's SQLite in the embedded mode, Redis in the distributed one, where
+several `chotdon confirm` may meet the same event while Kafka moves a partition between them).
+No reply the connectors send carries an idempotency key (YouTube's liveChatMessages.insert
+takes none: `part` and the message), so where the platform itself would post a second reply
+the comment is claimed in the store - an atomic add - before its reply goes, and a claimed
+comment is never answered again: at most once. A crash (SIGKILL, out of memory, power) or the
+drain's end (`DRAIN_SECONDS`) while a reply is on its way leaves that buyer unanswered rather
+than answered twice, a reply whose request may have reached the platform (it timed out, or its
+connection broke once open) is not retried, and a comment whose reply was given up (refused,
+its retries spent) is not answered for a later event either. That is public replies
+(`--confirm-public`), YouTube chat messages and Shopee live comments. A Facebook Private Reply
+needs none of this: Graph sends one per comment (its documented limit) and refuses a second, so
+it is looked up before it goes, retried freely and written once it went: at least once, and
+never doubled.
 """
 
 from __future__ import annotations
@@ -108,7 +96,7 @@ class ConfirmStats:
     sent: int = 0
     failed: int = 0
     dropped: int = 0  # the queue was full
-    already: int = 0  # answered before a restart
+    already: int = 0  # answered, or claimed, before: by the run before a restart, or a replica
 
 
 class Answered(Protocol):
@@ -117,7 +105,10 @@ class Answered(Protocol):
 
     async def answered(self, stream: str, comment: str) -> bool: ...
 
-    async def remember(self, stream: str, comment: str) -> None: ...
+    async def claim(self, stream: str, comment: str) -> bool:
+        """Keep the comment as answered; whether this call added it (atomic: of two claims of
+        one comment, from two processes too, one is True)."""
+        ...
 
 
 class Confirmer:
@@ -187,15 +178,38 @@ class Confirmer:
         if reply.platform in self.off:
             return
         comment = f"{reply.platform}:{reply.comment_id}"
+        replier = self.repliers[(reply.platform, reply.stream)]
+        once = refuses_a_second(replier)
         try:
-            if self.answered is not None and await self.answered.answered(reply.stream, comment):
+            if not await self._ours(reply.stream, comment, claim=not once):
                 self.stats.already += 1
                 return
         except STORE_ERRORS as exc:  # not knowing whether it was answered: no reply
             self.stats.failed += 1
             self.log(f"{reply.platform}: reply not sent, answered comments unreadable: {exc}")
             return
-        replier = self.repliers[(reply.platform, reply.stream)]
+        if not await self._post(http, replier, reply, resend=once):
+            return
+        self.stats.sent += 1
+        if once and self.answered is not None:
+            try:
+                await self.answered.claim(reply.stream, comment)
+            except STORE_ERRORS as exc:  # Graph refuses a second Private Reply anyway
+                self.log(f"{reply.platform}: reply sent but not recorded as answered: {exc}")
+
+    async def _ours(self, stream: str, comment: str, *, claim: bool) -> bool:
+        """Whether to answer the comment: nobody has; with `claim`, kept as answered now."""
+        if self.answered is None:
+            return True
+        if claim:
+            return await self.answered.claim(stream, comment)
+        return not await self.answered.answered(stream, comment)
+
+    async def _post(
+        self, http: aiohttp.ClientSession, replier: Replier, reply: Reply, *, resend: bool
+    ) -> bool:
+        """Post the reply, retrying a failure that kept it from the platform (with `resend`, any
+        failure: the platform refuses a second); whether it went."""
         limit = self.limits.get(reply.platform)
         backoff = Backoff(base=1.0, cap=30.0)
         for attempt in range(1, ATTEMPTS + 1):
@@ -208,20 +222,31 @@ class Confirmer:
                 self.off.add(reply.platform)
                 self.stats.failed += 1
                 self.log(f"xác nhận đơn trên {reply.platform} đã tắt (replies off): {exc}")
-                return
+                return False
             except (ConnectorError, aiohttp.ClientError, OSError, TimeoutError) as exc:
-                retriable = getattr(exc, "retriable", True)
-                if not retriable or attempt == ATTEMPTS:
+                unknown = not resend and may_have_gone(exc)
+                if unknown or not getattr(exc, "retriable", True) or attempt == ATTEMPTS:
                     self.stats.failed += 1
-                    self.log(mask_phones_in(f"{reply.platform}: reply not sent: {exc}"))
-                    return
+                    why = "may have been posted, not retried" if unknown else "not sent"
+                    self.log(mask_phones_in(f"{reply.platform}: reply {why}: {exc}"))
+                    return False
                 retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
                 await asyncio.sleep(backoff.next_delay(retry_after))
                 continue
-            self.stats.sent += 1
-            try:
-                if self.answered is not None:
-                    await self.answered.remember(reply.stream, comment)
-            except STORE_ERRORS as exc:
-                self.log(f"{reply.platform}: reply sent but not recorded as answered: {exc}")
-            return
+            return True
+        return False
+
+
+def refuses_a_second(replier: Replier) -> bool:
+    """Whether the platform itself posts one reply per comment: a Facebook Private Reply."""
+    return isinstance(replier, FacebookLive) and replier.private_replies
+
+
+def may_have_gone(exc: BaseException) -> bool:
+    """Whether a failed request may still have reached the platform: it timed out, or its
+    connection broke once open. The connectors raise a TransientError from the aiohttp error;
+    an error the platform answered, or a connection never opened, means it did not."""
+    cause = exc.__cause__ if isinstance(exc, ConnectorError) else exc
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return False
+    return isinstance(cause, TimeoutError | aiohttp.ClientError | OSError)

@@ -4,6 +4,7 @@ platform's local fake - and `chotdon run --source facebook:... --confirm` end to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -292,7 +293,8 @@ async def test_chotdon_run_confirms_orders_on_facebook(graph: FakeGraph, tmp_pat
 
 async def answers_across_a_restart(graph: FakeGraph, opened: Callable[[], Answered]) -> None:
     """Public replies (the fake refuses nothing twice there): c1 answered, then a restart meets
-    c1 again (a later event of the same comment) and c2."""
+    c1 again (a later event of the same comment) and c2; then a run dies while c3's reply is on
+    its way (the platform may have posted it), and the next one does not send it again."""
     live = FacebookLive(STREAM, graph.video_id, TOKEN, graph_url=graph.base_url)
     live.private_replies = False
     first = Confirmer([CATALOG], [live], streams={STREAM}, answered=opened(), log=print)
@@ -303,6 +305,58 @@ async def answers_across_a_restart(graph: FakeGraph, opened: Callable[[], Answer
     )
     assert [cid for _, cid, _ in graph.replies] == ["c1", "c2"]
     assert (restarted.stats.sent, restarted.stats.already) == (1, 1)
+
+    graph.fail(Failure("stall", path="reply", comment="c3"))
+    dying = Confirmer([CATALOG], [live], streams={STREAM}, answered=opened(), log=print)
+    running = asyncio.create_task(dying.run())
+    dying.offer(event(comment_id="facebook:c3"))
+    while "stall" not in graph.errors_served:  # c3's request is at the platform
+        await asyncio.sleep(0.01)
+    running.cancel()  # the process dies
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    again = Confirmer([CATALOG], [live], streams={STREAM}, answered=opened(), log=print)
+    await confirm(again, event(comment_id="facebook:c3"), event(comment_id="facebook:c4"))
+    assert [cid for _, cid, _ in graph.replies] == ["c1", "c2", "c4"]  # c3: at most once
+    assert (again.stats.sent, again.stats.already) == (1, 1)
+
+
+async def test_a_reply_whose_answer_broke_is_not_sent_again(graph: FakeGraph) -> None:
+    """The platform began to answer (it had the reply) and the connection broke: a public reply
+    is not retried (a second request would post it twice); a refused one is."""
+    live = FacebookLive(STREAM, graph.video_id, TOKEN, graph_url=graph.base_url)
+    live.private_replies = False
+    logs: list[str] = []
+    confirmer = Confirmer(
+        [CATALOG], [live], streams={STREAM}, log=logs.append, rates={"facebook": 100.0}
+    )
+    graph.fail(Failure("drop", path="reply", comment="c1"))
+    graph.fail(Failure("502", path="reply", comment="c2"))
+    await confirm(confirmer, event(comment_id="facebook:c1"), event(comment_id="facebook:c2"))
+    assert graph.errors_served == ["drop", "502"]
+    assert [cid for _, cid, _ in graph.replies] == ["c2"]  # c1 asked once, c2 again after a 502
+    assert (confirmer.stats.sent, confirmer.stats.failed) == (1, 1)
+    assert "reply may have been posted, not retried" in logs[0]
+
+
+async def test_two_confirmers_on_one_store_answer_a_comment_once(
+    graph: FakeGraph, redis: Redis, prefix: str
+) -> None:
+    """Two `chotdon confirm` meet the same events (Kafka moving a partition between them): the
+    claim in Redis is atomic, so each comment is answered by one of them."""
+    live = FacebookLive(STREAM, graph.video_id, TOKEN, graph_url=graph.base_url)
+    live.private_replies = False
+    replicas = [
+        Confirmer(
+            [CATALOG], [live], streams={STREAM}, answered=RedisAnswered(redis, prefix), log=print
+        )
+        for _ in range(2)
+    ]
+    events = [event(comment_id=f"facebook:c{n}") for n in range(5)]
+    await asyncio.gather(*(confirm(r, *events) for r in replicas))
+    assert sorted(cid for _, cid, _ in graph.replies) == [f"c{n}" for n in range(5)]
+    assert sum(r.stats.sent for r in replicas) == 5
+    assert sum(r.stats.already for r in replicas) == 5
 
 
 async def test_a_restarted_session_answers_each_comment_once(
@@ -332,17 +386,23 @@ async def test_chotdon_confirm_answers_from_the_orders_topic(
     kafka: str, redis: Redis, prefix: str, graph: FakeGraph
 ) -> None:
     """Distributed mode: order events on <prefix>.orders become replies under the comments. The
-    first run is killed while c2's reply hangs (its offsets never committed); the restart reads
-    c0-c2 again and answers only c2. A SIGTERM then stops it cleanly."""
-    orders = [event(comment_id=f"facebook:c{n}", name=f"Khách {n}") for n in range(3)]
-    producer = AIOKafkaProducer(bootstrap_servers=kafka)
-    await producer.start()
-    try:  # one batch: the first run reads all of them before it can commit any
-        for e in [*orders, event(comment_id="host-xyz")]:
-            await producer.send(topics.ORDERS.name(prefix), encode(e), key=STREAM.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
+    first run is killed while c2's reply is at the platform, unanswered (its offsets never
+    committed); the restart reads c0-c2 again and answers none of them again (c2's may have
+    been posted: at most once), then c3, sent after. A SIGTERM then stops it cleanly."""
+    orders = [event(comment_id=f"facebook:c{n}", name=f"Khách {n}") for n in range(4)]
+
+    async def send(*events: OrderEvent) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka)
+        await producer.start()
+        try:
+            for e in events:
+                await producer.send(topics.ORDERS.name(prefix), encode(e), key=STREAM.encode())
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    # one batch: the first run reads all of them before it can commit any
+    await send(*orders[:3], event(comment_id="host-xyz"))
     graph.fail(Failure("stall", path="reply", comment="c2"))
     env = {
         **os.environ,
@@ -369,10 +429,11 @@ async def test_chotdon_confirm_answers_from_the_orders_topic(
         first.kill()
         await first.wait()
     restarted = await asyncio.create_subprocess_exec(*args, env=env, stderr=asyncio.subprocess.PIPE)
-    await replied({"c2"})  # replies go in order: c0 and c1 were met before it
+    await send(orders[3])
+    await replied({"c3"})  # replies go in order: c0-c2 were met before it
     restarted.send_signal(signal.SIGTERM)
     _, err = await asyncio.wait_for(restarted.communicate(), 30)
     assert restarted.returncode == 0, err.decode()
-    assert [cid for _, cid, _ in graph.replies] == ["c0", "c1", "c2"]
+    assert [cid for _, cid, _ in graph.replies] == ["c0", "c1", "c3"]
     assert graph.replies[0][2].startswith("Cảm ơn Khách 0!")
-    assert "1 sent, 2 answered before" in err.decode()
+    assert "1 sent, 3 answered before" in err.decode()
