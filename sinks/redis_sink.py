@@ -33,7 +33,7 @@ from redis.exceptions import WatchError
 from chotdon import topics
 from chotdon.collector import young_generation
 from chotdon.config import add_flags, add_metrics_flag
-from chotdon.kafka_admin import FETCH_MAX_WAIT_MS
+from chotdon.kafka_admin import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES
 from chotdon.log_limits import limit_client_logs
 from chotdon.phones import mask_phones_in
 from chotdon.prometheus import SinkMetrics
@@ -154,6 +154,7 @@ class RedisSink:
             auto_offset_reset="earliest",
             isolation_level="read_committed",  # a worker's aborted transaction never shows
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,  # not 500 ms a hop (see kafka_admin)
+            fetch_min_bytes=FETCH_MIN_BYTES,  # nor a fetch every few records
         )
         await consumer.start()
         progress = asyncio.create_task(self._progress())

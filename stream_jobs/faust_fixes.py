@@ -42,7 +42,8 @@ without ever reaching an agent. The causes, each fixed below:
 And latency: Faust creates its consumer with fetch_max_wait_ms=1500. The fetcher keeps one
 request in flight per broker, for the partitions with nothing buffered; records arriving
 meanwhile on the others wait for it, up to 1.5 s a hop. `kafka_admin.FETCH_MAX_WAIT_MS` bounds
-that wait.
+that wait, and `FETCH_MIN_BYTES` lets a fetch gather records for that long rather than return
+each few (fewer, larger batches).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, ChannelT, EventT
 
-from chotdon.kafka_admin import FETCH_MAX_WAIT_MS
+from chotdon.kafka_admin import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +226,7 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> Any:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by consumer.start()
+        consumer._fetch_min_bytes = FETCH_MIN_BYTES
         return consumer
 
     async def _fetch_records(
