@@ -483,6 +483,14 @@ class Grammar:
             not 0 < value <= MAX_QTY or not self._counts_something(r, j, word_number=False)
         ):
             return 0
+        if (
+            unit is None
+            and i > 0
+            and words[i - 1].in_(tags.KIND_MARKERS)
+            and not (i > 1 and words[i - 2].is_(EACH))  # "mỗi loại 2": two of each
+        ):
+            r.consumed.update(range(i, j))  # "tôm khô loại 1": a grade, not how many
+            return j
         if unit == "kg" and self._body_weight(r, i, j):
             r.consumed.update(range(i, j))
             return j

@@ -129,6 +129,7 @@ UNIT_WORDS: Final[dict[str, tuple[str, float]]] = {
     "hủ": ("hũ", 1.0),
     "lạng": ("kg", 0.1),
     "yến": ("kg", 10.0),  # "1 yến gạo", "nửa yến": ten kilograms
+    "tạ": ("kg", 100.0),
     "bịt": ("bịch", 1.0),
     "hôp": ("hộp", 1.0),
     "chiêc": ("chiếc", 1.0),

@@ -85,6 +85,8 @@ CASES: list[tuple[str, str | None, str, str, list[Line]]] = [
     ("nong-san-moc-chau", "B1", "lay 2 can bo nhe", "order", [("BO-SAP", 2, None)]),
     ("dac-san-tay-bac", "TT", "thit trau 1 ky ruoi", "order", [("THIT-TRAU", 1.5, None)]),
     ("gao-que-huong", "G1", "nửa yến st25", "order", [("GAO-ST25", 5, None)]),
+    ("gao-que-huong", "G1", "lấy 1 tạ gạo", "order", [("GAO-ST25", 100, None)]),
+    ("dac-san-tay-bac", "TT", "lấy 2 cân thịt trâu loại 1", "order", [("THIT-TRAU", 2, None)]),
     ("nong-san-moc-chau", "B1", "bơ 3 ký x2", "order", [("BO-SAP", 6, None)]),
     ("dac-san-tay-bac", "TT", "thịt trâu 5 lạng x3", "order", [("THIT-TRAU", 1.5, None)]),
     ("nong-san-moc-chau", None, "bơ 5 ký", "order", [("BO-SAP", 5, None)]),
