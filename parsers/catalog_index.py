@@ -112,7 +112,9 @@ class CatalogIndex:
     vocab: dict[str, set[str]] = field(default_factory=dict)  # sku -> folded words
     values: dict[str, list[ValuePhrase]] = field(default_factory=dict)  # by first word, folded
     amounts: dict[Amount, list[Option]] = field(default_factory=dict)  # weight/volume variants
-    known_words: set[str] = field(default_factory=set)  # every product's words, folded
+    # the first word of every name and alias, folded: the kind of goods it is ("áo" of "áo
+    # khoác", not the "cá" of "chả cá")
+    heads: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, catalog: Catalog) -> CatalogIndex:
@@ -124,7 +126,7 @@ class CatalogIndex:
             names = {words_of(a) for a in (product.name, *product.aliases)}
             vocab = {fold(w) for ws in names for w in ws}
             index.vocab[product.sku] = vocab
-            index.known_words |= vocab
+            index.heads |= {fold(ws[0]) for ws in names if ws}
             for ws in names | {_digits(ws) for ws in names}:
                 if ws:
                     plain = tuple(fold(w) for w in ws)

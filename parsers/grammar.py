@@ -498,9 +498,7 @@ class Grammar:
             return 0
         foreign = unit is not None and self._names_other_thing(r, j)
         elsewhere = (
-            foreign
-            and words[j].in_(tags.GOODS_NOUNS)
-            and words[j].plain not in self.index.known_words
+            foreign and words[j].in_(tags.GOODS_NOUNS) and words[j].plain not in self.index.heads
         )
         q = Qty(round(value, 3), unit, i, j, rule, postfix, foreign, elsewhere)
         return self._measured(r, q)

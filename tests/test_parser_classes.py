@@ -146,6 +146,7 @@ CASES: list[tuple[str, str | None, str, str, list[Line]]] = [
     # 11. (third set) goods the catalog does not sell are another shop's, never the product on
     # screen: an order for review
     ("nong-san-moc-chau", "B1", "lấy 3 ký cá khô", "order", []),
+    ("nong-san-moc-chau", "B1", "lấy 2 ký tôm khô", "order", []),  # the tea's "1 tôm 2 lá"
     ("my-pham-nha-xinh", "M5", "chốt 2 hộp bánh", "order", []),
     ("thoi-trang-be-na", "P1", "lấy 1 đôi dép size 39", "order", []),
 ]
