@@ -2,6 +2,7 @@
 comments, beside the parser's own single-core throughput on the same comments.
 
     python benchmarks/embedded_scaling.py [--sizes 10000,50000,200000] [--streams 2]
+    python benchmarks/embedded_scaling.py --instructions 1000,3000   # valgrind, a few minutes
 
 Each size is one simulated session (2 streams, the bundled catalogs, 50 comments/s each) run as
 `chotdon run --no-serve --exit-at-end` runs it (the store, the feed's views, the metrics), into a
@@ -18,6 +19,11 @@ table splits the rest's CPU time by stage: resolving (the stream core run alone 
 less the parser), the rest of the event loop's thread (of it the garbage collector's, timed by
 gc.callbacks), and the SQLite writer's thread (the child's other threads).
 
+On a machine others share, rates and CPU times move with their load; `--instructions A,B`
+counts instead, with valgrind, the instructions of a session of A and of B comments, and of the
+same comments read and parsed, and read only: the difference between the sizes, per comment,
+is what a comment costs the session and the parser, start-up left out.
+
 Goals (issue 12): throughput at 200k within 20% of 10k; peak memory at 200k under 400 MB;
 throughput at least 70% of the parser's.
 """
@@ -33,14 +39,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from chotdon.catalog import Catalog, load_catalog
 from chotdon.records import Comment, SetCurrent
 from ingest.simulator import SimRecord, simulate, stream_catalogs, write_jsonl
-from ingest.sources import JsonLinesSource
+from ingest.sources import JsonLinesSource, SourceRecord, read_record
 from parsers import BUILD, Parser
 from stream_jobs.book_rows import take_changes
 from stream_jobs.embedded import BATCH_SIZE
@@ -75,7 +81,7 @@ def session_records(comments: int, streams: int, seed: int) -> Iterator[SimRecor
         yield record
 
 
-def parser_us(records: list[SimRecord], streams: int) -> tuple[float, float]:
+def parser_us(records: Sequence[SourceRecord], streams: int) -> tuple[float, float]:
     """(wall µs, CPU µs per comment) of the parser alone, as the pipeline calls it
     (`parse`, with its cache)."""
     parsers = {c.stream: Parser(c) for c in catalogs(streams)}
@@ -173,17 +179,79 @@ def embedded(source: Path, db: Path, streams: int) -> Session:
     )
 
 
+CALLGRIND_KINDS = ("session", "parse", "read")
+
+
+def parse_child(source: str, streams: int, parse: bool) -> None:
+    """The source's records read (and, with `parse`, each comment parsed as `parser_us` does):
+    what `instructions` subtracts from the session."""
+    with open(source, "rb") as f:
+        records = [read_record(line.decode()) for line in f]
+    if parse:
+        parser_us(records, streams)
+
+
+def callgrind(kind: str, source: Path, db: Path, streams: int) -> int:
+    """Instructions valgrind counts in a child: an embedded session, or the records read and
+    parsed, or only read."""
+    out = db.with_suffix(".callgrind")
+    child_args = (
+        ["--child", str(source), str(db)] if kind == "session" else [f"--{kind}", str(source)]
+    )
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable]
+    cmd += [__file__, *child_args, "--streams", str(streams)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    totals = next(line for line in out.read_text().splitlines() if line.startswith("totals:"))
+    out.unlink()
+    return int(totals.split()[1])
+
+
+def instructions(sizes: list[int], streams: int, seed: int, work: Path) -> None:
+    """Load-independent figures: instructions per comment of the session, of the parser (parse
+    less read) and of the rest, from the difference between two sizes (start-up cancels)."""
+    counts: dict[str, list[int]] = {kind: [] for kind in CALLGRIND_KINDS}
+    for size in sizes:
+        source = work / f"session-{size}.jsonl"
+        with source.open("wb") as f:
+            write_jsonl(session(size, streams, seed), f)
+        for kind in CALLGRIND_KINDS:
+            counts[kind].append(callgrind(kind, source, work / f"{kind}-{size}.db", streams))
+    n = sizes[1] - sizes[0]
+    per = {kind: (c[1] - c[0]) / n / 1e3 for kind, c in counts.items()}
+    parser = per["parse"] - per["read"]
+    rest = per["session"] - parser
+    print(f"instructions per comment (valgrind; sessions of {sizes[0]:,} and {sizes[1]:,})")
+    print(f"  embedded {per['session']:,.0f} k: the parser {parser:,.0f} k, the rest {rest:,.0f} k")
+    print(
+        f"  the parser's share {parser / per['session']:.0%} (load-independent, unlike the rates)"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="10000,50000,200000", help="comments per session")
     p.add_argument("--streams", type=int, default=2)
     p.add_argument("--seed", type=int, default=3)
+    p.add_argument(
+        "--instructions",
+        metavar="A,B",
+        help="instead: instructions per comment counted by valgrind between sessions of A and B "
+        "comments (a few minutes; e.g. 1000,3000)",
+    )
     p.add_argument("--child", nargs=2, metavar=("SOURCE", "DB"), help=argparse.SUPPRESS)
+    p.add_argument("--parse", metavar="SOURCE", help=argparse.SUPPRESS)
+    p.add_argument("--read", metavar="SOURCE", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         child(args.child[0], args.child[1], args.streams)
         return
+    if args.parse or args.read:
+        parse_child(args.parse or args.read, args.streams, parse=bool(args.parse))
+        return
     work = Path(tempfile.mkdtemp(prefix="chotdon-embedded-bench-"))
+    if args.instructions:
+        instructions([int(s) for s in args.instructions.split(",")], args.streams, args.seed, work)
+        return
     print(f"embedded mode, one session each, {args.streams} streams; cpus: {os.cpu_count()}")
     print(f"parser build: {BUILD}; load average {os.getloadavg()[0]:.1f} at the start")
     print(
