@@ -222,9 +222,7 @@ def instructions(sizes: list[int], streams: int, seed: int, work: Path) -> None:
     rest = per["session"] - parser
     print(f"instructions per comment (valgrind; sessions of {sizes[0]:,} and {sizes[1]:,})")
     print(f"  embedded {per['session']:,.0f} k: the parser {parser:,.0f} k, the rest {rest:,.0f} k")
-    print(
-        f"  the parser's share {parser / per['session']:.0%} (load-independent, unlike the rates)"
-    )
+    print(f"  the parser's share of them {parser / per['session']:.0%}")
 
 
 def main() -> None:
