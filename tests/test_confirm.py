@@ -8,7 +8,7 @@ import contextlib
 import json
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,13 @@ from stream_jobs.confirm_messages import (
 )
 from tests.commands import chotdon
 from tests.fakes import shopee_api
-from tests.fakes.facebook_graph import TOKEN, Failure, FakeGraph, comment
+from tests.fakes.facebook_graph import (  # noqa: F401  (fixtures)
+    TOKEN,
+    Failure,
+    FakeGraph,
+    comment,
+    graph_fixture,
+)
 from tests.fakes.shopee_api import FakeShopee
 from tests.fakes.youtube_api import API_KEY, OAUTH_TOKEN, FakeYouTube
 from tests.redis_helpers import (  # noqa: F401  (fixtures)
@@ -127,14 +133,6 @@ def test_the_rate_limit_spaces_replies_after_a_burst() -> None:
     assert [limit.delay(100.0), limit.delay(100.0)] == [0.0, 0.0]
     assert limit.delay(100.0) == pytest.approx(2.0)
     assert limit.delay(102.0) == 0.0
-
-
-@pytest.fixture
-async def graph() -> AsyncIterator[FakeGraph]:
-    fake = FakeGraph()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def confirm(confirmer: Confirmer, *events: OrderEvent) -> None:

@@ -11,7 +11,6 @@ import random
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,13 @@ from ingest.connectors.facebook import (
     usage_percent,
 )
 from ingest.connectors.runner import ConnectorRecord, Outcome, run_connector
-from tests.fakes.facebook_graph import TOKEN, Failure, FakeGraph, comment
+from tests.fakes.facebook_graph import (  # noqa: F401  (fixtures)
+    TOKEN,
+    Failure,
+    FakeGraph,
+    comment,
+    graph_fixture,
+)
 from tests.fakes.webhook_client import deliver, feed_change, feed_payload, sign
 
 STREAM = "kim-an-oi"
@@ -38,14 +43,6 @@ LABELS = {"platform": "facebook", "stream": STREAM}
 APP_SECRET = "fb-app-secret-123"
 VERIFY_TOKEN = "chotdon-verify-456"
 PAGE_ID = "102938475610293"
-
-
-@pytest.fixture
-async def graph() -> AsyncIterator[FakeGraph]:
-    fake = FakeGraph()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 class Sink:

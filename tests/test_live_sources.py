@@ -21,7 +21,7 @@ from chotdon.records import decode
 from stream_jobs.live_sources import LiveSourceError, build_connector
 from tests.commands import chotdon
 from tests.fakes import shopee_api
-from tests.fakes.facebook_graph import TOKEN, FakeGraph, comment
+from tests.fakes.facebook_graph import TOKEN, FakeGraph, comment, graph_fixture  # noqa: F401
 from tests.fakes.shopee_api import FakeShopee
 from tests.fakes.youtube_api import API_KEY, FakeYouTube, chat_ended, text_message
 
@@ -33,14 +33,6 @@ SHOPEE_ENV = {
     "SHOPEE_USER_ID": "2",
 }
 STREAM = "kim-an-oi"
-
-
-@pytest.fixture
-async def graph() -> AsyncIterator[FakeGraph]:
-    fake = FakeGraph()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture

@@ -36,11 +36,13 @@ import base64
 import itertools
 import json
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+import pytest
 from aiohttp import web
 
 VERSION = "v25.0"
@@ -352,3 +354,12 @@ def _graph_error(code: int, message: str, subcode: int | None = None) -> web.Res
     if subcode is not None:
         error["error_subcode"] = subcode
     return web.json_response({"error": error}, status=400)
+
+
+@pytest.fixture(name="graph")
+async def graph_fixture() -> AsyncIterator[FakeGraph]:
+    """A FakeGraph serving on 127.0.0.1 for one test (import it into the test module)."""
+    fake = FakeGraph()
+    await fake.start()
+    yield fake
+    await fake.stop()
