@@ -200,7 +200,7 @@ class StreamJob:
         self.dead_letters: Counter[str] = Counter()
         self.lock = asyncio.Lock()
         self.last_offsets: dict[TP, int] = {}  # since the last rebalance
-        self.state_sizes: dict[bytes, int] = {}  # bytes of each table row last written
+        self.state_bytes: int | None = None  # of the table's rows (None: to be summed)
         self.checkpoint_now = False  # at the end of this batch, however recent the last one
         metrics = config.metrics
         self._batch_duration = metrics.batch_duration.labels(self.name)
@@ -290,15 +290,18 @@ class StreamJob:
         self.open_windows()
         await self.flush()
         changelog = self.table.changelog_topic.get_topic_name()
+        data = self.table.data
+        if self.state_bytes is None:  # once after a rebalance: the table as recovered
+            self.state_bytes = sum(len(value) for value in data.values())
         for key, partition in self.dirty.items():
             rows = self.outputs.setdefault((changelog, partition), [])
             for row_key, value in self.rows(key, self.states[key]):
+                old = data.get(row_key)
                 if value is None:
-                    self.table.data.pop(row_key, None)
-                    self.state_sizes.pop(row_key, None)
+                    data.pop(row_key, None)
                 else:
-                    self.table.data[row_key] = value
-                    self.state_sizes[row_key] = len(value)
+                    data[row_key] = value
+                self.state_bytes += len(value or b"") - len(old or b"")
                 rows.append((row_key, value))
         await self.flush()
         self.dirty.clear()
@@ -307,7 +310,7 @@ class StreamJob:
             await stream.ack(event)
         self.pending.clear()
         self._checkpoint_duration.observe(time.perf_counter() - started)
-        self._state_bytes.set(sum(self.state_sizes.values()))
+        self._state_bytes.set(self.state_bytes)
 
     def forget(self) -> None:
         """Drop the live states after a rebalance: the table (recovered from the changelog)
@@ -316,7 +319,7 @@ class StreamJob:
             raise RuntimeError(f"{self.name}: {len(self.pending)} events in flight, rebalancing")
         self.states.clear()
         self.row_keys = None  # the table is recovered anew
-        self.state_sizes.clear()
+        self.state_bytes = None
         self.last_offsets.clear()  # the next owner may have moved the partitions on
 
     # -- state ---------------------------------------------------------------------------------
