@@ -20,6 +20,7 @@ from chotdon.catalog import COUNT_UNITS, Product
 
 from . import tags
 from .catalog_index import CatalogIndex, Option, Phrase, ValuePhrase, measure
+from .everyday import collides
 from .lexicon import (
     AND_A_HALF,
     BOX_LETTER,
@@ -169,11 +170,18 @@ def _unit_at(words: list[Word], i: int) -> tuple[str, float] | None:
     return hit
 
 
+def _read_without_marks(word: str, factor: float) -> bool:
+    """A unit that multiplies the count is read only with its marks when its folded form is an
+    everyday word: "lấy 1 ta" is the particle ta, never a hundred kilograms (tạ); "2 yen" is not
+    twenty (yến). Told apart by the marks, as "quà" (gift) is from "quả"."""
+    return factor <= 1 or not collides(word)
+
+
 # typed without diacritics: the units' folded forms, and those of the teencode that reads as a
 # unit ("2 can", "3 ky" as "2 cân", "3 ký")
 _PLAIN_UNITS: Final = {
     **{fold(k): UNIT_WORDS[v] for k, v in TEENCODE.items() if v in UNIT_WORDS},
-    **{fold(k): v for k, v in reversed(list(UNIT_WORDS.items()))},
+    **{fold(k): v for k, v in reversed(list(UNIT_WORDS.items())) if _read_without_marks(k, v[1])},
 }
 _NUMBER_PLAIN: Final = {fold(k): v for k, v in NUMBER_WORDS.items()}
 _COMPOUND_PLAIN: Final = {fold(k): v for k, v in COMPOUND_DIGITS.items()}

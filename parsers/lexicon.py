@@ -588,6 +588,7 @@ AFTER_BARE_QTY: Final = frozenset(
         "x",
         "thêm",
         "tôi",
+        "ta",  # the pronoun, or the Southern final particle: "2 ta nha", never tạ (100 kg)
         "mỗi",
     }
 )
@@ -618,6 +619,7 @@ TRAILERS: Final = ADDRESSEES | {
     "em",
     "hả",
     "à",
+    "ta",  # the Southern final particle: "2 ta nha"
 }
 QUESTION_ENDS: Final = frozenset({"không", "chưa", "hả", "gì", "nhiêu", "mấy"})
 QUESTION_WORDS: Final = frozenset({"nhiêu", "mấy", "gì"})

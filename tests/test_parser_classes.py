@@ -10,6 +10,9 @@ import pytest
 
 from chotdon.catalog import load_catalog
 from parsers import Parser
+from parsers.everyday import collides
+from parsers.lexicon import UNIT_WORDS
+from parsers.text import fold
 
 from .scoring import CATALOGS
 
@@ -149,6 +152,17 @@ CASES: list[tuple[str, str | None, str, str, list[Line]]] = [
     ("nong-san-moc-chau", "B1", "lấy 2 ký tôm khô", "order", []),  # the tea's "1 tôm 2 lá"
     ("my-pham-nha-xinh", "M5", "chốt 2 hộp bánh", "order", []),
     ("thoi-trang-be-na", "P1", "lấy 1 đôi dép size 39", "order", []),
+    # 12. a unit that multiplies is read only with its marks when, typed without them, it is an
+    # everyday word: "ta" (the pronoun, the Southern particle) is never a hundred kilograms (tạ)
+    ("gao-que-huong", "G1", "để e lấy 1 ta", "order", [("GAO-ST25", 1, None)]),
+    ("dac-san-tay-bac", "TT", "chốt 1 ta", "order", [("THIT-TRAU", 1, None)]),
+    ("gao-que-huong", "G1", "e lấy 2, ta", "order", [("GAO-ST25", 2, None)]),
+    ("gao-que-huong", "G1", "2 ta nha", "order", [("GAO-ST25", 2, None)]),
+    ("hai-san-ca-mau", None, "tôm khô 2 ta", "order", [("TOM-KHO", 2, None)]),
+    ("nong-san-moc-chau", None, "bơ 1 ta", "order", [("BO-SAP", 1, None)]),
+    ("gao-que-huong", "G1", "lay 1 yen gao", "order", [("GAO-ST25", 1, None)]),  # yên, yến
+    ("gao-que-huong", "G1", "lấy 1 yến gạo", "order", [("GAO-ST25", 10, None)]),
+    ("gao-que-huong", "G1", "lay 5 lang gao", "order", [("GAO-ST25", 0.5, None)]),  # divides
 ]
 
 
@@ -161,3 +175,23 @@ def test_failure_class(
     assert sorted((i.sku, i.qty, i.variant or "") for i in got.items) == sorted(
         (sku, qty, variant or "") for sku, qty, variant in lines
     )
+
+
+MULTIPLYING_EVERYDAY = sorted(
+    w for w, (unit, factor) in UNIT_WORDS.items() if unit == "kg" and factor > 1 and collides(w)
+)
+
+
+def test_the_multiplying_units_typed_like_everyday_words() -> None:
+    assert MULTIPLYING_EVERYDAY == ["tạ", "yến"]  # ta: the pronoun; yen: yên, yến (the nest)
+
+
+@pytest.mark.parametrize("word", MULTIPLYING_EVERYDAY)
+def test_a_multiplying_unit_that_is_an_everyday_word_is_read_only_with_its_marks(word: str) -> None:
+    """Every such unit, not only "tạ": typed without marks it is another word of the language,
+    and reading it as the unit would make a small order a huge one."""
+    gao = PARSERS["gao-que-huong"]
+    factor = UNIT_WORDS[word][1]
+    assert [i.qty for i in gao.parse(f"chốt 2 {word}", "G1").items] == [2 * factor]
+    plain = [i.qty for i in gao.parse(f"chốt 2 {fold(word)}", "G1").items]
+    assert len(plain) == 1 and plain[0] <= 2  # two, or the one of "chốt" when "2 yen" is not ours
