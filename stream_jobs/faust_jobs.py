@@ -514,9 +514,18 @@ class StreamJob:
     async def flush(self, wait: bool = True) -> None:
         """Send the records queued, one produce batch per topic partition (the client's own
         batches, not a call per record). With `wait`, wait until the broker has them and all
-        sent before (raises the first failure); without, raise only a failure the broker has
-        already answered: the next batch is handled while the broker takes this one (the client
-        keeps each partition's batches in order), and the checkpoint waits for them all."""
+        sent before (raises the first failure). Without, first wait for the outputs of the batch
+        of events before (raises its failure), then send: the next batch is handled while the
+        broker takes this one, and the checkpoint waits for them all.
+
+        A produce batch goes only once the broker has the one before it: one refused or expired
+        does not stop the client from sending the partition's next (no idempotence at least
+        once), whose events (seq higher) would reach the sinks, which would then drop the
+        refused ones, made again after a restart, as seen; and a checkpoint's rows would not
+        be a prefix of what it meant to write (`restore_book`)."""
+        if not wait:
+            await asyncio.gather(*self.sending)  # a failure stays in `sending` for the checkpoint
+            self.sending.clear()
         outputs, self.outputs = self.outputs, {}
         if outputs:
             # Faust's producer sends one record per call; its aiokafka client takes whole batches
@@ -526,9 +535,7 @@ class StreamJob:
                 batch = client.create_batch()
                 for key, value in records:
                     if batch.append(key=key, value=value, timestamp=None) is None:  # full
-                        self.sending.append(
-                            await client.send_batch(batch, topic, partition=partition)
-                        )
+                        await (await client.send_batch(batch, topic, partition=partition))
                         batch = client.create_batch()
                         batch.append(key=key, value=value, timestamp=None)  # an empty one takes any
                 self.sending.append(await client.send_batch(batch, topic, partition=partition))
@@ -538,10 +545,6 @@ class StreamJob:
         if wait:
             sending, self.sending = self.sending, []
             await asyncio.gather(*sending)
-        else:
-            for answered in [f for f in self.sending if f.done()]:
-                answered.result()  # a failure stops the worker before it acks anything
-            self.sending = [f for f in self.sending if not f.done()]
 
     def dead_letter(self, event: EventT[bytes], kind: str, reason: str) -> None:
         """Send the event to the dead letters saying why; `kind`, one of a few fixed words,
