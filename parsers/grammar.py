@@ -41,7 +41,9 @@ from .tags import WordList
 from .text import Token, fold
 from .vocab import canon
 
-MAX_QTY: Final = 999  # a bare number above this is a year, a price or a count of something else
+# a bare number above this is a year, a price or a count of something else; and no line counts
+# more in its product's unit, whatever its unit and "x n" (items.py)
+MAX_QTY: Final = 999
 
 
 class Word:

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from chotdon.catalog import COUNT_UNITS, Catalog, Product
 from chotdon.records import Item
 
-from .grammar import Element, Qty, Ref, Sep, Variant
+from .grammar import MAX_QTY, Element, Qty, Ref, Sep, Variant
 from .lexicon import GENERIC_COUNT_UNITS, UNIT_SYNONYMS, VOLUME_FACTORS, WEIGHT_FACTORS
 
 
@@ -246,8 +246,12 @@ def _by_context(draft: Draft, context: list[Product], catalog: Catalog) -> Produ
     return None
 
 
-def _number(value: float) -> int | float:
+def _count(value: float) -> int | float | None:
+    """A quantity in the product's unit, after its unit's factor and any "x n"; out of range
+    ("chốt 999 tạ x 999", "lấy 11000 ký") it is no count, and the line goes to review."""
     value = round(value, 3)
+    if not 0 < value <= MAX_QTY:
+        return None
     return int(value) if value == int(value) else value
 
 
@@ -278,11 +282,11 @@ def resolve(
         amount = _amount(d.variants, product) if d.qty is None else None
         stated = True
         if amount is not None:
-            qty = _number(convert(amount.value, amount.unit, product))
+            qty = _count(convert(amount.value, amount.unit, product))
         elif d.qty is not None and measured_as_counted(unit, product):
             stated = False  # "50kg" next to a shirt is the buyer's weight, not how many shirts
         elif d.qty is not None:
-            qty = _number(convert(d.qty.value, unit, product))
+            qty = _count(convert(d.qty.value, unit, product))
         else:
             stated = False
         by_axis = _values_by_axis(product, d.variants)
@@ -336,5 +340,5 @@ def _merge(items: list[Item]) -> list[Item]:
         if prev is None:
             merged[key] = item
         elif prev.qty is not None and item.qty is not None:
-            merged[key] = Item(item.sku, _number(prev.qty + item.qty), item.variant)
+            merged[key] = Item(item.sku, _count(prev.qty + item.qty), item.variant)
     return list(merged.values())

@@ -163,6 +163,20 @@ CASES: list[tuple[str, str | None, str, str, list[Line]]] = [
     ("gao-que-huong", "G1", "lay 1 yen gao", "order", [("GAO-ST25", 1, None)]),  # yên, yến
     ("gao-que-huong", "G1", "lấy 1 yến gạo", "order", [("GAO-ST25", 10, None)]),
     ("gao-que-huong", "G1", "lay 5 lang gao", "order", [("GAO-ST25", 0.5, None)]),  # divides
+    # 13. a quantity is bounded in its product's unit, after its unit's factor and any "x n":
+    # beyond it the line has no count, and goes to review
+    ("gao-que-huong", "G1", "chốt 999 tạ x 999", "order", [("GAO-ST25", None, None)]),
+    ("gao-que-huong", "G1", "chốt 9999 tạ", "order", [("GAO-ST25", None, None)]),
+    ("gao-que-huong", "G1", "lấy 11000 ký", "order", [("GAO-ST25", None, None)]),
+    ("gao-que-huong", "G1", "chốt 10 tạ", "order", [("GAO-ST25", None, None)]),
+    ("gao-que-huong", "G1", "gạo 3 ký x 999", "order", [("GAO-ST25", None, None)]),
+    ("gao-que-huong", "G1", "chốt 500 ký, 600 ký", "order", [("GAO-ST25", None, None)]),
+    ("gao-que-huong", "G2", "chốt 5 túi x 999", "order", [("GAO-TAM", None, None)]),
+    ("gao-que-huong", "G2", "chốt 5000 túi", "order", [("GAO-TAM", None, None)]),
+    ("gao-que-huong", "G1", "chốt 9 tạ", "order", [("GAO-ST25", 900, None)]),
+    ("gao-que-huong", "G1", "chốt 999 ký", "order", [("GAO-ST25", 999, None)]),
+    ("gao-que-huong", "G1", "lấy 2000 lạng", "order", [("GAO-ST25", 200, None)]),  # in its unit
+    ("gao-que-huong", "G1", "lấy 5000g", "order", [("GAO-ST25", 5, None)]),
 ]
 
 

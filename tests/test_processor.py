@@ -43,3 +43,14 @@ def test_a_refused_action_is_an_action_error_and_changes_nothing() -> None:
     events = p.action(AdjustStock(stream=CATALOG.stream, sku="OI-HOP", delta=5, ts=3.0))
     levels = p.take_stock()
     assert events == [] and levels is not None and levels.ts == 3.0
+
+
+def test_a_quantity_beyond_the_bound_after_its_unit_goes_to_review_for_its_count() -> None:
+    """ "chốt 999 tạ x 999" is 99,800,100 kg: no count, a review item, no stock reserved."""
+    p = StreamProcessor(CATALOG, new_book(CATALOG), current="A2")
+    intent, events = p.comment(said("c1", "chốt 999 tạ x 999", 1.0))
+    assert [(i.sku, i.qty) for i in intent.items] == [("OI-KG", None)]
+    assert [e.kind for e in events] == ["needs_review"]
+    assert [(r.sku, r.missing) for r in p.book.reviews.values()] == [("OI-KG", "qty")]
+    levels = p.take_stock()
+    assert levels is not None and levels.reserved["OI-KG"] == 0 and not levels.waiting
