@@ -141,10 +141,16 @@ def create_app(config: WorkerConfig, worker_metrics: WorkerMetrics | None = None
     async def forget_states(_sender: Any, *_args: Any, signal: Any, **_kw: Any) -> None:
         job.forget()
 
+    started = False
+
     async def say_assigned(_sender: Any, assigned: set[TP], signal: Any, **_kw: Any) -> None:
+        nonlocal started
         mine = sorted({tp.partition for tp in assigned if tp.topic.startswith(f"{config.prefix}.")})
         log.info("chotdon worker: partitions %s of %s.*", mine, config.prefix)
-        gc.freeze()  # the worker as started (modules, Faust's services): out of the collections
+        if not started:  # the worker as started (modules, Faust's services): out of the
+            started = True  # collections; once, not what a rebalance dropped (`forget_states`)
+            gc.collect()
+            gc.freeze()
 
     # mode's handler type names the `signal` keyword by a string mypy does not resolve
     app.on_partitions_revoked.connect(forget_states)  # type: ignore[arg-type]
