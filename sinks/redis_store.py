@@ -560,6 +560,9 @@ class RedisAnswered:
             added, _ = await pipe.execute()
         return bool(added)
 
+    async def release(self, stream: str, comment: str) -> None:
+        await self.redis.srem(self.keys.of(stream, "answered"), comment)
+
 
 @dataclass
 class StoredStream:

@@ -366,6 +366,10 @@ class ConnectorStates:
         added = await asyncio.to_thread(self.db.execute, query, (stream, comment))
         return added.rowcount == 1
 
+    async def release(self, stream: str, comment: str) -> None:
+        query = "DELETE FROM replies WHERE stream = ? AND comment = ?"
+        await asyncio.to_thread(self.db.execute, query, (stream, comment))
+
 
 def _position(db: sqlite3.Connection, source: str) -> int:
     row = db.execute("SELECT position FROM positions WHERE source = ?", (source,)).fetchone()

@@ -20,9 +20,10 @@ takes none: `part` and the message), so where the platform itself would post a s
 the comment is claimed in the store - an atomic add - before its reply goes, and a claimed
 comment is never answered again: at most once. A crash (SIGKILL, out of memory, power) or the
 drain's end (`DRAIN_SECONDS`) while a reply is on its way leaves that buyer unanswered rather
-than answered twice, a reply whose request may have reached the platform (it timed out, or its
-connection broke once open) is not retried, and a comment whose reply was given up (refused,
-its retries spent) is not answered for a later event either. That is public replies
+than answered twice, and a reply whose post may have reached the platform (it timed out, or its
+connection broke once open) is not retried. A reply known not to have gone (a request before
+its post failed - a token refresh, a lookup -, refused, its retries spent) gives its claim back:
+a later event, a restart or a replica may answer the comment. That is public replies
 (`--confirm-public`), YouTube chat messages and Shopee live comments. A Facebook Private Reply
 needs none of this: Graph sends one per comment (its documented limit) and refuses a second, so
 it is looked up before it goes, retried freely and written once it went: at least once, and
@@ -51,6 +52,7 @@ from ingest.connectors.base import (
     Deduper,
     QuotaExceeded,
     RateLimited,
+    TransientError,
 )
 from ingest.connectors.facebook import FacebookLive
 from ingest.connectors.runner import Connector
@@ -108,6 +110,10 @@ class Answered(Protocol):
     async def claim(self, stream: str, comment: str) -> bool:
         """Keep the comment as answered; whether this call added it (atomic: of two claims of
         one comment, from two processes too, one is True)."""
+        ...
+
+    async def release(self, stream: str, comment: str) -> None:
+        """Forget a claim whose reply is known not to have been posted."""
         ...
 
 
@@ -188,7 +194,15 @@ class Confirmer:
             self.stats.failed += 1
             self.log(f"{reply.platform}: reply not sent, answered comments unreadable: {exc}")
             return
-        if not await self._post(http, replier, reply, resend=once):
+        posted = await self._post(http, replier, reply, resend=once)
+        if posted is None:  # it may have reached the platform: the claim stays
+            return
+        if not posted:  # a later event, a restart or a replica may answer it
+            if not once and self.answered is not None:
+                try:
+                    await self.answered.release(reply.stream, comment)
+                except STORE_ERRORS as exc:
+                    self.log(f"{reply.platform}: reply not sent, its claim kept: {exc}")
             return
         self.stats.sent += 1
         if once and self.answered is not None:
@@ -207,9 +221,10 @@ class Confirmer:
 
     async def _post(
         self, http: aiohttp.ClientSession, replier: Replier, reply: Reply, *, resend: bool
-    ) -> bool:
+    ) -> bool | None:
         """Post the reply, retrying a failure that kept it from the platform (with `resend`, any
-        failure: the platform refuses a second); whether it went."""
+        failure: the platform refuses a second); whether it went, None when it may have (its
+        post timed out or broke once sent)."""
         limit = self.limits.get(reply.platform)
         backoff = Backoff(base=1.0, cap=30.0)
         for attempt in range(1, ATTEMPTS + 1):
@@ -229,7 +244,7 @@ class Confirmer:
                     self.stats.failed += 1
                     why = "may have been posted, not retried" if unknown else "not sent"
                     self.log(mask_phones_in(f"{reply.platform}: reply {why}: {exc}"))
-                    return False
+                    return None if unknown else False
                 retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
                 await asyncio.sleep(backoff.next_delay(retry_after))
                 continue
@@ -243,9 +258,13 @@ def refuses_a_second(replier: Replier) -> bool:
 
 
 def may_have_gone(exc: BaseException) -> bool:
-    """Whether a failed request may still have reached the platform: it timed out, or its
-    connection broke once open. The connectors raise a TransientError from the aiohttp error;
-    an error the platform answered, or a connection never opened, means it did not."""
+    """Whether a failed reply may still have reached the platform: the request that posts it
+    timed out, or its connection broke once open. The connectors raise a TransientError from
+    the aiohttp error, saying whether that request posts (not a request before it: a token
+    refresh, a lookup); an error the platform answered, or a connection never opened, means
+    it did not."""
+    if isinstance(exc, ConnectorError) and not (isinstance(exc, TransientError) and exc.posting):
+        return False
     cause = exc.__cause__ if isinstance(exc, ConnectorError) else exc
     if isinstance(cause, aiohttp.ClientConnectorError):
         return False

@@ -20,6 +20,7 @@ from chotdon.catalog import load_catalog
 from chotdon.records import OrderEvent, OrderLine, encode
 from ingest.connectors.facebook import FacebookLive
 from ingest.connectors.shopee import ShopeeConnector
+from ingest.connectors.tokens import RefreshingToken
 from ingest.connectors.youtube import YouTubeConnector
 from sinks.redis_store import RedisAnswered
 from sinks.sqlite_store import ConnectorStates
@@ -238,25 +239,62 @@ async def test_youtube_replies_stop_when_their_share_of_the_quota_is_spent() -> 
         await fake.close()
 
 
+def shopee_connector(fake: FakeShopee) -> ShopeeConnector:
+    return ShopeeConnector(
+        STREAM,
+        session_id=str(fake.session_id),
+        partner_id=str(shopee_api.PARTNER_ID),
+        partner_key=shopee_api.PARTNER_KEY,
+        access_token=shopee_api.ACCESS_TOKEN,
+        user_id=str(shopee_api.USER_ID),
+        api_url=fake.url,
+    )
+
+
 async def test_shopee_posts_the_streamers_comment() -> None:
     fake = FakeShopee()
     await fake.start()
     try:
-        connector = ShopeeConnector(
-            STREAM,
-            session_id=str(fake.session_id),
-            partner_id=str(shopee_api.PARTNER_ID),
-            partner_key=shopee_api.PARTNER_KEY,
-            access_token=shopee_api.ACCESS_TOKEN,
-            user_id=str(shopee_api.USER_ID),
-            api_url=fake.url,
-        )
         confirmer = Confirmer(
-            [CATALOG], [connector], streams={STREAM}, log=print, rates={"shopee": 100.0}
+            [CATALOG],
+            [shopee_connector(fake)],
+            streams={STREAM},
+            log=print,
+            rates={"shopee": 100.0},
         )
         await confirm(confirmer, event(comment_id="shopee:273887000"))
         assert fake.posted and fake.posted[0].startswith("Cảm ơn Lan!")
     finally:
+        await fake.close()
+
+
+async def test_a_reply_whose_token_refresh_broke_is_tried_again(tmp_path: Path) -> None:
+    """The connection of the token refresh before the post broke: the reply had not gone (it
+    is not one that "may have been posted"), so it is tried again and the buyer answered."""
+    fake = FakeShopee()
+    await fake.start()
+    states = ConnectorStates(tmp_path / "s.db")
+    try:
+        connector = shopee_connector(fake)
+        connector.token = RefreshingToken(
+            shopee_api.ACCESS_TOKEN, shopee_api.REFRESH_TOKEN, connector.refresher()
+        )  # of unknown age: renewed before the first call
+        fake.refresh_failures.append("drop")
+        logs: list[str] = []
+        confirmer = Confirmer(
+            [CATALOG],
+            [connector],
+            streams={STREAM},
+            answered=states,
+            log=logs.append,
+            rates={"shopee": 100.0},
+        )
+        await confirm(confirmer, event(comment_id="shopee:273887000"))
+        assert fake.posted and fake.posted[0].startswith("Cảm ơn Lan!"), logs
+        assert (fake.refreshes, confirmer.stats.sent, confirmer.stats.failed) == (1, 1, 0)
+        assert await states.answered(STREAM, "shopee:273887000")
+    finally:
+        states.close()
         await fake.close()
 
 
@@ -317,6 +355,82 @@ async def answers_across_a_restart(graph: FakeGraph, opened: Callable[[], Answer
     await confirm(again, event(comment_id="facebook:c3"), event(comment_id="facebook:c4"))
     assert [cid for _, cid, _ in graph.replies] == ["c1", "c2", "c4"]  # c3: at most once
     assert (again.stats.sent, again.stats.already) == (1, 1)
+
+
+async def unposted_replies_are_answered_after_a_restart(
+    graph: FakeGraph, opened: Callable[[], Answered]
+) -> None:
+    """Replies refused before they were posted - a 401 of the platform, YouTube's local "needs
+    OAuth" and its share of the quota spent - leave their comments unclaimed: once the fault
+    is mended (a restart with a good token), those buyers are answered."""
+    refused = FacebookLive(STREAM, graph.video_id, "wrong", graph_url=graph.base_url)
+    refused.private_replies = False
+    first = Confirmer([CATALOG], [refused], streams={STREAM}, answered=opened(), log=print)
+    await confirm(first, event(comment_id="facebook:c1"))
+    assert first.off == {"facebook"} and graph.replies == []
+    live = FacebookLive(STREAM, graph.video_id, TOKEN, graph_url=graph.base_url)
+    live.private_replies = False
+    restarted = Confirmer([CATALOG], [live], streams={STREAM}, answered=opened(), log=print)
+    await confirm(restarted, event("updated", comment_id="facebook:c1"))
+    assert [cid for _, cid, _ in graph.replies] == ["c1"] and restarted.stats.sent == 1
+
+    fake = FakeYouTube()
+    await fake.start()
+    try:
+        keyed = YouTubeConnector(STREAM, video_id=fake.video_id, api_key=API_KEY, api_url=fake.url)
+        oauth = YouTubeConnector(
+            STREAM, video_id=fake.video_id, oauth_token=OAUTH_TOKEN, api_url=fake.url, quota=200
+        )  # a quarter of the quota kept for replies: one
+        rates = {"youtube": 100.0}
+        for connector, events in ((keyed, ["m1"]), (oauth, ["m2", "m3"])):
+            confirmer = Confirmer(
+                [CATALOG],
+                repliers_of([connector], public_facebook=False),
+                streams={STREAM},
+                answered=opened(),
+                log=print,
+                rates=rates,
+            )
+            await confirm(confirmer, *(event(comment_id=f"youtube:{m}") for m in events))
+            assert confirmer.off == {"youtube"}
+        assert len(fake.posted) == 1  # m2
+        mended = YouTubeConnector(
+            STREAM, video_id=fake.video_id, oauth_token=OAUTH_TOKEN, api_url=fake.url
+        )
+        again = Confirmer(
+            [CATALOG],
+            repliers_of([mended], public_facebook=False),
+            streams={STREAM},
+            answered=opened(),
+            log=print,
+            rates=rates,
+        )
+        await confirm(again, *(event(comment_id=f"youtube:{m}") for m in ("m1", "m2", "m3")))
+        assert len(fake.posted) == 3 and (again.stats.sent, again.stats.already) == (2, 1)
+    finally:
+        await fake.close()
+
+
+async def test_unposted_replies_are_not_kept_answered_in_the_session(
+    graph: FakeGraph, tmp_path: Path
+) -> None:
+    states: list[ConnectorStates] = []
+
+    def opened() -> ConnectorStates:
+        states.append(ConnectorStates(tmp_path / "s.db"))
+        return states[-1]
+
+    try:
+        await unposted_replies_are_answered_after_a_restart(graph, opened)
+    finally:
+        for s in states:
+            s.close()
+
+
+async def test_unposted_replies_are_not_kept_answered_in_redis(
+    graph: FakeGraph, redis: Redis, prefix: str
+) -> None:
+    await unposted_replies_are_answered_after_a_restart(graph, lambda: RedisAnswered(redis, prefix))
 
 
 async def test_a_reply_whose_answer_broke_is_not_sent_again(graph: FakeGraph) -> None:

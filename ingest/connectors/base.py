@@ -39,6 +39,11 @@ class TransientError(ConnectorError):
     retriable = True
     kind = "transient"
 
+    def __init__(self, message: str, *, posting: bool = False) -> None:
+        super().__init__(message)
+        # raised by a request that posts (a reply): once it reached the platform, it stands
+        self.posting = posting
+
 
 class RateLimited(TransientError):
     kind = "rate_limited"

@@ -459,7 +459,8 @@ class FacebookLive:
             async with http.request(verb, target, params=query, json=json_body) as resp:
                 status, headers, body = resp.status, resp.headers, await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientError(f"{verb} {path}: {type(exc).__name__}: {exc}") from exc
+            what = f"{verb} {path}: {type(exc).__name__}: {exc}"
+            raise TransientError(what, posting=post) from exc
         self.usage = usage_percent(headers)
         bare = {"message": f"{verb} {path}: HTTP {status}"}  # an answer without an error object
         try:

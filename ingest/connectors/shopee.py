@@ -344,7 +344,7 @@ class ShopeeConnector:
                 raw = await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientError(f"{api}: {exc!r}") from exc
+            raise TransientError(f"{api}: {exc!r}", posting=body is not None) from exc
         return _response(api, status, raw)
 
     def refresher(self) -> Refresh:

@@ -463,7 +463,7 @@ class YouTubeConnector:
                     status = response.status
                     retry_after = response.headers.get("Retry-After")
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise TransientError(f"GET {path}: {exc!r}") from exc
+                raise TransientError(f"{verb} {path}: {exc!r}", posting=body is not None) from exc
             answer = _json(raw)
             if status == 200 and isinstance(answer, dict):
                 return answer

@@ -92,6 +92,7 @@ class FakeShopee:
     access_tokens: dict[str, float] = field(default_factory=lambda: {ACCESS_TOKEN: math.inf})
     refresh_tokens: set[str] = field(default_factory=lambda: {REFRESH_TOKEN})
     refreshes: int = 0
+    refresh_failures: deque[str] = field(default_factory=deque)  # scripted token refresh failures
     posted: list[str] = field(default_factory=list)
     show_item: int | None = None  # the item id pinned on screen
     show_failures: deque[str] = field(default_factory=deque)  # scripted get_show_item failures
@@ -213,7 +214,9 @@ class FakeShopee:
         page = visible[offset : offset + self.page_size]
         return ok({"next_offset": offset + len(page), "list": page})
 
-    async def refresh(self, request: web.Request) -> web.Response:
+    async def refresh(self, request: web.Request) -> web.StreamResponse:
+        if self.refresh_failures:
+            return await self._fail(request, self.refresh_failures.popleft())
         query = request.query
         timestamp = int(query.get("timestamp", "0"))
         base = f"{query.get('partner_id')}{AUTH_PATH}{timestamp}"
