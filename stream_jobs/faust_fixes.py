@@ -39,6 +39,15 @@ without ever reaching an agent. The causes, each fixed below:
    when they hand the bytes back unchanged. A topic of bytes keys and values with the `raw`
    serializers (the stream topics) makes its events straight from the message (`_Topic`).
 
+6. A memory table's rows the worker writes itself. `faust_jobs` writes its table rows into
+   the table's store and sends them to the changelog itself (not `Table.__setitem__`, whose
+   changelog buffer stalled rebalances). Faust's in-memory store drops the rows of partitions
+   no longer assigned after a rebalance (`Store.on_recovery_completed`), but knows the
+   partition of a row only if the row came from the changelog (`Store._key_partition`): rows
+   written by the worker would stay in memory after their partition went to another worker,
+   more with every rebalance, and come back stale with the partition. `store_rows` writes the
+   rows as the changelog recovery does (`Store.apply_changelog_batch`), partition and all.
+
 And latency: Faust creates its consumer with fetch_max_wait_ms=1500. The fetcher keeps one
 request in flight per broker, for the partitions with nothing buffered; records arriving
 meanwhile on the others wait for it, up to 1.5 s a hop. `kafka_admin.FETCH_MAX_WAIT_MS` bounds
@@ -55,19 +64,20 @@ import inspect
 import logging
 import time
 import types
-from collections.abc import AsyncIterator, Coroutine, Generator
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterable
 from typing import Any, cast
 
 import faust
 from faust import Stream
 from faust.serializers.registry import Registry
 from faust.serializers.schemas import Schema
+from faust.stores import memory
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 from faust.topics import Topic
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, ChannelT, EventT
+from faust.types import TP, ChannelT, EventT, TableT
 
 from chotdon.kafka_admin import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES
 
@@ -102,6 +112,14 @@ UPSTREAM: dict[str, tuple[Any, str]] = {  # method: (function, sha256 of its sou
     "Registry.loads_value": (Registry.loads_value, "a9a8d9f63e03744f"),
     "Registry._prepare_payload": (Registry._prepare_payload, "0740e90d2a9088fa"),
     "App.create_event": (faust.App.create_event, "15fea3d1e95e6625"),
+    # store_rows: the memory store's rows and partitions, as recovery writes and prunes them
+    "memory.Store.__post_init__": (memory.Store.__post_init__, "e59c82f3785458b2"),
+    "memory.Store.apply_changelog_batch": (memory.Store.apply_changelog_batch, "71863e3cd727aac2"),
+    "memory.Store._create_batch_iterator": (
+        memory.Store._create_batch_iterator,
+        "b082c8bcc0403823",
+    ),
+    "memory.Store.on_recovery_completed": (memory.Store.on_recovery_completed, "a00bef343e139602"),
 }
 
 
@@ -372,6 +390,32 @@ def _resume(coro: Coroutine[Any, Any, Any], waiting: Any) -> Generator[Any, Any,
                 waiting = coro.send(sent)
             except StopIteration as stop:
                 return stop.value
+
+
+def store_rows(
+    table: TableT[bytes, bytes], partition: int, rows: Iterable[tuple[bytes, bytes | None]]
+) -> int:
+    """Fix 6: write rows of one partition (None: delete the row) into a memory table's store,
+    each registered with its partition as `Store.apply_changelog_batch` registers the rows it
+    reads from the changelog, so that the store drops them with their partition; a deleted
+    row is unregistered (deleting a row the store never had does nothing). Returns by how many
+    bytes the rows' values grew (negative: shrank)."""
+    store = table.data
+    if not isinstance(store, memory.Store):
+        raise TypeError(f"store_rows writes to an in-memory table's store, not {store!r}")
+    data: dict[bytes, bytes] = cast(dict[bytes, bytes], store.data)
+    partitions = store._key_partition
+    grown = 0
+    for key, value in rows:
+        old = data.get(key)
+        if value is None:
+            data.pop(key, None)
+            partitions.pop(key, None)
+        else:
+            data[key] = value
+            partitions[key] = partition
+        grown += len(value or b"") - len(old or b"")
+    return grown
 
 
 class _Transport(faust_aiokafka.Transport):

@@ -62,7 +62,7 @@ from . import metrics as windows
 from .actions import ActionError
 from .book_rows import restore_book, take_changes
 from .faust_catalogs import CatalogReader
-from .faust_fixes import take_events
+from .faust_fixes import store_rows, take_events
 from .order_book import StreamBook, new_book
 from .processor import StreamProcessor
 from .worker_config import BATCH_SIZE, BATCH_WITHIN
@@ -290,19 +290,13 @@ class StreamJob:
         self.open_windows()
         await self.flush()
         changelog = self.table.changelog_topic.get_topic_name()
-        data = self.table.data
         if self.state_bytes is None:  # once after a rebalance: the table as recovered
-            self.state_bytes = sum(len(value) for value in data.values())
+            self.state_bytes = sum(len(value) for value in self.table.data.values())
         for key, partition in self.dirty.items():
-            rows = self.outputs.setdefault((changelog, partition), [])
-            for row_key, value in self.rows(key, self.states[key]):
-                old = data.get(row_key)
-                if value is None:
-                    data.pop(row_key, None)
-                else:
-                    data[row_key] = value
-                self.state_bytes += len(value or b"") - len(old or b"")
-                rows.append((row_key, value))
+            rows = self.rows(key, self.states[key])
+            # in the store with their partition, so that it drops them with the partition
+            self.state_bytes += store_rows(self.table, partition, rows)
+            self.outputs.setdefault((changelog, partition), []).extend(rows)
         await self.flush()
         self.dirty.clear()
         self.checkpoint_now = False
@@ -346,7 +340,9 @@ class StreamJob:
     def _book(self, key: bytes) -> StreamBook | None:
         """The stream's book from its rows in the table, reading no other stream's: the table's
         row keys are gathered once per rebalance (the streams live here write only their own
-        rows after that), each stream's taken out when it is restored."""
+        rows after that), each stream's taken out when it is restored. They are gathered after
+        the recovery, which dropped the rows of the partitions revoked (`store_rows`): the
+        index holds the keys of this worker's partitions only."""
         data = self.table.data
         head = data.get(key)
         if head is None:

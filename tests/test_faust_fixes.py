@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faust import Stream
 from faust.serializers.schemas import Schema
+from faust.types import TP
 from faust.types.tuples import Message
 
 from chotdon import topics
@@ -22,6 +23,7 @@ from stream_jobs.faust_fixes import (
     App,
     check_faust,
     source_digest,
+    store_rows,
     take_events,
     upstream_changes,
 )
@@ -57,6 +59,63 @@ def test_the_per_record_cost_fix_watches_the_faust_code_it_copies_and_relies_on(
         watched
     )
     assert {"Topic._compile_decode", "Schema.compile", "Registry.loads_value"} <= watched
+
+
+def test_the_store_fix_watches_the_memory_store_it_writes_into() -> None:
+    store = {name for name in faust_fixes.UPSTREAM if name.startswith("memory.Store.")}
+    assert store == {
+        "memory.Store.__post_init__",  # the two attributes store_rows writes
+        "memory.Store.apply_changelog_batch",  # how the recovery registers its rows
+        "memory.Store._create_batch_iterator",
+        "memory.Store.on_recovery_completed",  # what drops the rows of revoked partitions
+    }
+
+
+def offline_app(name: str, tmp_path: Path) -> Any:
+    """An app with its settings, never started: no broker is asked."""
+    return App(
+        name,
+        broker="kafka://127.0.0.1:9",
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        autodiscover=False,
+        datadir=str(tmp_path),
+    )
+
+
+async def test_rows_written_by_the_worker_go_with_their_partition_as_recovered_rows_do(
+    tmp_path: Path,
+) -> None:
+    """Fix 6: rows written with `store_rows` are registered with their partition as the rows
+    the recovery reads from the changelog are, so the store drops them with the partition."""
+    app = offline_app("rows", tmp_path)
+    written = app.Table("written", key_type=bytes, value_type=bytes, partitions=3)
+    recovered = app.Table("recovered", key_type=bytes, value_type=bytes, partitions=3)
+    writes: list[tuple[int, list[tuple[bytes, bytes | None]]]] = [
+        (0, [(b"a", b"12"), (b"a\x00l\x001", b"x")]),
+        (1, [(b"b", b"123"), (b"never-had", None)]),  # deleting a row the store never had
+        (2, [(b"c", b"1")]),
+        (0, [(b"a\x00l\x001", None), (b"a", b"1")]),
+    ]
+    assert [store_rows(written, p, rows) for p, rows in writes] == [3, 3, 1, -2]
+    offset = 0
+    for partition, rows in writes:  # the same rows, as a recovery reads them
+        events = []
+        for key, value in rows:
+            message = Message("c", partition, offset, 0.0, 0, None, key, value, None)
+            events.append(app.create_event(key, value, None, message))
+            offset += 1
+        recovered.apply_changelog_batch(events)
+    store = written.data
+    assert dict(store.data) == dict(recovered.data.data) == {b"a": b"1", b"b": b"123", b"c": b"1"}
+    assert store._key_partition == recovered.data._key_partition == {b"a": 0, b"b": 1, b"c": 2}
+
+    kept = {TP(written.changelog_topic.get_topic_name(), 1)}
+    await written.on_recovery_completed(kept, set())  # partitions 0 and 2 went elsewhere
+    assert dict(store.data) == {b"b": b"123"}
+    assert store._key_partition == {b"b": 1}
 
 
 async def test_a_raw_bytes_topic_makes_the_events_fausts_decode_makes(tmp_path: Path) -> None:
