@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
 import sys
@@ -123,6 +124,35 @@ def read_topic(topic: str, partitions: int) -> Read:
     return asyncio.run(run())
 
 
+def table_rows(changelog: str, partitions: int) -> dict[int, dict[bytes, bytes]]:
+    """A table's rows per partition as a recovery folds its changelog: the last value per key,
+    deletions gone."""
+
+    async def run() -> dict[int, dict[bytes, bytes]]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=BOOTSTRAP, group_id=None, enable_auto_commit=False
+        )
+        await consumer.start()
+        rows: dict[int, dict[bytes, bytes]] = {p: {} for p in range(partitions)}
+        try:
+            tps = [TopicPartition(changelog, p) for p in range(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            end = await consumer.end_offsets(tps)
+            while any([await consumer.position(tp) < end[tp] for tp in tps]):
+                for tp, batch in (await consumer.getmany(timeout_ms=500)).items():
+                    for message in batch:
+                        if message.value is None:
+                            rows[tp.partition].pop(message.key, None)
+                        else:
+                            rows[tp.partition][message.key] = message.value
+        finally:
+            await consumer.stop()
+        return rows
+
+    return asyncio.run(run())
+
+
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
     """Poll `check` until it returns something truthy; fail saying `what` did not happen."""
     deadline = time.monotonic() + timeout
@@ -238,6 +268,9 @@ class ChildProcess:
                 self.kill()
 
 
+ASSIGNED = re.compile(r"chotdon worker: partitions \[([\d, ]*)\]")
+
+
 class WorkerProcess(ChildProcess):
     """`chotdon worker` (python -m chotdon worker)."""
 
@@ -264,6 +297,11 @@ class WorkerProcess(ChildProcess):
             *extra,
         ]
         super().__init__(args, log_path)
+
+    def assigned(self) -> str:
+        """The partitions it got at the last rebalance, as logged ("" for none, or none yet)."""
+        found = ASSIGNED.findall(self.log())
+        return str(found[-1]).strip() if found else ""
 
 
 class RedisStageProcess(ChildProcess):

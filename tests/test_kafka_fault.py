@@ -4,7 +4,6 @@ embedded mode makes them: none lost, none doubled, stock never negative."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -30,13 +29,6 @@ from tests.kafka_helpers import (
 )
 
 PARTITIONS = 4
-ASSIGNED = re.compile(r"chotdon worker: partitions \[([\d, ]*)\]")
-
-
-def assigned(worker: WorkerProcess) -> str:
-    """The partitions the worker got at the last rebalance ("" for none, or none yet)."""
-    found = ASSIGNED.findall(worker.log())
-    return str(found[-1]).strip() if found else ""
 
 
 def test_kill_restart_and_rebalance_lose_and_double_nothing(
@@ -82,7 +74,7 @@ def test_kill_restart_and_rebalance_lose_and_double_nothing(
 
     try:
         first = worker("first")
-        wait(lambda: assigned(first), 30, "the first worker's partitions")
+        wait(first.assigned, 30, "the first worker's partitions")
         # 60 s of session at 3x: the faults below happen while comments keep coming
         ingest = threading.Thread(
             target=produce_records, args=(prefix, catalogs, records, 3.0), daemon=True
@@ -96,7 +88,7 @@ def test_kill_restart_and_rebalance_lose_and_double_nothing(
         restarted = worker("restarted")
         wait(lambda: order_events() >= at_kill + 40, 40, "the restarted worker's progress")
         second = worker("second")
-        wait(lambda: assigned(second), 40, "the second worker's partitions")
+        wait(second.assigned, 40, "the second worker's partitions")
         ingest.join(60)
         assert not ingest.is_alive(), "ingest did not finish"
         assert first.proc is not None and first.proc.returncode == -9
@@ -107,7 +99,7 @@ def test_kill_restart_and_rebalance_lose_and_double_nothing(
 
         wait(done, 90, f"the embedded mode's {len(want_orders)} orders and stock levels")
         assert restarted.alive() and second.alive(), logs()
-        shared = [assigned(restarted), assigned(second)]
+        shared = [restarted.assigned(), second.assigned()]
         assert all(shared), f"not both workers have partitions: {shared}"
         out = read_topic(orders_topic, PARTITIONS).records
         letters = read_topic(topics.DEAD_LETTERS.name(prefix), PARTITIONS).records

@@ -6,12 +6,10 @@ undoes a comment older than the window as the embedded mode does."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from pathlib import Path
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from chotdon import topics
 from chotdon.catalog import load_catalog
@@ -20,7 +18,6 @@ from sinks.sqlite_store import SQLiteStore
 from stream_jobs.faust_jobs import BLOCK, LOG
 from stream_jobs.order_book import WINDOW
 from tests.kafka_helpers import (
-    BOOTSTRAP,
     WorkerProcess,
     delete_topics,
     final_orders,
@@ -31,6 +28,7 @@ from tests.kafka_helpers import (
     produce_records,
     read_topic,
     run_embedded,
+    table_rows,
     wait_until,
 )
 
@@ -50,39 +48,6 @@ def comments(stream: str, count: int, texts: tuple[str, ...], start: int = 0) ->
         )
         for n in range(start, start + count)
     ]
-
-
-def changelog(topic: str) -> dict[bytes, bytes]:
-    """The table as a recovery folds its changelog: the last value per key, deletions gone."""
-    rows: dict[bytes, bytes] = {}
-    for key, value in read_raw(topic):
-        if value is None:
-            rows.pop(key, None)
-        else:
-            rows[key] = value
-    return rows
-
-
-def read_raw(topic: str) -> list[tuple[bytes, bytes | None]]:
-    """(key, value) of every record of the topic's partition 0, in order."""
-
-    async def run() -> list[tuple[bytes, bytes | None]]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
-        await consumer.start()
-        out: list[tuple[bytes, bytes | None]] = []
-        try:
-            tp = TopicPartition(topic, 0)
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            while await consumer.position(tp) < end:
-                for message in (await consumer.getmany(timeout_ms=500)).get(tp, []):
-                    out.append((message.key, message.value))
-        finally:
-            await consumer.stop()
-        return out
-
-    return asyncio.run(run())
 
 
 def test_a_long_sessions_rows_stay_bounded_and_a_restarted_worker_undoes_an_old_comment(
@@ -115,11 +80,11 @@ def test_a_long_sessions_rows_stay_bounded_and_a_restarted_worker_undoes_an_old_
 
         def head_seq() -> int:
             first.check_alive()
-            head = changelog(changelog_topic).get(long.encode())
+            head = table_rows(changelog_topic, 1)[0].get(long.encode())
             return int(msgspec.json.decode(head)["seq"]) if head else 0
 
         wait_until(lambda: head_seq() == seq_before, 240, "the long stream's state", every=2)
-        rows = changelog(changelog_topic)
+        rows = table_rows(changelog_topic, 1)[0]
         first.kill()
 
         entries = {k: v for k, v in rows.items() if k.startswith(long.encode() + LOG)}
