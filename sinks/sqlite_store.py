@@ -105,7 +105,7 @@ class Batch:
         )
 
 
-ROWS_PER_STEP = 256  # rows an INSERT writes at most (x 6 values: well under SQLite's limit)
+ROWS_PER_STEP = 256  # rows an INSERT writes at most, fewer where the variable limit is lower
 
 
 class Insert:
@@ -125,9 +125,13 @@ class Insert:
 
     def run(self, db: sqlite3.Connection, values: list[object]) -> None:
         """Insert the rows whose values `values` holds one after another, in order: in
-        statements of ROWS_PER_STEP rows, the rest in statements of the powers of two it adds
-        up to (a few statements of each size, prepared once: sqlite3 keeps them)."""
-        rows, done, size = len(values) // self.width, 0, ROWS_PER_STEP
+        statements of as many rows as the connection lets one statement bind values (SQLite
+        before 3.32 binds 999: 128 rows of 6), at most ROWS_PER_STEP, the rest in statements of
+        the powers of two it adds up to (a few statements of each size, prepared once: sqlite3
+        keeps them)."""
+        fit = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // self.width
+        rows, done = len(values) // self.width, 0
+        size = 1 << (max(1, min(ROWS_PER_STEP, fit)).bit_length() - 1)
         while done < rows:
             while size > rows - done:
                 size //= 2

@@ -86,6 +86,29 @@ def test_a_batch_is_stored_as_its_records_one_by_one(
     assert a == b
 
 
+@pytest.mark.parametrize("limit", [999, 3 * 6 + 1, 6])
+def test_a_batch_beyond_the_variable_limit_is_stored_whole_and_in_order(
+    tmp_path: Path, records: list[AnyRecord], limit: int
+) -> None:
+    """SQLite before 3.32 (Ubuntu 20.04's 3.31.1) binds at most 999 values to a statement: a
+    batch of more order events (6 values each) than that allows is still stored, every row, in
+    the batch's order, as a connection with the default limit stores it."""
+    events = [r for r in records if isinstance(r, OrderEvent)]
+    assert len(events) > 999 // 6
+    unlimited, limited = SQLiteStore(tmp_path / "a.db"), SQLiteStore(tmp_path / "b.db")
+    limited.db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+    for store in (unlimited, limited):
+        store.write(Batch("s", records=records))
+        store.close()
+    assert dump(tmp_path / "a.db") == dump(tmp_path / "b.db")
+    db = sqlite3.connect(tmp_path / "b.db")
+    try:
+        stored = db.execute("SELECT seq FROM order_events ORDER BY rowid").fetchall()
+    finally:
+        db.close()
+    assert stored == [(e.seq,) for e in events]
+
+
 @pytest.mark.parametrize("rows", [0, 1, 7, ROWS_PER_STEP, ROWS_PER_STEP + 1, 3 * ROWS_PER_STEP - 1])
 def test_rows_inserted_many_to_a_statement_as_one_by_one(rows: int) -> None:
     """A later row of the same key wins within a statement and across statements, and an
