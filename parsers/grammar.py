@@ -445,6 +445,13 @@ class Grammar:
             # "2h ổi" is two boxes (hộp); "9h", "8h tối" is a time, never a quantity
             ordering = i > 0 and words[i - 1].in_(tags.ORDER_VERBS)
             at_a_time = j + 1 < n and words[j + 1].in_(tags.TIME_OF_DAY)
+            # "ship 9h-11h": from one hour to another
+            at_a_time |= (
+                j + 2 < n
+                and words[j + 1].tok.kind == "num"
+                and words[j + 2].tok.glued
+                and words[j + 2].raw == BOX_LETTER
+            )
             if not self._starts_ref(words, j + 1) and (not ordering or at_a_time):
                 r.consumed.update((i, j))
                 return j + 1

@@ -240,7 +240,7 @@ def _question(words: list[Word], reading: Reading, c: Clause, matches: Matches) 
         and words[last].in_(tags.QUESTION_ENDS)
         and last not in reading.consumed
     ):
-        if words[last].is_("không") and _polite_request(words, reading, s, last):
+        if words[last].is_("không") and _polite_request(words, reading, c, last):
             c.polite = True
             matches.append(("order:polite", last - 1, last + 1))
         elif not (words[last].is_("không") and last > s and words[last - 1].in_(tags.NEGATIONS)):
@@ -270,15 +270,20 @@ def _bn_is_how_much(words: list[Word], i: int, s: int, e: int) -> bool:
     return not (i > s and words[i - 1].in_(tags.BN_FRIEND_BEFORE))
 
 
-def _polite_request(words: list[Word], reading: Reading, s: int, last: int) -> bool:
+def _polite_request(words: list[Word], reading: Reading, c: Clause, last: int) -> bool:
     """ "lấy 2 hộp được không shop": a polite order, unless something else is asked
     ("có được giảm giá không")."""
+    s = c.start
     if last - 1 < s or not words[last - 1].is_("được"):
         return False
     before = last - 2
     if before < s or words[before].is_("có"):
         return False
-    ordered = any(_order_verb(words, reading, k, s, last) for k in range(s, before + 1))
+    ordered = any(
+        (verb := _order_verb(words, reading, k, s, last))
+        and not _delivery_only(words, k, s, verb, c.content)
+        for k in range(s, before + 1)
+    )
     return ordered and (before in reading.consumed or words[before].in_(tags.STRONG_ORDER_VERBS))
 
 
@@ -389,6 +394,9 @@ def _verbs(
         verb = _order_verb(words, reading, i, s, e)
         if not verb:
             continue
+        if _delivery_only(words, i, s, verb, c.content):
+            matches.append(("delivery", i, i + 1))
+            continue
         dead = ""
         window = words[max(s, i - 2) : i]
         if (
@@ -431,6 +439,16 @@ def _verbs(
     if c.past_state:
         return True
     return carried_past and present_at < s and not request and not c.live_verbs
+
+
+def _delivery_only(words: list[Word], i: int, s: int, verb: str, content: bool) -> bool:
+    """ "ship cẩn thận nha shop", "gửi viettel post nha", "ship cho e nhanh nha": how to deliver,
+    not what to buy ("gửi e 2 hộp" names what)."""
+    w = words[i]
+    return not content and (
+        (verb == "weak" and w.in_(tags.DELIVERY_VERBS))
+        or (verb != "" and w.is_("cho") and i > s and words[i - 1].in_(tags.DELIVERY_VERBS))
+    )
 
 
 def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> str:
@@ -479,7 +497,7 @@ def _licensed(words: list[Word], reading: Reading, i: int, s: int, e: int, reque
     "ủng hộ" (support) orders only what it counts or names: "ủng hộ 5 gói kẹo"."""
     if words[i].is_("ủng"):
         return any(isinstance(x, Qty | Ref) and s <= x.start < e for x in reading.elements)
-    if request or _self_subject(words, s, i):
+    if request or _self_subject(words, s, i) or _sends_a_count(words, reading, i, s):
         return True
     nxt = words[i + 1] if i + 1 < e else None
     if nxt is not None and (
@@ -496,6 +514,20 @@ def _licensed(words: list[Word], reading: Reading, i: int, s: int, e: int, reque
     )
 
 
+def _sends_a_count(words: list[Word], reading: Reading, i: int, s: int) -> bool:
+    """ "ship 2 hộp về hà nội", "gửi 3 chai nha": a delivery verb opening its clause and counting
+    what to send asks for it (after a subject, "shop gửi về 1 cái", it reports)."""
+    return i == s and words[i].in_(tags.DELIVERY_VERBS) and _counted_at(reading, i + 1)
+
+
+def _counted_at(reading: Reading, i: int) -> bool:
+    """A count in a unit of ours starts at i ("2 hộp"; not "9h", a time)."""
+    return any(
+        isinstance(x, Qty) and x.unit is not None and not x.foreign and x.start == i
+        for x in reading.elements
+    )
+
+
 def _complaint(words: list[Word], reading: Reading, matches: Matches) -> bool:
     """A delivery told with its count ("đặt 2 giao 1", "shop gửi về 1 cái", "nhận đủ 3 hộp"):
     a report or complaint about a past order, not a new one."""
@@ -508,6 +540,14 @@ def _complaint(words: list[Word], reading: Reading, matches: Matches) -> bool:
             j += 1
         if j >= len(words) or words[j].clause != w.clause:
             continue
+        opens = i == 0 or words[i - 1].clause != w.clause
+        if (
+            opens
+            and w.in_(tags.ORDER_VERBS)
+            and _counted_at(reading, j)
+            and not any(x.in_(tags.COMPLAINT_WORDS) for x in words[j:])
+        ):
+            continue  # "ship 2 hộp về hà nội": a request to send, not a delivery told
         nxt = words[j]
         if (
             j in counts

@@ -17,6 +17,7 @@ from parsers.text import fold
 from .scoring import CATALOGS
 
 PARSERS = {p.stem: Parser(load_catalog(p)) for p in CATALOGS.glob("*.json")}
+PARSERS |= {name: Parser(load_catalog(name)) for name in ("kim-an", "phu-xuyen")}  # bundled
 Line = tuple[str, Any, Any]
 
 CASES: list[tuple[str, str | None, str, str, list[Line]]] = [
@@ -209,3 +210,55 @@ def test_a_multiplying_unit_that_is_an_everyday_word_is_read_only_with_its_marks
     assert [i.qty for i in gao.parse(f"chốt 2 {word}", "G1").items] == [2 * factor]
     plain = [i.qty for i in gao.parse(f"chốt 2 {fold(word)}", "G1").items]
     assert len(plain) == 1 and plain[0] <= 2  # two, or the one of "chốt" when "2 yen" is not ours
+
+
+# False orders a tester found (comments that order nothing, read as the product on screen x1),
+# each class with several phrasings, with and without marks, on several catalogs; and the real
+# orders that use the same words.
+NOT_ORDERS: list[tuple[str, str, str]] = [
+    # 1. how to deliver, with no count and no product, is no order
+    ("kim-an", "A1", "ship cẩn thận nha shop"),
+    ("kim-an", "A1", "ship cod nhe shop"),
+    ("kim-an", "A1", "gửi viettel post nha"),
+    ("kim-an", "A1", "gui viettel post nha"),
+    ("kim-an", "A1", "ship cho e nhanh nha"),
+    ("thoi-trang-ha", "A1", "ship nhanh nha shop"),
+    ("phu-xuyen", "T1", "ship can than nha"),
+    ("my-pham-nha-xinh", "A1", "gửi kèm quà nha shop"),
+    ("my-pham-nha-xinh", "A1", "ship nhanh nhe shop"),
+    ("kim-an", "A1", "ship 9h-11h sáng nha"),
+]
+ORDERS: list[tuple[str, str, str, list[Line]]] = [
+    ("kim-an", "A1", "ship 2 hộp về hà nội", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "ship 2 hop ve ha noi", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "gửi e 2 hộp", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "gui cho e 2 hop nha", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "cho e 2 hộp", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "cho e xin 2 hộp ổi", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "chốt đơn 2 hộp", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "lấy 2 hộp", [("OI-HOP", 2, None)]),
+    ("thoi-trang-ha", "A1", "ship 2 cái về hà nội", [("AO-THUN", 2, None)]),
+    ("my-pham-nha-xinh", "A1", "gửi e 2 cây nha", [("SON-LI", 2, None)]),
+]
+
+
+@pytest.mark.parametrize(("catalog", "current", "text"), NOT_ORDERS)
+def test_no_false_order(catalog: str, current: str, text: str) -> None:
+    got = PARSERS[catalog].parse(text, current)
+    assert got.intent in ("other", "question") and got.items == [], got
+
+
+@pytest.mark.parametrize(("catalog", "current", "text", "lines"), ORDERS)
+def test_real_orders_with_the_same_words(
+    catalog: str, current: str, text: str, lines: list[Line]
+) -> None:
+    got = PARSERS[catalog].parse(text, current)
+    assert got.intent == "order"
+    assert sorted((i.sku, i.qty, i.variant or "") for i in got.items) == sorted(
+        (sku, qty, variant or "") for sku, qty, variant in lines
+    )
+
+
+def test_a_delivery_word_alone_is_explained_as_delivery_not_an_order_verb() -> None:
+    rules = {m.rule for m in PARSERS["kim-an"].parse("ship cẩn thận nha shop", "A1").explanation}
+    assert "delivery" in rules and "order-verb" not in rules
