@@ -8,7 +8,7 @@ import contextlib
 import json
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -327,7 +327,32 @@ async def test_chotdon_run_confirms_orders_on_facebook(graph: FakeGraph, tmp_pat
     assert all("0912345678" not in text for _, _, text in graph.replies)
 
 
-async def answers_across_a_restart(graph: FakeGraph, opened: Callable[[], Answered]) -> None:
+@pytest.fixture(name="opened", params=["session", "redis"])
+def opened_fixture(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], Answered]]:
+    """Opens the comments answered again, as a restart does: the session's SQLite file, or
+    Redis (`chotdon confirm --redis`)."""
+    if request.param == "redis":
+        redis, prefix = request.getfixturevalue("redis"), request.getfixturevalue("prefix")
+        yield lambda: RedisAnswered(redis, prefix)
+        return
+    states: list[ConnectorStates] = []
+
+    def opened() -> ConnectorStates:
+        states.append(ConnectorStates(tmp_path / "s.db"))
+        return states[-1]
+
+    try:
+        yield opened
+    finally:
+        for s in states:
+            s.close()
+
+
+async def test_a_restart_answers_each_comment_once(
+    graph: FakeGraph, opened: Callable[[], Answered]
+) -> None:
     """Public replies (the fake refuses nothing twice there): c1 answered, then a restart meets
     c1 again (a later event of the same comment) and c2; then a run dies while c3's reply is on
     its way (the platform may have posted it), and the next one does not send it again."""
@@ -357,7 +382,7 @@ async def answers_across_a_restart(graph: FakeGraph, opened: Callable[[], Answer
     assert (again.stats.sent, again.stats.already) == (1, 1)
 
 
-async def unposted_replies_are_answered_after_a_restart(
+async def test_unposted_replies_are_answered_after_a_restart(
     graph: FakeGraph, opened: Callable[[], Answered]
 ) -> None:
     """Replies refused before they were posted - a 401 of the platform, YouTube's local "needs
@@ -374,6 +399,13 @@ async def unposted_replies_are_answered_after_a_restart(
     await confirm(restarted, event("updated", comment_id="facebook:c1"))
     assert [cid for _, cid, _ in graph.replies] == ["c1"] and restarted.stats.sent == 1
 
+    def replying(connector: YouTubeConnector) -> Confirmer:  # a run of its own
+        repliers = repliers_of([connector], public_facebook=False)
+        rates = {"youtube": 100.0}
+        return Confirmer(
+            [CATALOG], repliers, streams={STREAM}, answered=opened(), log=print, rates=rates
+        )
+
     fake = FakeYouTube()
     await fake.start()
     try:
@@ -381,56 +413,19 @@ async def unposted_replies_are_answered_after_a_restart(
         oauth = YouTubeConnector(
             STREAM, video_id=fake.video_id, oauth_token=OAUTH_TOKEN, api_url=fake.url, quota=200
         )  # a quarter of the quota kept for replies: one
-        rates = {"youtube": 100.0}
         for connector, events in ((keyed, ["m1"]), (oauth, ["m2", "m3"])):
-            confirmer = Confirmer(
-                [CATALOG],
-                repliers_of([connector], public_facebook=False),
-                streams={STREAM},
-                answered=opened(),
-                log=print,
-                rates=rates,
-            )
+            confirmer = replying(connector)
             await confirm(confirmer, *(event(comment_id=f"youtube:{m}") for m in events))
             assert confirmer.off == {"youtube"}
         assert len(fake.posted) == 1  # m2
         mended = YouTubeConnector(
             STREAM, video_id=fake.video_id, oauth_token=OAUTH_TOKEN, api_url=fake.url
         )
-        again = Confirmer(
-            [CATALOG],
-            repliers_of([mended], public_facebook=False),
-            streams={STREAM},
-            answered=opened(),
-            log=print,
-            rates=rates,
-        )
+        again = replying(mended)
         await confirm(again, *(event(comment_id=f"youtube:{m}") for m in ("m1", "m2", "m3")))
         assert len(fake.posted) == 3 and (again.stats.sent, again.stats.already) == (2, 1)
     finally:
         await fake.close()
-
-
-async def test_unposted_replies_are_not_kept_answered_in_the_session(
-    graph: FakeGraph, tmp_path: Path
-) -> None:
-    states: list[ConnectorStates] = []
-
-    def opened() -> ConnectorStates:
-        states.append(ConnectorStates(tmp_path / "s.db"))
-        return states[-1]
-
-    try:
-        await unposted_replies_are_answered_after_a_restart(graph, opened)
-    finally:
-        for s in states:
-            s.close()
-
-
-async def test_unposted_replies_are_not_kept_answered_in_redis(
-    graph: FakeGraph, redis: Redis, prefix: str
-) -> None:
-    await unposted_replies_are_answered_after_a_restart(graph, lambda: RedisAnswered(redis, prefix))
 
 
 async def test_a_reply_whose_answer_broke_is_not_sent_again(graph: FakeGraph) -> None:
@@ -471,26 +466,8 @@ async def test_two_confirmers_on_one_store_answer_a_comment_once(
     assert sum(r.stats.already for r in replicas) == 5
 
 
-async def test_a_restarted_session_answers_each_comment_once(
-    graph: FakeGraph, tmp_path: Path
-) -> None:
-    states: list[ConnectorStates] = []
-
-    def opened() -> ConnectorStates:  # the session's file, opened again as a restart does
-        states.append(ConnectorStates(tmp_path / "s.db"))
-        return states[-1]
-
-    try:
-        await answers_across_a_restart(graph, opened)
-    finally:
-        for s in states:
-            s.close()
-
-
-async def test_a_restarted_confirm_answers_each_comment_once_from_redis(
-    graph: FakeGraph, redis: Redis, prefix: str
-) -> None:
-    await answers_across_a_restart(graph, lambda: RedisAnswered(redis, prefix))
+async def test_redis_keeps_the_comments_answered_a_week(redis: Redis, prefix: str) -> None:
+    assert await RedisAnswered(redis, prefix).claim(STREAM, "facebook:c1")
     assert await redis.ttl(f"{prefix}:{{{STREAM}}}:answered") > 7 * 24 * 3600
 
 
