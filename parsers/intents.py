@@ -466,17 +466,7 @@ def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> 
         return "strong"
     if w.is_("cho") or w.is_("để"):
         if nxt is not None and nxt.in_(tags.SELF):
-            after = words[i + 2] if i + 2 < e else None
-            if after is not None and after.in_(tags.NOT_ORDER_AFTER_CHO):
-                return ""
-            if (
-                after is not None
-                and after.is_("xin")
-                and i + 3 < e
-                and words[i + 3].in_(tags.NOT_ORDER_AFTER_XIN)
-            ):
-                return ""
-            return "strong"
+            return "" if _asks_for_something_else(words, reading, i, e) else "strong"
         return ""
     if (
         w.is_("thêm")
@@ -489,6 +479,44 @@ def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> 
             return ""
         return "weak"
     return ""
+
+
+def _asks_for_something_else(words: list[Word], reading: Reading, i: int, e: int) -> bool:
+    """What "cho e (xin)" (at i) asks for is not goods of ours: "cho e hỏi", "cho e xin link",
+    "cho e xin 1 tim", "cho e 1 cơ hội" — after "xin" or a bare count, a word that is no unit,
+    product or value. "cho e 2 hộp", "cho e xin 2", "cho e thêm 1 nhé", "cho e 1 hihi" order."""
+    k = i + 2
+    xin = k < e and words[k].is_("xin")
+    k += xin
+    counted = False
+    if k in reading.consumed:
+        q = next((x for x in reading.elements if isinstance(x, Qty) and x.start == k), None)
+        if q is None or q.unit is not None or q.end in reading.consumed:
+            return False
+        k, counted = q.end, True  # a bare count: what does it count?
+    elif k < e and (words[k].tok.kind == "num" or words[k].in_(tags.NUMBER_NAMES)):
+        k, counted = k + 1, True  # a number the grammar took for no count ("1 tim")
+    if k >= e:
+        return False
+    w = words[k]
+    if not (xin or counted):
+        return w.in_(tags.NOT_ORDER_AFTER_CHO)
+    phone_label = k + 1 < len(words) and words[k + 1].tok.kind == "phone"  # "1 sđt 09…"
+    return (
+        w.tok.kind == "word"
+        and not phone_label
+        and not any(
+            w.in_(t)
+            for t in (
+                tags.TRAILERS,
+                tags.FILLERS,
+                tags.EVALUATIONS,
+                tags.MORE,
+                tags.ORDER_VERBS,
+                tags.REQUEST_PARTICLES,
+            )
+        )
+    )
 
 
 def _licensed(words: list[Word], reading: Reading, i: int, s: int, e: int, request: bool) -> bool:

@@ -636,8 +636,13 @@ BN_FRIEND_BEFORE: Final = frozenset({"các", "mấy", "với", "cho", "của", "
 CANCEL_BO_AFTER: Final = frozenset({"đơn", "giúp", "hộ", "giùm", "đi"})  # unaccented "bo" cancels
 BEFORE_SUBJECT: Final = ADDRESSEES | {"ơi", "và", "mà"}
 TIME_PREPOSITIONS: Final = frozenset({"đến", "tới", "từ"})
-NOT_ORDER_AFTER_CHO: Final = frozenset({"hỏi", "biết", "đổi", "xem", "sửa"})  # "cho e hỏi"
-NOT_ORDER_AFTER_XIN: Final = frozenset({"giá", "hỏi", "ý", "đổi", "inbox", "thông", "địa"})
+# "cho e hỏi", "cho e coi hộp ổi": asks to do something, not for goods
+NOT_ORDER_AFTER_CHO: Final = frozenset({"hỏi", "biết", "đổi", "xem", "coi", "sửa", "thử"})
+# laughter and praise that follow a count or "xin" without being what is asked for ("cho e 1
+# hihi", "cho e 3 xinh quá")
+FILLERS: Final = frozenset(
+    {"haha", "hihi", "hehe", "kk", "kkk", "hic", "huhu", "iu", "yêu", "xinh", "thương"}
+)
 
 # Cue words a one-word product alias must not be mistaken for when typed without diacritics.
 CUE_WORDS: Final = (

@@ -225,6 +225,23 @@ NOT_ORDERS: list[tuple[str, str, str]] = [
     ("thoi-trang-ha", "A1", "ship nhanh nha shop"),
     ("phu-xuyen", "T1", "ship can than nha"),
     ("my-pham-nha-xinh", "A1", "gửi kèm quà nha shop"),
+    # 2. "cho e (xin)" a thing that is not goods of ours: a request for information or a favour
+    ("kim-an", "A1", "cho e xin 1 tim"),
+    ("kim-an", "A1", "cho e xin 1 tym nha c"),
+    ("kim-an", "A1", "cho e xin so zalo"),
+    ("kim-an", "A1", "cho e xin số zalo"),
+    ("kim-an", "A1", "cho e xin stk"),
+    ("kim-an", "A1", "cho em xin link"),
+    ("kim-an", "A1", "cho e xin 1 voucher"),
+    ("kim-an", "A1", "cho e 1 cơ hội"),
+    ("kim-an", "A1", "cho e coi hộp ổi"),
+    ("phu-xuyen", "G1", "cho e xin 1 tim"),
+    ("thoi-trang-ha", "A1", "cho e xin bảng size"),
+    ("thoi-trang-ha", "A1", "cho e xin bang size"),
+    ("thoi-trang-ha", "A1", "cho e xin số đo áo size M"),
+    ("my-pham-nha-xinh", "A1", "cho e xin bảng màu"),
+    ("nuoc-cham-phu-quoc", "N1", "cho e xin thành phần"),
+    ("nuoc-cham-phu-quoc", "N1", "cho e xin thanh phan"),
     ("my-pham-nha-xinh", "A1", "ship nhanh nhe shop"),
     ("kim-an", "A1", "ship 9h-11h sáng nha"),
 ]
@@ -239,6 +256,12 @@ ORDERS: list[tuple[str, str, str, list[Line]]] = [
     ("kim-an", "A1", "lấy 2 hộp", [("OI-HOP", 2, None)]),
     ("thoi-trang-ha", "A1", "ship 2 cái về hà nội", [("AO-THUN", 2, None)]),
     ("my-pham-nha-xinh", "A1", "gửi e 2 cây nha", [("SON-LI", 2, None)]),
+    ("kim-an", "A1", "cho e xin 2 hop oi", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "cho e xin 2", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "cho e 1 hihi", [("OI-HOP", 1, None)]),
+    ("kim-an", "A1", "cho e thêm 1 hộp nhé", [("OI-HOP", 1, None)]),
+    ("thoi-trang-ha", "A1", "cho e xin 1 cái size M", [("AO-THUN", 1, "M")]),
+    ("nuoc-cham-phu-quoc", "N1", "cho e xin 2 chai", [("NUOC-MAM", 2, None)]),
 ]
 
 
