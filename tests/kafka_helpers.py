@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from chotdon.catalog import Catalog
@@ -93,30 +93,24 @@ class Read:
     undecodable: int = 0
 
 
-def read_topic(topic: str, partitions: int) -> Read:
-    """Everything on the topic now, from the beginning of every partition."""
+def read_messages(topic: str, partitions: int) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every message on the topic now, from the beginning of every partition (each partition's
+    in order)."""
 
-    async def run() -> Read:
+    async def run() -> list[ConsumerRecord[bytes, bytes]]:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=BOOTSTRAP, group_id=None, enable_auto_commit=False
         )
         await consumer.start()
-        out = Read()
+        out: list[ConsumerRecord[bytes, bytes]] = []
         try:
             tps = [TopicPartition(topic, p) for p in range(partitions)]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             end = await consumer.end_offsets(tps)
             while any([await consumer.position(tp) < end[tp] for tp in tps]):
-                batches = await consumer.getmany(timeout_ms=500)
-                for tp, batch in batches.items():
-                    for message in batch:
-                        try:
-                            out.records.append(decode(message.value))
-                        except ValueError:
-                            out.undecodable += 1
-                            continue
-                        out.positions.append((tp.partition, message.offset))
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    out.extend(batch)
         finally:
             await consumer.stop()
         return out
@@ -124,33 +118,29 @@ def read_topic(topic: str, partitions: int) -> Read:
     return asyncio.run(run())
 
 
+def read_topic(topic: str, partitions: int) -> Read:
+    """Everything on the topic now, from the beginning of every partition."""
+    out = Read()
+    for message in read_messages(topic, partitions):
+        try:
+            out.records.append(decode(message.value))
+        except ValueError:
+            out.undecodable += 1
+            continue
+        out.positions.append((message.partition, message.offset))
+    return out
+
+
 def table_rows(changelog: str, partitions: int) -> dict[int, dict[bytes, bytes]]:
     """A table's rows per partition as a recovery folds its changelog: the last value per key,
     deletions gone."""
-
-    async def run() -> dict[int, dict[bytes, bytes]]:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=BOOTSTRAP, group_id=None, enable_auto_commit=False
-        )
-        await consumer.start()
-        rows: dict[int, dict[bytes, bytes]] = {p: {} for p in range(partitions)}
-        try:
-            tps = [TopicPartition(changelog, p) for p in range(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            end = await consumer.end_offsets(tps)
-            while any([await consumer.position(tp) < end[tp] for tp in tps]):
-                for tp, batch in (await consumer.getmany(timeout_ms=500)).items():
-                    for message in batch:
-                        if message.value is None:
-                            rows[tp.partition].pop(message.key, None)
-                        else:
-                            rows[tp.partition][message.key] = message.value
-        finally:
-            await consumer.stop()
-        return rows
-
-    return asyncio.run(run())
+    rows: dict[int, dict[bytes, bytes]] = {p: {} for p in range(partitions)}
+    for message in read_messages(changelog, partitions):
+        if message.value is None:
+            rows[message.partition].pop(message.key, None)
+        else:
+            rows[message.partition][message.key] = message.value
+    return rows
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
@@ -302,6 +292,51 @@ class WorkerProcess(ChildProcess):
         """The partitions it got at the last rebalance, as logged ("" for none, or none yet)."""
         found = ASSIGNED.findall(self.log())
         return str(found[-1]).strip() if found else ""
+
+
+class WorkerGroup:
+    """The workers of one app that a test starts, kills and stops; a wait checks that the others
+    still run, and fails with their logs."""
+
+    def __init__(self, prefix: str, partitions: int, app_id: str, logs: Path) -> None:
+        self.prefix, self.partitions, self.app_id, self.logs_dir = prefix, partitions, app_id, logs
+        self.workers: list[WorkerProcess] = []
+        self.ended: list[WorkerProcess] = []  # killed or stopped by the test
+
+    def start(self, name: str, *extra: str) -> WorkerProcess:
+        log_path = self.logs_dir / f"{name}.log"
+        worker = WorkerProcess(self.prefix, self.partitions, self.app_id, log_path, *extra)
+        self.workers.append(worker.start())
+        return worker
+
+    def kill(self, worker: WorkerProcess) -> None:
+        worker.kill()
+        self.ended.append(worker)
+
+    def stop(self, worker: WorkerProcess) -> None:
+        worker.stop()
+        self.ended.append(worker)
+
+    def stop_all(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {w.log_path.name} ---\n{w.log()[-2500:]}" for w in self.workers)
+
+    def wait(self, check: Callable[[], Any], timeout: float, what: str) -> Any:
+        """`wait_until`, failing as soon as a worker the test did not end has exited."""
+
+        def check_running() -> Any:
+            for worker in self.workers:
+                if worker not in self.ended:
+                    worker.check_alive()
+            return check()
+
+        try:
+            return wait_until(check_running, timeout, what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.logs()}") from None
 
 
 class RedisStageProcess(ChildProcess):

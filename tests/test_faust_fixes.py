@@ -121,16 +121,7 @@ async def test_rows_written_by_the_worker_go_with_their_partition_as_recovered_r
 async def test_a_raw_bytes_topic_makes_the_events_fausts_decode_makes(tmp_path: Path) -> None:
     """Fix 5: a topic of raw bytes gives each message's event without Faust's decoding, the
     same event Faust's decode gives; a topic of another type keeps Faust's decode."""
-    app: Any = App(
-        "decode",
-        broker="kafka://127.0.0.1:9",
-        store="memory://",
-        key_serializer="raw",
-        value_serializer="raw",
-        web_enabled=False,
-        autodiscover=False,
-        datadir=str(tmp_path),
-    )
+    app = offline_app("decode", tmp_path)
     raw = app.topic("raw", key_type=bytes, value_type=bytes)
     agents = raw.clone(is_iterator=True)  # what an agent's stream reads
     as_json = app.topic("json", key_type=bytes, value_serializer="json")

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from chotdon import topics
 from chotdon.catalog import load_catalog
 from chotdon.records import DeadLetter, OrderEvent, StockLevels, encode
 from ingest.simulator import simulate, stream_catalogs
 from tests.kafka_helpers import (
-    WorkerProcess,
+    WorkerGroup,
     delete_topics,
     final_orders,
     final_stock,
@@ -25,7 +23,6 @@ from tests.kafka_helpers import (
     produce_records,
     read_topic,
     run_embedded,
-    wait_until,
 )
 
 PARTITIONS = 4
@@ -45,35 +42,14 @@ def test_kill_restart_and_rebalance_lose_and_double_nothing(
     prefix = new_prefix("fault")
     make_topics(prefix, PARTITIONS)
     orders_topic = topics.ORDERS.name(prefix)
-    app_id = f"{prefix}-worker"
-    workers: list[WorkerProcess] = []
-    killed: WorkerProcess | None = None
-
-    def worker(name: str) -> WorkerProcess:
-        w = WorkerProcess(prefix, PARTITIONS, app_id, tmp_path / f"{name}.log").start()
-        workers.append(w)
-        return w
-
-    def logs() -> str:
-        return "\n".join(f"--- {w.log_path.name} ---\n{w.log()[-2500:]}" for w in workers)
-
-    def wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-        def check_running() -> Any:
-            for w in workers:
-                if w is not killed:
-                    w.check_alive()
-            return check()
-
-        try:
-            return wait_until(check_running, timeout, what)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{logs()}") from None
+    workers = WorkerGroup(prefix, PARTITIONS, f"{prefix}-worker", tmp_path)
+    wait = workers.wait
 
     def order_events() -> int:
         return sum(isinstance(r, OrderEvent) for r in read_topic(orders_topic, PARTITIONS).records)
 
     try:
-        first = worker("first")
+        first = workers.start("first")
         wait(first.assigned, 30, "the first worker's partitions")
         # 60 s of session at 3x: the faults below happen while comments keep coming
         ingest = threading.Thread(
@@ -82,12 +58,11 @@ def test_kill_restart_and_rebalance_lose_and_double_nothing(
         ingest.start()
 
         wait(lambda: order_events() >= 40, 30, "40 order events from the first worker")
-        first.kill()
-        killed = first
+        workers.kill(first)
         at_kill = order_events()
-        restarted = worker("restarted")
+        restarted = workers.start("restarted")
         wait(lambda: order_events() >= at_kill + 40, 40, "the restarted worker's progress")
-        second = worker("second")
+        second = workers.start("second")
         wait(second.assigned, 40, "the second worker's partitions")
         ingest.join(60)
         assert not ingest.is_alive(), "ingest did not finish"
@@ -98,14 +73,13 @@ def test_kill_restart_and_rebalance_lose_and_double_nothing(
             return order_view(final_orders(out)) == want_orders and final_stock(out) == want_stock
 
         wait(done, 90, f"the embedded mode's {len(want_orders)} orders and stock levels")
-        assert restarted.alive() and second.alive(), logs()
+        assert restarted.alive() and second.alive(), workers.logs()
         shared = [restarted.assigned(), second.assigned()]
         assert all(shared), f"not both workers have partitions: {shared}"
         out = read_topic(orders_topic, PARTITIONS).records
         letters = read_topic(topics.DEAD_LETTERS.name(prefix), PARTITIONS).records
     finally:
-        for w in workers:
-            w.stop()
+        workers.stop_all()
         delete_topics(prefix)
 
     events = [r for r in out if isinstance(r, OrderEvent)]

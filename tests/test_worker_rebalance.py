@@ -8,7 +8,6 @@ from __future__ import annotations
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -16,7 +15,7 @@ from chotdon import topics
 from chotdon.catalog import load_catalog
 from ingest.simulator import SimRecord, simulate, stream_catalogs
 from tests.kafka_helpers import (
-    WorkerProcess,
+    WorkerGroup,
     delete_topics,
     final_orders,
     final_stock,
@@ -27,7 +26,6 @@ from tests.kafka_helpers import (
     read_topic,
     run_embedded,
     table_rows,
-    wait_until,
 )
 from tests.ports import free_port
 
@@ -63,24 +61,8 @@ def test_a_worker_keeps_no_rows_of_partitions_it_lost_and_restores_them_when_the
     changelog = f"{app_id}-streams-changelog"
     orders_topic = topics.ORDERS.name(prefix)
     port = free_port()
-    workers: list[WorkerProcess] = []
-
-    def worker(name: str, *extra: str) -> WorkerProcess:
-        w = WorkerProcess(prefix, PARTITIONS, app_id, tmp_path / f"{name}.log", *extra)
-        workers.append(w.start())
-        return w
-
-    def wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-        def check_running() -> Any:
-            for w in workers:
-                w.check_alive()
-            return check()
-
-        try:
-            return wait_until(check_running, timeout, what)
-        except AssertionError as exc:
-            logs = "\n".join(f"--- {w.log_path.name} ---\n{w.log()[-2500:]}" for w in workers)
-            raise AssertionError(f"{exc}\n{logs}") from None
+    workers = WorkerGroup(prefix, PARTITIONS, app_id, tmp_path)
+    wait = workers.wait
 
     def orders_as_embedded(sent: list[SimRecord], name: str) -> None:
         expected = run_embedded(catalogs, sent, tmp_path / f"{name}.db")
@@ -104,13 +86,13 @@ def test_a_worker_keeps_no_rows_of_partitions_it_lost_and_restores_them_when_the
         return check
 
     try:
-        first = worker("first", "--metrics", f"127.0.0.1:{port}")
+        first = workers.start("first", "--metrics", f"127.0.0.1:{port}")
         wait(lambda: first.assigned() == ALL, 30, "the first worker's partitions")
         produce_records(prefix, catalogs, phases[0])
         orders_as_embedded(phases[0], "the first third")
         wait(holds_exactly(ALL), 30, "the first worker's state: every partition's rows")
 
-        second = worker("second")
+        second = workers.start("second")
         wait(lambda: second.assigned() and first.assigned() != ALL, 40, "a rebalance")
         kept = first.assigned()
         lost = {p for p in range(PARTITIONS) if str(p) not in kept.split(", ")}
@@ -121,13 +103,11 @@ def test_a_worker_keeps_no_rows_of_partitions_it_lost_and_restores_them_when_the
         # the state is re-summed at the first checkpoint after the rebalance
         wait(holds_exactly(kept), 30, f"the first worker's state: partitions {kept} only")
 
-        second.stop()  # SIGTERM: its partitions come back to the first worker
-        workers.remove(second)
+        workers.stop(second)  # SIGTERM: its partitions come back to the first worker
         wait(lambda: first.assigned() == ALL, 40, "the partitions back with the first worker")
         produce_records(prefix, catalogs, phases[2])
         orders_as_embedded(records, "the whole session, back on one worker")
         wait(holds_exactly(ALL), 30, "the first worker's state: every partition's rows again")
     finally:
-        for w in workers:
-            w.stop()
+        workers.stop_all()
         delete_topics(prefix)
