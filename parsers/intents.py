@@ -14,7 +14,9 @@ from .grammar import Qty, Reading, Ref, Variant, Word
 from .lexicon import (
     CONDITIONAL,
     EVALUATIONS,
+    EVERYONE_PHRASES,
     IRREALIS_PHRASES,
+    ORDER_NOUN,
     PAST_PHRASES,
     PRESENT_PHRASES,
     QUESTION_PHRASES,
@@ -67,6 +69,7 @@ _PRESENT: Final = PhraseSet(PRESENT_PHRASES)
 _QUESTION: Final = PhraseSet(tuple(p for p in QUESTION_PHRASES if p not in WEAK_QUESTION_PHRASES))
 _WEAK_QUESTION: Final = PhraseSet(WEAK_QUESTION_PHRASES)
 _EVAL: Final = PhraseSet(EVALUATIONS)
+_EVERYONE: Final = PhraseSet(EVERYONE_PHRASES)
 
 
 class Clause:
@@ -425,6 +428,8 @@ def _verbs(
             dead = "hypothetical"
         elif any(x.in_(tags.REPORT_VERBS) for x in words[s:i]):
             dead = "reported"
+        elif _others_close(words, reading, c, i):
+            dead = "others"
         elif verb == "weak" and not _licensed(words, reading, i, s, e, request):
             dead = "unlicensed"
         if dead == "hypothetical" and _on_stock(words, s, i):
@@ -439,6 +444,33 @@ def _verbs(
     if c.past_state:
         return True
     return carried_past and present_at < s and not request and not c.live_verbs
+
+
+def _others_close(words: list[Word], reading: Reading, c: Clause, i: int) -> bool:
+    """The verb at i is someone else's closing of orders, or orders talked about: "chúc shop
+    chốt 100 đơn nha", "mọi người chốt đơn", "hôm nay ai chốt nhiều nhất", "chốt đơn đi mọi
+    người ơi", "chị chốt đơn giỏi ghê", "e chốt đơn thứ 3 rồi nha". Unless the viewer is its
+    beneficiary: "shop chốt cho e 2 hộp"."""
+    s, e = c.start, c.end
+    if any(words[k].is_("cho") and words[k + 1].in_(tags.SELF) for k in range(i + 1, e - 1)):
+        return False
+    if i > s and words[i - 1].in_(tags.OTHER_SUBJECTS):
+        return True
+    for k in range(s, e):
+        if not words[k].is_(ORDER_NOUN):
+            continue
+        before = words[k - 1] if k > s else None
+        if before is not None and (
+            before.in_(tags.MANY)
+            or (before.tok.kind == "num" and k - 1 not in reading.consumed and before.raw != "1")
+        ):
+            return True  # "chốt 100 đơn", "chốt nhiều đơn": orders counted
+        if k + 1 < e and words[k + 1].is_("thứ"):
+            return True  # "đơn thứ 3": the viewer's orders told
+    if c.content:
+        return False
+    everyone = _EVERYONE.find(words, s, e) >= 0 and not _self_subject(words, s, i)
+    return everyone or any(x.in_(tags.PRAISE) for x in words[i + 1 : e])
 
 
 def _delivery_only(words: list[Word], i: int, s: int, verb: str, content: bool) -> bool:

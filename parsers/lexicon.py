@@ -636,6 +636,14 @@ BN_FRIEND_BEFORE: Final = frozenset({"các", "mấy", "với", "cho", "của", "
 CANCEL_BO_AFTER: Final = frozenset({"đơn", "giúp", "hộ", "giùm", "đi"})  # unaccented "bo" cancels
 BEFORE_SUBJECT: Final = ADDRESSEES | {"ơi", "và", "mà"}
 TIME_PREPOSITIONS: Final = frozenset({"đến", "tới", "từ"})
+# Someone else closing orders: before an order verb, its subject ("shop chốt đơn nhanh quá", "ai
+# chốt nhiều nhất", "mọi người chốt đơn"); in the clause, everyone urged ("chốt đi mọi người ơi");
+# after it, praise ("chị chốt đơn giỏi ghê"); and orders counted ("chốt 100 đơn", "đơn thứ 3")
+OTHER_SUBJECTS: Final = frozenset({"shop", "ai", "người"})
+EVERYONE_PHRASES: Final = ("mọi người", "cả nhà", "các bác", "các bạn", "các chị", "anh em", "ae")
+PRAISE: Final = frozenset({"giỏi", "ghê", "khéo", "đỉnh"})
+ORDER_NOUN: Final = "đơn"
+MANY: Final = frozenset({"nhiều", "mấy", "bao"})
 # "cho e hỏi", "cho e coi hộp ổi": asks to do something, not for goods
 NOT_ORDER_AFTER_CHO: Final = frozenset({"hỏi", "biết", "đổi", "xem", "coi", "sửa", "thử"})
 # laughter and praise that follow a count or "xin" without being what is asked for ("cho e 1

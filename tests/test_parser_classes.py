@@ -242,6 +242,23 @@ NOT_ORDERS: list[tuple[str, str, str]] = [
     ("my-pham-nha-xinh", "A1", "cho e xin bảng màu"),
     ("nuoc-cham-phu-quoc", "N1", "cho e xin thành phần"),
     ("nuoc-cham-phu-quoc", "N1", "cho e xin thanh phan"),
+    # 3. cheering, or talking about closing orders: the shop or others close them, or orders
+    # are counted
+    ("kim-an", "A1", "chúc shop chốt nhiều đơn"),
+    ("kim-an", "A1", "chuc shop chot nhieu don"),
+    ("kim-an", "A1", "chúc shop chốt 100 đơn nha"),
+    ("kim-an", "A1", "mong shop chốt 50 đơn"),
+    ("kim-an", "A1", "mn chốt đi"),
+    ("kim-an", "A1", "chốt đơn đi mọi người ơi"),
+    ("kim-an", "A1", "chot don di moi nguoi oi"),
+    ("kim-an", "A1", "chốt mạnh lên các bác"),
+    ("kim-an", "A1", "shop chốt đơn nhanh quá"),
+    ("kim-an", "A1", "chị chốt đơn giỏi ghê"),
+    ("kim-an", "A1", "hôm nay ai chốt nhiều nhất"),
+    ("kim-an", "A1", "e chốt đơn thứ 3 rồi nha"),
+    ("thoi-trang-ha", "A1", "chúc shop chốt 100 đơn nha"),
+    ("phu-xuyen", "T1", "shop chot don nhanh qua"),
+    ("my-pham-nha-xinh", "A1", "mọi người chốt đơn nhiệt tình nha"),
     ("my-pham-nha-xinh", "A1", "ship nhanh nhe shop"),
     ("kim-an", "A1", "ship 9h-11h sáng nha"),
 ]
@@ -262,6 +279,11 @@ ORDERS: list[tuple[str, str, str, list[Line]]] = [
     ("kim-an", "A1", "cho e thêm 1 hộp nhé", [("OI-HOP", 1, None)]),
     ("thoi-trang-ha", "A1", "cho e xin 1 cái size M", [("AO-THUN", 1, "M")]),
     ("nuoc-cham-phu-quoc", "N1", "cho e xin 2 chai", [("NUOC-MAM", 2, None)]),
+    ("kim-an", "A1", "shop chốt cho e 2 hộp nha", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "mọi người ơi e chốt 2 hộp", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "chốt 1 đơn 2 hộp", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "chot don 2 hop", [("OI-HOP", 2, None)]),
+    ("phu-xuyen", "T1", "chốt đơn 1 túi nha shop", [("TUI-XACH", 1, None)]),
 ]
 
 
