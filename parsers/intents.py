@@ -15,6 +15,7 @@ from .lexicon import (
     CONDITIONAL,
     EVALUATIONS,
     EVERYONE_PHRASES,
+    GENERIC_COUNT_UNITS,
     IRREALIS_PHRASES,
     ORDER_NOUN,
     PAST_PHRASES,
@@ -516,27 +517,47 @@ def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> 
 def _asks_for_something_else(words: list[Word], reading: Reading, i: int, e: int) -> bool:
     """What "cho e (xin)" (at i) asks for is not goods of ours: "cho e hỏi", "cho e xin link",
     "cho e xin 1 tim", "cho e 1 cơ hội" — after "xin" or a bare count, a word that is no unit,
-    product or value. "cho e 2 hộp", "cho e xin 2", "cho e thêm 1 nhé", "cho e 1 hihi" order."""
+    product or value. "cho e 2 hộp", "cho e xin 2", "cho e thêm 1 nhé", "cho e 1 hihi" order.
+    Nor is a thing counted before it ("thả 100 tim cho chị": for the host)."""
+    s = next(k for k in range(i, -1, -1) if k == 0 or words[k - 1].clause != words[i].clause)
+    if any(_counted_other(words, reading, k, i) for k in range(s, i)):
+        return True
     k = i + 2
     xin = k < e and words[k].is_("xin")
     k += xin
-    counted = False
+    if _counted_other(words, reading, k, e):
+        return True
+    if xin or k in reading.consumed or k >= e:
+        return xin and k < e and k not in reading.consumed and _not_goods(words, k)
+    return words[k].in_(tags.NOT_ORDER_AFTER_CHO)
+
+
+def _counted_other(words: list[Word], reading: Reading, k: int, e: int) -> bool:
+    """A count at k of a thing that is not ours: "1 tim", "10 sao", "1 cái ôm" (a count in a
+    unit of ours, "2 hộp", or alone, "1 nhé", "1 hihi", is not)."""
     if k in reading.consumed:
         q = next((x for x in reading.elements if isinstance(x, Qty) and x.start == k), None)
-        if q is None or q.unit is not None or q.end in reading.consumed:
+        if (
+            q is None
+            or q.end in reading.consumed
+            or (q.unit is not None and q.unit not in GENERIC_COUNT_UNITS)
+        ):
             return False
-        k, counted = q.end, True  # a bare count: what does it count?
+        k = q.end
     elif k < e and (words[k].tok.kind == "num" or words[k].in_(tags.NUMBER_NAMES)):
-        k, counted = k + 1, True  # a number the grammar took for no count ("1 tim")
-    if k >= e:
+        k += 1  # a number the grammar took for no count ("1 tim")
+    else:
         return False
+    return k < e and _not_goods(words, k)
+
+
+def _not_goods(words: list[Word], k: int) -> bool:
+    """The word at k names no goods: not a particle, laughter, praise, "thêm" or a verb, nor
+    the label of a phone number ("1 sđt 09…")."""
     w = words[k]
-    if not (xin or counted):
-        return w.in_(tags.NOT_ORDER_AFTER_CHO)
-    phone_label = k + 1 < len(words) and words[k + 1].tok.kind == "phone"  # "1 sđt 09…"
     return (
         w.tok.kind == "word"
-        and not phone_label
+        and not (k + 1 < len(words) and words[k + 1].tok.kind == "phone")
         and not any(
             w.in_(t)
             for t in (
@@ -560,9 +581,9 @@ def _licensed(words: list[Word], reading: Reading, i: int, s: int, e: int, reque
     if request or _self_subject(words, s, i) or _sends_a_count(words, reading, i, s):
         return True
     nxt = words[i + 1] if i + 1 < e else None
-    if nxt is not None and (
-        nxt.in_(tags.SELF) or (nxt.is_("cho") and i + 2 < e and words[i + 2].in_(tags.SELF))
-    ):
+    if nxt is not None and nxt.in_(tags.SELF):  # "gửi chị 1 cái ôm": a hug is not ours
+        return not _counted_other(words, reading, i + 2, e)
+    if nxt is not None and nxt.is_("cho") and i + 2 < e and words[i + 2].in_(tags.SELF):
         return True
     for x in words[i + 1 : e]:  # "mua thêm", "đặt 1 chiếc nữa", up to the next verb
         if x.in_(tags.MORE):

@@ -259,6 +259,16 @@ NOT_ORDERS: list[tuple[str, str, str]] = [
     ("thoi-trang-ha", "A1", "chúc shop chốt 100 đơn nha"),
     ("phu-xuyen", "T1", "shop chot don nhanh qua"),
     ("my-pham-nha-xinh", "A1", "mọi người chốt đơn nhiệt tình nha"),
+    # 4. hearts and gifts for the host, or a hug: counted things that are not ours
+    ("kim-an", "A1", "❤️❤️ 2 tim cho chị"),
+    ("kim-an", "A1", "thả 100 tim cho chị"),
+    ("kim-an", "A1", "tha 100 tim cho chi"),
+    ("kim-an", "A1", "bắn 10 sao cho chị"),
+    ("kim-an", "A1", "gửi chị 1 cái ôm"),
+    ("kim-an", "A1", "gui chi 1 cai om"),
+    ("thoi-trang-ha", "A1", "thả 100 tim cho chị"),
+    ("phu-xuyen", "T1", "bắn 10 sao cho chị"),
+    ("my-pham-nha-xinh", "A1", "gửi chị 1 cái ôm"),
     ("my-pham-nha-xinh", "A1", "ship nhanh nhe shop"),
     ("kim-an", "A1", "ship 9h-11h sáng nha"),
 ]
@@ -284,6 +294,12 @@ ORDERS: list[tuple[str, str, str, list[Line]]] = [
     ("kim-an", "A1", "chốt 1 đơn 2 hộp", [("OI-HOP", 2, None)]),
     ("kim-an", "A1", "chot don 2 hop", [("OI-HOP", 2, None)]),
     ("phu-xuyen", "T1", "chốt đơn 1 túi nha shop", [("TUI-XACH", 1, None)]),
+    ("kim-an", "A1", "2 hộp cho chị", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "lấy 2 hộp cho chị nha", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "gửi chị 2 hộp", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "cho e xin ổi hộp", [("OI-HOP", 1, None)]),
+    ("thoi-trang-ha", "A1", "gửi chị 1 cái nhé", [("AO-THUN", 1, None)]),
+    ("thoi-trang-ha", "A1", "cho e 1 cái size L", [("AO-THUN", 1, "L")]),
 ]
 
 
