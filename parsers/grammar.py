@@ -36,6 +36,7 @@ from .lexicon import (
     TIMES_SIGNS,
     UNIT_WORDS,
     VOCATIVE_PARTICLE,
+    YEAR_WORDS,
 )
 from .tags import WordList
 from .text import Token, fold
@@ -217,6 +218,16 @@ def _number_words(words: list[Word], i: int) -> tuple[float, int] | None:
     if first < 10 and j < len(words) and words[j].is_("chục"):
         value, j = first * 10.0, j + 1
     return value, j
+
+
+def _year(words: list[Word], i: int, j: int) -> bool:
+    """ "năm" (five) at i, read to j, is the year: "đầu năm", "năm nay", "năm 2020"."""
+    if j != i + 1 or not words[i].is_("năm"):
+        return False
+    beside = [words[k] for k in (i - 1, j) if 0 <= k < len(words)]
+    if any(x.tok.kind == "word" and any(x.is_(y) for y in YEAR_WORDS) for x in beside):
+        return True
+    return j < len(words) and words[j].tok.kind == "num" and len(words[j].raw) == 4
 
 
 class Grammar:
@@ -432,7 +443,7 @@ class Grammar:
         elif (parsed := _number_words(words, i)) is not None:
             value, j = parsed
             rule = "number-word"
-            if not self._counts_something(r, j, word_number=True):
+            if not self._counts_something(r, j, word_number=True) or _year(words, i, j):
                 return 0
         else:
             return 0

@@ -17,6 +17,7 @@ from .lexicon import (
     EVERYONE_PHRASES,
     GENERIC_COUNT_UNITS,
     IRREALIS_PHRASES,
+    NOT_ORDER_AFTER_LAY,
     ORDER_NOUN,
     PAST_PHRASES,
     PRESENT_PHRASES,
@@ -496,6 +497,14 @@ def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> 
     if w.in_(tags.STRONG_ORDER_VERBS):
         if i > s and words[i - 1].in_(tags.CHANGE_OR_NEGATION):
             return ""
+        if (
+            nxt is not None
+            and w.is_("lấy")
+            and i + 1 not in reading.consumed
+            and any(nxt.is_(x) for x in NOT_ORDER_AFTER_LAY)
+            and not any(x.is_(ORDER_NOUN) for x in words[s:i])
+        ):
+            return ""  # "lấy vía đầu năm", "lấy chồng": an idiom ("lên đơn lấy vía" orders)
         return "strong"
     if w.is_("cho") or w.is_("để"):
         if nxt is not None and nxt.in_(tags.SELF):

@@ -644,6 +644,15 @@ EVERYONE_PHRASES: Final = ("mọi người", "cả nhà", "các bác", "các b�
 PRAISE: Final = frozenset({"giỏi", "ghê", "khéo", "đỉnh"})
 ORDER_NOUN: Final = "đơn"
 MANY: Final = frozenset({"nhiều", "mấy", "bao"})
+# "lấy" in idioms that take nothing from the shop: "lấy vía/lộc đầu năm" (for luck), "lấy chồng"
+# (to marry), "lấy tinh thần", "lấy ý kiến" (matched one by one, "lấy" alone: no tag bit spent)
+NOT_ORDER_AFTER_LAY: Final = frozenset(
+    {"vía", "lộc", "hên", "may", "chồng", "vợ", "tinh", "ý", "động", "lòng", "le", "đà", "cớ"}
+)
+# "năm" beside these is the year, not five: "đầu năm", "năm nay", "năm mới", "năm 2020"
+YEAR_WORDS: Final = frozenset(
+    {"đầu", "cuối", "giữa", "mỗi", "hằng", "nay", "mới", "ngoái", "sau", "trước", "xưa", "học"}
+)
 # "cho e hỏi", "cho e coi hộp ổi": asks to do something, not for goods
 NOT_ORDER_AFTER_CHO: Final = frozenset({"hỏi", "biết", "đổi", "xem", "coi", "sửa", "thử"})
 # laughter and praise that follow a count or "xin" without being what is asked for ("cho e 1

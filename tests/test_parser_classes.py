@@ -269,6 +269,17 @@ NOT_ORDERS: list[tuple[str, str, str]] = [
     ("thoi-trang-ha", "A1", "thả 100 tim cho chị"),
     ("phu-xuyen", "T1", "bắn 10 sao cho chị"),
     ("my-pham-nha-xinh", "A1", "gửi chị 1 cái ôm"),
+    # 5. "lấy" in idioms, and "năm" that is the year, not five
+    ("kim-an", "A1", "lấy vía đầu năm"),
+    ("kim-an", "A1", "lay via dau nam"),
+    ("kim-an", "A1", "lấy lộc đầu năm"),
+    ("kim-an", "A1", "e lấy chồng năm 2020"),
+    ("kim-an", "A1", "e lay chong nam 2020"),
+    ("kim-an", "A1", "lấy tinh thần"),
+    ("kim-an", "A1", "lấy ý kiến mn"),
+    ("thoi-trang-ha", "A1", "lấy vía đầu năm"),
+    ("phu-xuyen", "T1", "lấy lộc năm mới nha"),
+    ("gao-que-huong", "G1", "lấy hên đầu năm"),
     ("my-pham-nha-xinh", "A1", "ship nhanh nhe shop"),
     ("kim-an", "A1", "ship 9h-11h sáng nha"),
 ]
@@ -300,6 +311,12 @@ ORDERS: list[tuple[str, str, str, list[Line]]] = [
     ("kim-an", "A1", "cho e xin ổi hộp", [("OI-HOP", 1, None)]),
     ("thoi-trang-ha", "A1", "gửi chị 1 cái nhé", [("AO-THUN", 1, None)]),
     ("thoi-trang-ha", "A1", "cho e 1 cái size L", [("AO-THUN", 1, "L")]),
+    ("kim-an", "A1", "lấy năm hộp", [("OI-HOP", 5, None)]),
+    ("kim-an", "A1", "lay nam hop", [("OI-HOP", 5, None)]),
+    ("kim-an", "A1", "chốt năm", [("OI-HOP", 5, None)]),
+    ("kim-an", "A1", "lên 1 đơn lấy vía", [("OI-HOP", 1, None)]),
+    ("kim-an", "A1", "lấy 2 hộp lấy lộc đầu năm", [("OI-HOP", 2, None)]),
+    ("gao-que-huong", "G1", "lấy năm ký gạo", [("GAO-ST25", 5, None)]),
 ]
 
 
