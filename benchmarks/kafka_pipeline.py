@@ -282,6 +282,24 @@ async def publish_catalogs(producer: Any, prefix: str, streams: int) -> None:
         )
 
 
+async def publish_backlog(
+    bootstrap: str, prefix: str, streams: int, records: Sequence[SimRecord], partitions: int
+) -> None:
+    """Topics under `prefix`, the streams' catalogs, then every record, before any worker runs."""
+    await create_topics(bootstrap, prefix, partitions)
+    producer = new_producer(bootstrap)
+    await producer.start()
+    try:
+        await publish_catalogs(producer, prefix, streams)
+        for record in records:
+            await producer.send(
+                ROUTES[type(record)].name(prefix), encode(record), key=record.stream.encode()
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
 async def send_paced(
     producer: Any, prefix: str, records: list[SimRecord]
 ) -> tuple[dict[str, float], float]:
@@ -396,18 +414,7 @@ async def drain(
     """`workers` workers and the sink through a backlog: comments/s start-up included, and in
     the middle of the drain; the workers' CPU seconds per comment."""
     prefix = f"bench-drain{workers}-{uuid.uuid4().hex[:6]}"
-    await create_topics(args.bootstrap, prefix, PARTITIONS)
-    producer = new_producer(args.bootstrap)
-    await producer.start()
-    try:
-        await publish_catalogs(producer, prefix, args.streams)
-        for record in records:
-            await producer.send(
-                ROUTES[type(record)].name(prefix), encode(record), key=record.stream.encode()
-            )
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await publish_backlog(args.bootstrap, prefix, args.streams, records, PARTITIONS)
     # Redis counts each comment id once: a deletion report is not another comment
     comments = len({r.comment_id for r in records if isinstance(r, Comment)})
     seqs = last_seqs(records, args.streams)

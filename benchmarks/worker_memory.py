@@ -30,13 +30,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-unt
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from embedded_scaling import embedded, session
-from kafka_pipeline import drop, local, publish_catalogs
+from kafka_pipeline import drop, local, publish_backlog
 
 from chotdon import topics
 from chotdon.config import settings
-from chotdon.kafka_admin import bootstrap_servers, create_topics
-from chotdon.records import encode
-from ingest.kafka_producer import ROUTES, new_producer
+from chotdon.kafka_admin import bootstrap_servers
 from ingest.simulator import write_jsonl
 from stream_jobs.faust_jobs import BLOCK, LOG
 
@@ -121,18 +119,7 @@ async def worker_session(args: argparse.Namespace, size: int, work: Path) -> tup
     with (work / f"session-{size}.jsonl").open("wb") as f:
         write_jsonl(records, f)
     prefix = f"bench-mem-{uuid.uuid4().hex[:6]}"
-    await create_topics(args.bootstrap, prefix, PARTITIONS)
-    producer = new_producer(args.bootstrap)
-    await producer.start()
-    try:
-        await publish_catalogs(producer, prefix, args.streams)
-        for record in records:
-            await producer.send(
-                ROUTES[type(record)].name(prefix), encode(record), key=record.stream.encode()
-            )
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await publish_backlog(args.bootstrap, prefix, args.streams, records, PARTITIONS)
     inputs = [spec.name(prefix) for spec in (topics.COMMENTS, topics.ACTIONS, topics.VIEWERS)]
     ends = await end_offsets(args.bootstrap, inputs)
     group = f"{prefix}-worker"
