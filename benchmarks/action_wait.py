@@ -79,9 +79,9 @@ async def run(args: argparse.Namespace) -> None:
         await publish_catalogs(producer, prefix, args.streams)
         procs.worker()
         warm = [r for r in session(args.streams, 20, 5, 99) if isinstance(r, Comment)][:20]
-        for record in warm:
+        for comment in warm:
             await producer.send(
-                topics.COMMENTS.name(prefix), encode(record), key=record.stream.encode()
+                topics.COMMENTS.name(prefix), encode(comment), key=comment.stream.encode()
             )
         await applied(args.bootstrap, prefix, {c.comment_id for c in warm}, 120, action=False)
         backlog = session(args.streams, args.backlog / 60, 60, 7)[: args.backlog]

@@ -191,7 +191,7 @@ class Processes:
     def check(self) -> None:
         for proc in self.procs:
             if proc.poll() is not None:
-                raise SystemExit(f"{proc.args[3]} exited ({proc.returncode}); logs in {self.work}")
+                raise SystemExit(f"{proc.args!r} exited ({proc.returncode}); logs in {self.work}")
 
 
 class Heard:
@@ -395,7 +395,8 @@ async def events_stored(redis: Redis, prefix: str, seqs: dict[str, int]) -> bool
     """Whether Redis has each stream's last order event (its feed's last id is `<seq>-0`)."""
     for stream, seq in seqs.items():
         last = await redis.xrevrange(f"{prefix}:{{{stream}}}:feed", count=1)
-        if seq and (not last or int(last[0][0].split(b"-")[0]) < seq):
+        newest = last[0][0] if last else None  # bytes: the client does not decode
+        if seq and (not isinstance(newest, bytes) or int(newest.split(b"-")[0]) < seq):
             return False
     return True
 

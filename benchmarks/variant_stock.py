@@ -52,8 +52,10 @@ def session(catalog: Catalog, n: int, seed: int) -> list[Intent | AdjustStock]:
     rng = random.Random(seed)
     choices = [(p.sku, v) for p in catalog.products for v in p.variants or (None,)]
     owned = [(p.sku, o.variant) for p in catalog.products for o in p.options if o.stock]
-    kinds: list[IntentKind] = ["order"] * 14 + ["change"] * 3 + ["cancel"] * 3
+    weights: dict[IntentKind, int] = {"order": 14, "change": 3, "cancel": 3}
+    kinds = [kind for kind, n in weights.items() for _ in range(n)]
     out: list[Intent | AdjustStock] = []
+    variant: str | None
     for i in range(n):
         if i % 200 == 199 and owned:
             sku, variant = rng.choice(owned)

@@ -171,7 +171,7 @@ def main() -> None:
             worker_session(args, size, work)
         )
         source = work / f"session-{size}.jsonl"
-        _, _, _, embedded_mb = embedded(source, work / f"session-{size}.db", args.streams)
+        embedded_mb = embedded(source, work / f"session-{size}.db", args.streams).peak_mb
         source.unlink()
         print(
             f"{comments:>9,}  {peak:>8,.0f} MB {now:>3,.0f} MB  {rows:>10,} {mb:>5,.1f} MB"
