@@ -100,13 +100,15 @@ def cpu_seconds(pids: Sequence[int]) -> float:
 
 def service_pids(redis_url: str) -> dict[str, list[int]]:
     """The broker's and Redis's pids, from the pid files deploy/kafka/broker and
-    deploy/redis/server write (their data folders as they default them); [] if not found."""
-    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    deploy/redis/server write (their data folders as they default them); [] if not found.
+    No Redis URL (a run without the sink): the broker's only."""
     files = {
-        "broker": Path(os.environ.get("CHOTDON_KAFKA_DIR", "/tmp/chotdon-kafka")) / "kafka.pid",
-        "Redis": Path(os.environ.get("CHOTDON_REDIS_DIR", "/tmp/chotdon-redis"))
-        / f"redis-{port}.pid",
+        "broker": Path(os.environ.get("CHOTDON_KAFKA_DIR", "/tmp/chotdon-kafka")) / "kafka.pid"
     }
+    if redis_url:
+        port = redis_url.rsplit(":", 1)[-1].split("/")[0]
+        redis_dir = Path(os.environ.get("CHOTDON_REDIS_DIR", "/tmp/chotdon-redis"))
+        files["Redis"] = redis_dir / f"redis-{port}.pid"
     pids: dict[str, list[int]] = {}
     for name, file in files.items():
         try:
