@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 
 from chotdon import topics
 from chotdon.records import Record, encode
@@ -50,7 +51,7 @@ def demo_db_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def rows(db: Path, table: str, columns: str = "record") -> list[tuple[object, ...]]:
+def rows(db: Path, table: str, columns: str = "record") -> list[tuple[Any, ...]]:
     """A table's rows in the order they were written, read without writing."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:

@@ -33,8 +33,8 @@ def require_service(name: str, answers: bool, how_to_start: str) -> None:
 
 def kafka_answers(bootstrap: str) -> bool:
     """A Kafka broker, not just anything, listens there: it answers a metadata request."""
-    from aiokafka.admin import AIOKafkaAdminClient
-    from aiokafka.errors import KafkaError
+    from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+    from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 
     host, port = bootstrap.split(",")[0].rsplit(":", 1)
     try:

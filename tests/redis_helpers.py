@@ -21,9 +21,9 @@ from typing import Any, NoReturn
 
 import msgspec
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -214,12 +214,18 @@ class SinkRun:
         return s.records > s.written + s.duplicates + s.skipped + s.bad
 
 
+def as_text(reply: object) -> str:
+    """A reply of the tests' client as text (the client does not decode: its replies are bytes)."""
+    assert isinstance(reply, bytes), reply
+    return reply.decode()
+
+
 async def dump(redis: Redis, prefix: str) -> dict[str, Any]:
     """Every key of a prefix with its value, for comparing states."""
     state: dict[str, Any] = {}
     async for raw in redis.scan_iter(match=f"{prefix}:*", count=1000):
-        key = raw.decode()
-        kind = (await redis.type(key)).decode()
+        key = as_text(raw)
+        kind = as_text(await redis.type(key))
         if kind == "string":
             state[key] = await redis.get(key)
         elif kind == "hash":

@@ -30,7 +30,8 @@ def test_bundled_catalogs_load_with_every_product() -> None:
     kim_an = load_catalog("kim-an")
     assert kim_an.target_revenue == 3_000_000
     assert [p.code for p in kim_an.products] == ["A1", "A2", "A3", "A4", "A5"]
-    assert load_catalog("phu-xuyen").by_code("g1").variants == ("38", "39", "40", "41", "42", "43")
+    g1 = load_catalog("phu-xuyen").by_code("g1")
+    assert g1 is not None and g1.variants == ("38", "39", "40", "41", "42", "43")
 
 
 def test_several_variant_axes_make_labels_in_axis_order() -> None:
@@ -63,7 +64,8 @@ def test_plain_variant_list_is_one_unnamed_axis() -> None:
 def test_catalog_file_loads(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text(json.dumps(catalog_with()), encoding="utf-8")
-    assert load_catalog(path).by_sku("OI-HOP").price == 80000
+    product = load_catalog(path).by_sku("OI-HOP")
+    assert product is not None and product.price == 80000
 
 
 @pytest.mark.parametrize(

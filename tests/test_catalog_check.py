@@ -45,7 +45,7 @@ GOOD = {
     ],
 }
 
-BAD = {
+BAD: dict[str, Any] = {
     "stream": "bad",
     "products": [
         product("OI", "M1", "Ổi Kim An", aliases=["ổi", "mật ong"]),

@@ -19,7 +19,8 @@ import aiohttp
 import pytest
 
 from chotdon.records import Comment, encode
-from ingest.connectors.runner import ConnectorRecord, run_connector
+from ingest.connectors.base import ConnectorRecord
+from ingest.connectors.runner import run_connector
 from tests.commands import chotdon
 from tests.fakes.facebook_graph import FakeGraph
 from tests.fakes.facebook_graph import comment as fb_comment

@@ -19,7 +19,7 @@ import pytest
 
 from chotdon.prometheus import ConnectorMetrics
 from chotdon.records import Comment, ViewerCount, decode
-from ingest.connectors.base import Backoff, Checkpoint
+from ingest.connectors.base import Backoff, Checkpoint, ConnectorRecord
 from ingest.connectors.facebook import (
     PAGE_THROTTLE_WAIT,
     FacebookLive,
@@ -27,7 +27,7 @@ from ingest.connectors.facebook import (
     parse_created_time,
     usage_percent,
 )
-from ingest.connectors.runner import ConnectorRecord, Outcome, run_connector
+from ingest.connectors.runner import Outcome, run_connector
 from tests.fakes.facebook_graph import (  # noqa: F401  (fixtures)
     TOKEN,
     Failure,
@@ -100,6 +100,13 @@ class Harness:
     def value(self, name: str, **labels: str) -> float:
         sample = self.metrics.registry.get_sample_value(name, {**LABELS, **labels})
         return sample or 0.0
+
+
+class RealWaits(Harness):
+    """A harness whose sleeps really wait: a watcher that ticks on its own needs the time."""
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 def live(graph: FakeGraph, **options: Any) -> FacebookLive:
@@ -729,8 +736,7 @@ async def test_webhook_with_the_live_matches_its_post_and_stops_when_it_ends(
         STREAM, APP_SECRET, VERIFY_TOKEN, "127.0.0.1", 0, live=hook_live, clock=lambda: T0
     )
     sink = Sink()
-    h = Harness()
-    h.sleep = asyncio.sleep  # type: ignore[method-assign]  # real waits: the watcher ticks
+    h = RealWaits()
     task = asyncio.create_task(h.run(connector, sink))
     await asyncio.wait_for(connector.started.wait(), 10)
     url = f"http://127.0.0.1:{connector.port}/webhooks/facebook"

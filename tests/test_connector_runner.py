@@ -21,6 +21,7 @@ from ingest.connectors.base import (
     AuthError,
     Backoff,
     Checkpoint,
+    ConnectorRecord,
     QuotaExceeded,
     RateLimited,
     SessionEnded,
@@ -34,7 +35,6 @@ from ingest.connectors.cli import (
 )
 from ingest.connectors.runner import (
     Batch,
-    ConnectorRecord,
     ConnectorSource,
     EmitError,
     Malformed,

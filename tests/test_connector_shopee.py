@@ -15,8 +15,8 @@ import pytest
 
 from chotdon.prometheus import ConnectorMetrics
 from chotdon.records import Comment, SetCurrent, ViewerCount
-from ingest.connectors.base import Backoff, Checkpoint
-from ingest.connectors.runner import ConnectorRecord, Outcome, UsageError, run_connector
+from ingest.connectors.base import Backoff, Checkpoint, ConnectorRecord
+from ingest.connectors.runner import Outcome, UsageError, run_connector
 from ingest.connectors.shopee import ShopeeConnector, build
 from ingest.connectors.tokens import RefreshingToken, TokenStore
 from tests.fakes.shopee_api import (

@@ -15,8 +15,8 @@ import pytest
 
 from chotdon.prometheus import ConnectorMetrics
 from chotdon.records import Comment, ViewerCount
-from ingest.connectors.base import Backoff, Checkpoint
-from ingest.connectors.runner import ConnectorRecord, Outcome, run_connector
+from ingest.connectors.base import Backoff, Checkpoint, ConnectorRecord
+from ingest.connectors.runner import Outcome, run_connector
 from ingest.connectors.tiktok import TikTokBridgeConnector
 from tests.fakes.tiktok_bridge import (
     T0_MS,

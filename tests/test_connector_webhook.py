@@ -13,7 +13,8 @@ import pytest
 
 from chotdon.prometheus import ConnectorMetrics
 from chotdon.records import Comment, ViewerCount
-from ingest.connectors.runner import ConnectorRecord, Outcome, UsageError, run_connector
+from ingest.connectors.base import ConnectorRecord
+from ingest.connectors.runner import Outcome, UsageError, run_connector
 from ingest.connectors.webhook import WebhookConnector, build, parse_secrets
 from tests.fakes.webhook_client import post, push, sign
 

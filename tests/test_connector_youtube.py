@@ -13,8 +13,8 @@ import pytest
 
 from chotdon.prometheus import ConnectorMetrics
 from chotdon.records import Comment, ViewerCount
-from ingest.connectors.base import Backoff, Checkpoint
-from ingest.connectors.runner import ConnectorRecord, Outcome, UsageError, run_connector
+from ingest.connectors.base import Backoff, Checkpoint, ConnectorRecord
+from ingest.connectors.runner import Outcome, UsageError, run_connector
 from ingest.connectors.tokens import RefreshingToken, TokenStore
 from ingest.connectors.youtube import QuotaBudget, YouTubeConnector, google_refresh
 from tests.fakes.youtube_api import (

@@ -61,7 +61,7 @@ def declared_metrics() -> dict[str, str]:
 
 def exposed_names() -> set[str]:
     """The sample names Prometheus sees for the declared metrics."""
-    names = set()
+    names: set[str] = set()
     for name, kind in declared_metrics().items():
         base = name.removesuffix("_total") if kind == "Counter" else name
         names.update(base + suffix for suffix in SUFFIXES[kind])

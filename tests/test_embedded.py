@@ -142,7 +142,7 @@ def test_the_queue_between_stages_is_bounded(tmp_path: Path) -> None:
     depths: list[int] = []
 
     class Watched(RecordsSource):
-        async def records(self, start: int = 0):  # type: ignore[no-untyped-def, override]
+        async def records(self, start: int = 0):  # type: ignore[no-untyped-def]
             async for item in super().records(start):
                 depths.append(runner._inbox.qsize())
                 yield item

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from faust import Stream
 from faust.serializers.schemas import Schema
 from faust.types import TP
@@ -125,7 +125,9 @@ async def test_a_raw_bytes_topic_makes_the_events_fausts_decode_makes(tmp_path: 
     raw = app.topic("raw", key_type=bytes, value_type=bytes)
     agents = raw.clone(is_iterator=True)  # what an agent's stream reads
     as_json = app.topic("json", key_type=bytes, value_serializer="json")
-    fausts = Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    fausts: Schema[bytes, bytes] = Schema(
+        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
     faust_decode = fausts.compile(app)
     for key, value in ((b"s", b'{"a": 1}'), (None, b"x"), (b"s", None), (None, None)):
         message = Message("raw", 0, 7, 0.0, 0, [("h", b"1")], key, value, None)
@@ -218,7 +220,7 @@ async def test_take_events_hands_over_each_event_once_in_order_with_fausts_bookk
     held_unacked: list[bool] = []
     everything = asyncio.Event()
 
-    @app.agent(app.topic(topic, key_type=bytes, value_type=bytes), concurrency=1)
+    @app.agent(app.topic(topic, key_type=bytes, value_type=bytes), concurrency=1)  # type: ignore[untyped-decorator]
     async def agent(stream: Stream[bytes]) -> None:
         async for batch in take_events(stream, max_, 0.05):
             batches.append([(e.message.partition, e.message.offset, e.value) for e in batch])

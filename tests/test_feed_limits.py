@@ -28,7 +28,8 @@ EVENTS = f"/api/streams/{STREAM}/events"
 async def feed() -> AsyncIterator[TestServer]:
     hub = FeedHub({STREAM: StreamView.for_catalog(load_catalog("kim-an"))}, Recorder())
     app = create_app(hub, TOKEN, PipelineMetrics().registry, hosts=["shop.example"])
-    async with TestServer(app) as test_server:
+    test_server = TestServer(app)
+    async with test_server:
         yield test_server
 
 

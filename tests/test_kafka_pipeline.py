@@ -135,7 +135,7 @@ def test_comments_become_orders_and_metrics(pipeline: Pipeline) -> None:
 
     def orders() -> dict[str, object] | None:
         latest = final_orders(pipeline.read(topics.ORDERS, stream))
-        got = {
+        got: dict[str, object] = {
             e.customer.split(":")[1]: (
                 [(x.sku, x.qty, x.status) for x in e.lines],
                 e.total,

@@ -86,9 +86,7 @@ SESSION: list[Record | Catalog] = [
 
 
 @asynccontextmanager
-async def feed_app(
-    kafka: str, prefix: str
-) -> AsyncIterator[tuple[RedisFeed, TestClient[Any, Any]]]:
+async def feed_app(kafka: str, prefix: str) -> AsyncIterator[TestClient[Any, Any]]:
     redis = Redis.from_url(REDIS_URL)
     producer = ActionProducer(kafka, prefix)
     await producer.start()
@@ -168,7 +166,7 @@ async def test_the_page_shows_what_redis_holds_and_follows_it(
             assert (approve.review_id, approve.sku, approve.qty) == (REVIEW_ID, "OI-KG", 1.5)
 
             async def shows_a2() -> bool:
-                return (await snapshot(client, False))["summary"]["current"] == "A2"
+                return bool((await snapshot(client, False))["summary"]["current"] == "A2")
 
             await eventually(shows_a2)
             live = await snapshot(client, host=True)

@@ -25,13 +25,12 @@ from chotdon.records import (
     Comment,
     MetricsSnapshot,
     OrderEvent,
-    Record,
     SetCurrent,
     ViewerCount,
     decode,
 )
 from ingest.kafka_producer import ingest
-from ingest.sources import JsonLinesSource, Pace, RecordsSource
+from ingest.sources import JsonLinesSource, Pace, RecordsSource, SourceRecord
 from sinks.feed.view import status_of
 from sinks.redis_store import Keys
 from sinks.sqlite_store import SQLiteStore
@@ -41,6 +40,7 @@ from tests.redis_helpers import (  # noqa: F401  (fixtures)
     PARTITIONS,
     ROOT,
     SinkRun,
+    as_text,
     eventually,
     kafka_fixture,
     prefix_fixture,
@@ -105,11 +105,12 @@ def comment(n: int, text: str, user: str | None = None) -> Comment:
 async def redis_book(redis: Redis, keys: Keys) -> Book:
     book: Book = {}
     for raw in await redis.zrange(keys.of(STREAM, "orders"), 0, -1):
-        order = await redis.hgetall(keys.order(STREAM, raw.decode()))
-        book[raw.decode()] = (
+        order_id = as_text(raw)
+        order = await redis.hgetall(keys.order(STREAM, order_id))
+        book[order_id] = (
             json.loads(order[b"lines"]),
             int(order[b"total"]),
-            order[b"status"].decode(),
+            as_text(order[b"status"]),
         )
     return book
 
@@ -127,7 +128,7 @@ async def test_comments_in_kafka_come_out_as_orders_and_metrics_in_redis(
     kafka: str, prefix: str, redis: Redis, tmp_path: Path
 ) -> None:
     keys = Keys(prefix)
-    records: list[Record] = [
+    records: list[SourceRecord] = [
         SetCurrent(stream=STREAM, code="A1", ts=T0),
         ViewerCount(stream=STREAM, viewers=85, ts=T0),
         comment(1, "ổi ngon quá"),

@@ -8,6 +8,7 @@ import json
 import signal
 import socket
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -35,6 +36,7 @@ from tests.redis_helpers import (  # noqa: F401  (fixtures)
     REDIS_URL,
     ROOT,
     SinkRun,
+    as_text,
     dump,
     eventually,
     kafka_fixture,
@@ -137,15 +139,18 @@ SESSION: list[Record | Catalog] = [
 ]
 
 
-def text(values: dict[bytes, bytes]) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in values.items()}
+def text(values: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    return {as_text(k): as_text(v) for k, v in values.items()}
 
 
 async def check_session(redis: Redis, keys: Keys) -> None:
     """What SESSION leaves in Redis."""
     feed = await redis.xrange(keys.of(STREAM, "feed"))
+    assert feed is not None
     assert [entry_id for entry_id, _ in feed] == [b"1-0", b"2-0", b"3-0", b"4-0"]
-    first = decode(feed[0][1][b"event"])
+    fields = feed[0][1]
+    assert fields is not None
+    first = decode(fields[b"event"])
     assert isinstance(first, OrderEvent) and first.phone == PHONE  # full: the page masks
 
     o1 = text(await redis.hgetall(keys.order(STREAM, "o1")))
@@ -180,6 +185,7 @@ async def check_session(redis: Redis, keys: Keys) -> None:
     assert text(await redis.hgetall(keys.metrics(STREAM, 60)))["revenue"] == "240000"
 
     catalog = await redis.get(keys.of(STREAM, "catalog"))
+    assert catalog is not None
     assert msgspec.json.decode(catalog, type=Catalog) == CATALOG
     assert await redis.smembers(keys.streams) == {STREAM.encode()}
 

@@ -40,7 +40,7 @@ def kpi(page: str, key: str) -> str:
 
 
 def final_orders(db: Path) -> list[dict[str, object]]:
-    return [json.loads(r) for (r,) in rows(db, "orders")]  # type: ignore[arg-type]
+    return [json.loads(r) for (r,) in rows(db, "orders")]
 
 
 def test_the_figures_are_the_databases(page: str, demo_db: Path) -> None:
@@ -50,7 +50,7 @@ def test_the_figures_are_the_databases(page: str, demo_db: Path) -> None:
     assert kpi(page, "revenue") == format_vnd(revenue) == "14.745.000 ₫"
     assert kpi(page, "orders") == str(len(paid))
     assert kpi(page, "comments") == "2.001"
-    peak = max(n for (n,) in rows(demo_db, "viewers", "viewers"))  # type: ignore[type-var]
+    peak = max(n for (n,) in rows(demo_db, "viewers", "viewers"))
     assert kpi(page, "viewers") == f"{peak:,}".replace(",", ".")
 
     sold: dict[str, float] = defaultdict(float)
@@ -91,7 +91,7 @@ def test_the_activity_chart_draws_a_bar_a_bucket(page: str, demo_db: Path) -> No
     bottom = next(y for y in range(image.height - 1, 0, -1) if sum(blue(y)) > image.width / 3)
     row = blue(bottom - 3)
     bars = sum(1 for x in range(1, len(row)) if row[x] and not row[x - 1])
-    stamps = [float(ts) for (ts,) in rows(demo_db, "comments", "ts")]  # type: ignore[arg-type]
+    stamps = [float(ts) for (ts,) in rows(demo_db, "comments", "ts")]
     buckets = {int(ts // 10) for ts in stamps}
     assert bars == len(buckets)
 
@@ -109,7 +109,7 @@ def test_the_page_is_self_contained_vietnamese_and_masks_phones(page: str, demo_
         assert heading in page
     assert "Bình luận parser ít chắc chắn nhất" in page
     assert not re.search(r'(src|href)="(?!data:)', page)  # nothing to fetch
-    texts = " ".join(json.loads(r)["text"] for (r,) in rows(demo_db, "comments"))  # type: ignore[arg-type]
+    texts = " ".join(json.loads(r)["text"] for (r,) in rows(demo_db, "comments"))
     assert PHONE_RE.search(texts)  # the session has phone numbers to hide
     assert not PHONE_RE.search(page)
 

@@ -213,7 +213,11 @@ def run_with_fault(
     try:
         # the comments start once the worker has its partitions, so that they meet a pipeline
         # that keeps up, and the fault comes in the middle of them
-        wait_until(lambda: worker.check_alive() or ASSIGNED in worker.log(), 60, "the worker")
+        def assigned() -> bool:
+            worker.check_alive()
+            return ASSIGNED in worker.log()
+
+        wait_until(assigned, 60, "the worker")
         ingest = threading.Thread(
             target=produce_records,
             args=(prefix, expected.catalogs, expected.records, SPEED),

@@ -21,9 +21,9 @@ import pytest
 
 from chotdon.prometheus import ConnectorMetrics
 from chotdon.records import Comment
-from ingest.connectors.base import Backoff, Checkpoint
+from ingest.connectors.base import Backoff, Checkpoint, ConnectorRecord
 from ingest.connectors.facebook import FacebookLive
-from ingest.connectors.runner import Connector, ConnectorRecord, Outcome, run_connector
+from ingest.connectors.runner import Connector, Outcome, run_connector
 from ingest.connectors.shopee import ShopeeConnector
 from ingest.connectors.tiktok import TikTokBridgeConnector
 from ingest.connectors.tokens import RefreshingToken, TokenStore

@@ -43,7 +43,7 @@ def run_session(
     chotdon("run", "--catalog", str(catalog), "--source", str(source), "--db", str(db))
     store = SQLiteStore(db)
     try:
-        orders = {
+        orders: dict[str, tuple[Lines, int]] = {
             e.customer_name: (
                 [(x.sku, x.variant, x.qty, x.unit_price, x.status) for x in e.lines],
                 e.total,
