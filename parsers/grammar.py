@@ -483,10 +483,11 @@ class Grammar:
         if (
             unit_info is not None
             and unit_info[0] in COUNT_UNITS
-            and self._after_unit_word(r, i)
+            and (self._after_unit_word(r, i) or self._kind_of_counted(r, i))
             and _unit_at(words, i - 1) != unit_info
         ):
-            # "hộp 10 miếng", "lốc 6 chai": what one pack holds, not how many packs
+            # "hộp 10 miếng", "lốc 6 chai", "2 hộp loại 8 quả": what one pack holds, not how
+            # many packs
             r.consumed.update(range(i - 1, j + 1))
             return j + 1
         unit: str | None = None
@@ -583,6 +584,12 @@ class Grammar:
             if isinstance(last, Ref):
                 return all(p.unit in COUNT_UNITS for p in last.candidates)
         return self._after_unit_word(r, i)
+
+    def _kind_of_counted(self, r: Reading, i: int) -> bool:
+        """ "2 hộp loại 8 quả": a count at i after "loại" after packs counted."""
+        if i < 2 or not r.words[i - 1].in_(tags.KIND_MARKERS):
+            return False
+        return any(isinstance(x, Qty) and x.unit is not None and x.end == i - 1 for x in r.elements)
 
     def _after_unit_word(self, r: Reading, i: int) -> bool:
         unit = _unit_at(r.words, i - 1) if i > 0 else None
