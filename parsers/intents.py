@@ -458,6 +458,13 @@ def _others_close(words: list[Word], reading: Reading, c: Clause, i: int) -> boo
         return False
     if i > s and words[i - 1].in_(tags.OTHER_SUBJECTS):
         return True
+    if i > s + 1 and (
+        words[i - 1].is_("kia")  # "chị kia lấy 5 hộp luôn", "anh kia chốt 2 đôi"
+        or (words[i - 1].is_("ta") and words[i - 2].is_("người"))  # "người ta chốt 2 hộp"
+    ):
+        return True
+    if any(x.norm == "kìa" for x in words[i + 1 : e]):
+        return True  # "bạn Mai chốt 3 hộp kìa mn": look at someone else's order
     for k in range(s, e):
         if not words[k].is_(ORDER_NOUN):
             continue

@@ -286,6 +286,12 @@ NOT_ORDERS: list[tuple[str, str, str]] = [
     ("thoi-trang-ha", "A1", "lấy vía đầu năm"),
     ("phu-xuyen", "T1", "lấy lộc năm mới nha"),
     ("gao-que-huong", "G1", "lấy hên đầu năm"),
+    # others ordering, pointed at: "kia", "người ta", "kìa"
+    ("kim-an", "A1", "chị kia lấy 5 hộp luôn"),
+    ("kim-an", "A1", "chi kia lay 5 hop luon"),
+    ("kim-an", "A1", "bạn Mai chốt 3 hộp kìa mn"),
+    ("kim-an", "A1", "thấy người ta chốt 2 hộp mà thèm"),
+    ("thoi-trang-ha", "A1", "anh kia chốt 2 cái size L"),
     ("my-pham-nha-xinh", "A1", "ship nhanh nhe shop"),
     ("kim-an", "A1", "ship 9h-11h sáng nha"),
 ]
@@ -323,6 +329,8 @@ ORDERS: list[tuple[str, str, str, list[Line]]] = [
     ("kim-an", "A1", "lên 1 đơn lấy vía", [("OI-HOP", 1, None)]),
     ("kim-an", "A1", "lấy 2 hộp lấy lộc đầu năm", [("OI-HOP", 2, None)]),
     ("gao-que-huong", "G1", "lấy năm ký gạo", [("GAO-ST25", 5, None)]),
+    ("kim-an", "A1", "chị lấy 2 hộp nha", [("OI-HOP", 2, None)]),
+    ("kim-an", "A1", "lấy 2 hộp kia", [("OI-HOP", 2, None)]),
     # 6. a count inside the pack's kind and an address's numbers are no quantities
     ("kim-an", "A1", "lấy 2 hộp loại 8 quả", [("OI-HOP", 2, None)]),
     ("kim-an", "A1", "lay 2 hop loai 8 qua", [("OI-HOP", 2, None)]),
