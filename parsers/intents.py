@@ -496,7 +496,7 @@ def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> 
     """ "strong", "weak" or "" for the word at i."""
     w = words[i]
     if i in reading.consumed:
-        q = next((x for x in reading.elements if isinstance(x, Qty) and x.start == i), None)
+        q = _qty_at(reading, i)
         return "strong" if q is not None and q.rule == "plus" else ""
     if w.tok.kind != "word":
         return ""
@@ -515,7 +515,7 @@ def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> 
         return "strong"
     if w.is_("cho") or w.is_("để"):
         if nxt is not None and nxt.in_(tags.SELF):
-            return "" if _asks_for_something_else(words, reading, i, e) else "strong"
+            return "" if _asks_for_something_else(words, reading, i, s, e) else "strong"
         return ""
     if (
         w.is_("thêm")
@@ -530,12 +530,11 @@ def _order_verb(words: list[Word], reading: Reading, i: int, s: int, e: int) -> 
     return ""
 
 
-def _asks_for_something_else(words: list[Word], reading: Reading, i: int, e: int) -> bool:
+def _asks_for_something_else(words: list[Word], reading: Reading, i: int, s: int, e: int) -> bool:
     """What "cho e (xin)" (at i) asks for is not goods of ours: "cho e hỏi", "cho e xin link",
     "cho e xin 1 tim", "cho e 1 cơ hội" — after "xin" or a bare count, a word that is no unit,
     product or value. "cho e 2 hộp", "cho e xin 2", "cho e thêm 1 nhé", "cho e 1 hihi" order.
-    Nor is a thing counted before it ("thả 100 tim cho chị": for the host)."""
-    s = next(k for k in range(i, -1, -1) if k == 0 or words[k - 1].clause != words[i].clause)
+    Nor is a thing counted before it ("thả 100 tim cho chị": for the host); s..e: its clause."""
     if any(_counted_other(words, reading, k, i) for k in range(s, i)):
         return True
     k = i + 2
@@ -552,7 +551,7 @@ def _counted_other(words: list[Word], reading: Reading, k: int, e: int) -> bool:
     """A count at k of a thing that is not ours: "1 tim", "10 sao", "1 cái ôm" (a count in a
     unit of ours, "2 hộp", or alone, "1 nhé", "1 hihi", is not)."""
     if k in reading.consumed:
-        q = next((x for x in reading.elements if isinstance(x, Qty) and x.start == k), None)
+        q = _qty_at(reading, k)
         if (
             q is None
             or q.end in reading.consumed
@@ -619,10 +618,13 @@ def _sends_a_count(words: list[Word], reading: Reading, i: int, s: int) -> bool:
 
 def _counted_at(reading: Reading, i: int) -> bool:
     """A count in a unit of ours starts at i ("2 hộp"; not "9h", a time)."""
-    return any(
-        isinstance(x, Qty) and x.unit is not None and not x.foreign and x.start == i
-        for x in reading.elements
-    )
+    q = _qty_at(reading, i)
+    return q is not None and q.unit is not None and not q.foreign
+
+
+def _qty_at(reading: Reading, i: int) -> Qty | None:
+    """The count read from position i (one at most: its words are then consumed)."""
+    return next((x for x in reading.elements if isinstance(x, Qty) and x.start == i), None)
 
 
 def _complaint(words: list[Word], reading: Reading, matches: Matches) -> bool:
