@@ -520,8 +520,7 @@ class StreamJob:
         refused ones, made again after a restart, as seen; and a checkpoint's rows would not
         be a prefix of what it meant to write (`restore_book`)."""
         if not wait:
-            await asyncio.gather(*self.sending)  # a failure stays in `sending` for the checkpoint
-            self.sending.clear()
+            await self._sent()
         outputs, self.outputs = self.outputs, {}
         if outputs:
             # Faust's producer sends one record per call; its aiokafka client takes whole batches
@@ -539,8 +538,13 @@ class StreamJob:
             for topic, n in out.items():
                 self.config.metrics.records_out.labels(topic).inc(n)
         if wait:
-            sending, self.sending = self.sending, []
-            await asyncio.gather(*sending)
+            await self._sent()
+
+    async def _sent(self) -> None:
+        """Wait for the outputs in flight; a failure stays in `sending`, so no later
+        checkpoint acks events whose outputs the broker refused."""
+        await asyncio.gather(*self.sending)
+        self.sending.clear()
 
     def dead_letter(self, event: EventT[bytes], kind: str, reason: str) -> None:
         """Send the event to the dead letters saying why; `kind`, one of a few fixed words,
