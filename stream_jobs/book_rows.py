@@ -113,7 +113,6 @@ def restore_book(rows: BookRows) -> StreamBook:
     for ticket, key, wait_key, amount in sorted(waiting, key=lambda w: w[0]):
         book.waiting[key] = qty(book.waiting.get(key, 0) + amount)
         book.waitlist.setdefault(key, {})[ticket] = wait_key
-        refit(book, key, ticket, 0, amount)
 
     log = book.log
     for first, block in sorted(rows.blocks.items()):
@@ -154,9 +153,8 @@ def roll_back(book: StreamBook, before: Before) -> None:
         for key in _remove_customer(book, customer):
             queued.setdefault(key, {})
     rows = [data for data in before.customers.values() if data is not None]
-    for ticket, key, wait_key, amount in _put_customers(book, rows):
+    for ticket, key, wait_key, _ in _put_customers(book, rows):
         queued.setdefault(key, {})[ticket] = wait_key
-        refit(book, key, ticket, 0, amount)
     for key, adding in queued.items():  # out of the queue, then back in ticket order as they were
         queue = {
             t: w for t, w in book.waitlist.pop(key, {}).items() if w[0] not in before.customers
@@ -171,7 +169,8 @@ def roll_back(book: StreamBook, before: Before) -> None:
 
 def _put_customers(book: StreamBook, rows: list[bytes]) -> list[tuple[int, str, WaitKey, Qty]]:
     """Put customers' rows in the book, in the order their orders were opened; their waiting
-    lines as (ticket, pool, waitlist key, amount) for the caller to queue."""
+    lines as (ticket, pool, waitlist key, amount) for the caller to queue (their amounts are
+    indexed for promotion here, as `_remove_customer` takes them out)."""
     waiting: list[tuple[int, str, WaitKey, Qty]] = []
     for row in sorted((_customer.decode(data) for data in rows), key=lambda r: r.order.number):
         order = row.order
@@ -181,6 +180,7 @@ def _put_customers(book: StreamBook, rows: list[bytes]) -> list[tuple[int, str, 
             if x.waiting:
                 key = pool(book, x.sku, x.variant)
                 waiting.append((x.ticket, key, (order.customer, x.variant), x.waiting))
+                refit(book, key, x.ticket, 0, x.waiting)
     return waiting
 
 
