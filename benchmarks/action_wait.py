@@ -25,13 +25,21 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 from embedded_scaling import catalogs
-from kafka_pipeline import PARTITIONS, Processes, drop, local, publish_catalogs, session
+from kafka_pipeline import (
+    PARTITIONS,
+    Processes,
+    drop,
+    local,
+    publish_catalogs,
+    send_records,
+    session,
+)
 
 from chotdon import topics
 from chotdon.config import settings
 from chotdon.kafka_admin import bootstrap_servers, create_topics
 from chotdon.records import AdjustStock, Comment, Intent, decode, encode
-from ingest.kafka_producer import ROUTES, new_producer
+from ingest.kafka_producer import new_producer
 
 ACTION_ID = "bench-host-action"
 
@@ -79,18 +87,11 @@ async def run(args: argparse.Namespace) -> None:
         await publish_catalogs(producer, prefix, args.streams)
         procs.worker()
         warm = [r for r in session(args.streams, 20, 5, 99) if isinstance(r, Comment)][:20]
-        for comment in warm:
-            await producer.send(
-                topics.COMMENTS.name(prefix), encode(comment), key=comment.stream.encode()
-            )
+        await send_records(producer, prefix, warm)
         await applied(args.bootstrap, prefix, {c.comment_id for c in warm}, 120, action=False)
         backlog = session(args.streams, args.backlog / 60, 60, 7)[: args.backlog]
         started = time.monotonic()
-        for record in backlog:
-            await producer.send(
-                ROUTES[type(record)].name(prefix), encode(record), key=record.stream.encode()
-            )
-        await producer.flush()
+        await send_records(producer, prefix, backlog)
         sent_in = time.monotonic() - started
         stream = next(r.stream for r in reversed(backlog) if isinstance(r, Comment))
         sku = next(c for c in catalogs(args.streams) if c.stream == stream).products[0].sku

@@ -149,8 +149,13 @@ def child(source: str, db: str, streams: int) -> None:
 def peak_kb() -> int:
     """This process's peak resident set since its exec (VmHWM). Its rusage would not do: a child
     started by fork/vfork + exec keeps the parent's high-water mark in ru_maxrss."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    return status_kb("self", "VmHWM:")
+
+
+def status_kb(pid: int | str, field: str) -> int:
+    """A kB figure of /proc/<pid>/status ("VmHWM:", "VmRSS:")."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field))
 
 
 @dataclass

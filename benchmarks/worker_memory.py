@@ -29,7 +29,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
-from embedded_scaling import embedded, session
+from embedded_scaling import embedded, session, status_kb
 from kafka_pipeline import drop, local, publish_backlog
 
 from chotdon import topics
@@ -39,11 +39,6 @@ from ingest.simulator import write_jsonl
 from stream_jobs.faust_jobs import BLOCK, LOG
 
 PARTITIONS = 4
-
-
-def status_mb(pid: int, field: str) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith(field)) / 1024
 
 
 async def committed_all(bootstrap: str, group: str, inputs: dict[TopicPartition, int]) -> bool:
@@ -135,7 +130,7 @@ async def worker_session(args: argparse.Namespace, size: int, work: Path) -> tup
             if time.monotonic() - started > 1800:
                 raise SystemExit(f"the worker did not finish in 30 minutes; log in {work}")
             await asyncio.sleep(1)
-        peak, now = status_mb(proc.pid, "VmHWM:"), status_mb(proc.pid, "VmRSS:")
+        peak, now = (status_kb(proc.pid, f) / 1024 for f in ("VmHWM:", "VmRSS:"))
         table = Table()
         await table.read(args.bootstrap, f"{group}-streams-changelog")
     finally:
